@@ -122,7 +122,8 @@ class JsonWriter {
   }
   void append_string(std::string_view s) {
     out_ += '"';
-    for (unsigned char c : s) {
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
       switch (c) {
         case '"': out_ += "\\\""; break;
         case '\\': out_ += "\\\\"; break;
@@ -135,7 +136,7 @@ class JsonWriter {
             std::snprintf(buf, sizeof buf, "\\u%04x", c);
             out_ += buf;
           } else {
-            out_ += static_cast<char>(c);
+            out_ += ch;
           }
       }
     }

@@ -28,6 +28,7 @@
 #define ZSFS_RELEASE_GENERIC(...) ZSFS_THREAD_ANNOTATION(release_generic_capability(__VA_ARGS__))
 #define ZSFS_TRY_ACQUIRE(...) ZSFS_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define ZSFS_EXCLUDES(...) ZSFS_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
+#define ZSFS_ASSERT_CAPABILITY(x) ZSFS_THREAD_ANNOTATION(assert_capability(x))
 #define ZSFS_NO_THREAD_SAFETY_ANALYSIS ZSFS_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace zsfs {
@@ -49,6 +50,8 @@ class ZSFS_CAPABILITY("shared_mutex") SharedMutex {
   bool try_lock() ZSFS_TRY_ACQUIRE(true) { return mu_.try_lock(); }
   void lock_shared() ZSFS_ACQUIRE_SHARED() { mu_.lock_shared(); }
   void unlock_shared() ZSFS_RELEASE_SHARED() { mu_.unlock_shared(); }
+  // Tells the analysis that the caller holds the lock (taken through a multi-lock helper).
+  void assert_held() const ZSFS_ASSERT_CAPABILITY(this) {}
 
  private:
   std::shared_mutex mu_;
