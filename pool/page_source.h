@@ -6,20 +6,46 @@
 // address stays reserved and is reused by a later allocate(). Each page held is charged to the
 // MemoryBudget.
 //
-// Thread-safe.
+// Mappings are MAP_NORESERVE (address space only: memory is committed page by page as it is
+// touched) and MADV_NOHUGEPAGE (a transparent huge page would keep 2 MiB resident for one live
+// 4 KiB page, and MADV_DONTNEED of one 4 KiB piece would have to split it). They are unmapped
+// only when the source is destroyed. A page that was never touched or was released reads as
+// zeros.
+//
+// Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
+// carved page is on the free list, not resident; a page is out at most once (a bitmap per mapping
+// catches a double or foreign release).
+//
+// Thread-safe: one mutex guards the mappings and the free list; madvise runs outside it. Callers
+// may hold their own locks (the pool calls in with a class lock held); the source calls nothing
+// that takes a lock of theirs.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "base/budget.h"
 #include "base/result.h"
+#include "base/sync.h"
 
 namespace zsfs::pool {
 
+struct PageSourceConfig {
+  // The first mapping is 2 MiB, so that a small pool reserves little address space; each next one
+  // doubles, up to 64 MiB, so that a large pool needs few mappings (24 GiB take 384 of them).
+  size_t min_region_bytes = size_t{2} << 20;
+  size_t max_region_bytes = size_t{64} << 20;
+  // The most address space the source maps in all; past it allocate() fails with ENOMEM. A
+  // safety valve (and the way tests reach ENOMEM); unlimited by default.
+  uint64_t max_reserved_bytes = UINT64_MAX;
+};
+
 class PageSource {
  public:
-  explicit PageSource(MemoryBudget* budget);
+  explicit PageSource(MemoryBudget* budget, const PageSourceConfig& config = {});
   ~PageSource();  // every page must have been released (checked)
   PageSource(const PageSource&) = delete;
   PageSource& operator=(const PageSource&) = delete;
@@ -28,8 +54,37 @@ class PageSource {
   Result<std::byte*> allocate();
   // Gives the page back; its memory returns to the operating system before this returns.
   void release(std::byte* page);
+  // Gives several pages back, with one madvise call per run of adjacent pages.
+  void release(std::span<std::byte* const> pages);
 
   uint64_t pages_held() const;
+  // Address space mapped so far (pages held, free, and not yet carved).
+  uint64_t bytes_reserved() const;
+  size_t nr_regions() const;
+
+ private:
+  struct Region {
+    std::byte* base;
+    size_t nr_pages;
+    std::vector<uint64_t> held;  // one bit per page: handed out and not released
+  };
+
+  Status map_region() ZSFS_REQUIRES(mu_);
+  Region& region_of(std::byte* page) ZSFS_REQUIRES(mu_);
+
+  MemoryBudget* const budget_;
+  const PageSourceConfig config_;
+  mutable Mutex mu_;
+  std::vector<Region> regions_ ZSFS_GUARDED_BY(mu_);  // sorted by base address
+  // Released pages, for reuse. Its capacity covers every carved page, so release() never
+  // allocates.
+  std::vector<std::byte*> free_pages_ ZSFS_GUARDED_BY(mu_);
+  std::byte* carve_next_ ZSFS_GUARDED_BY(mu_) = nullptr;  // never-used pages of the newest mapping
+  std::byte* carve_end_ ZSFS_GUARDED_BY(mu_) = nullptr;
+  uint64_t bytes_reserved_ ZSFS_GUARDED_BY(mu_) = 0;
+  uint64_t pages_carved_ ZSFS_GUARDED_BY(mu_) = 0;
+  size_t next_region_bytes_ ZSFS_GUARDED_BY(mu_);
+  std::atomic<uint64_t> pages_held_{0};
 };
 
 }  // namespace zsfs::pool

@@ -15,8 +15,28 @@
 //   lives, the object is not moved. A thread holds at most one guard at a time and calls no other
 //   pool function while holding it.
 //
+// Memory: besides its pages the pool keeps, per object, an 8-byte handle-table entry and a 4-byte
+// slot word in its zspage's descriptor; per zspage, a descriptor header and the chain's page
+// addresses. All of it is charged to the budget and reported by metadata_bytes() (about 21 bytes
+// per object for compressed-block sizes; see tests/unit/pool/pool_test.cc). The handle tables do
+// not shrink: a class keeps entries for the most objects it ever held at once. Layouts and the
+// handle checks: handle.h; the size classes: size_class.h; one class's state: class_state.h.
+//
 // Thread safety: every public function may be called from any thread. Each size class has its
 // own lock; allocations in different classes never wait for each other.
+//
+// Locking (outermost first; nothing here calls out of the pool, so callers may hold their own
+// locks, e.g. a dedup shard, when they call in):
+//   1. class lock: a SharedMutex per merged size class. Exclusive for allocate, free and each
+//      compaction step; shared for lookups and for the whole life of a guard, which is what keeps
+//      compaction from moving an object under access. A thread holds at most one class lock.
+//   2. page source mutex: taken inside a class lock to get a page; released pages are given back
+//      (madvise) after the class lock is dropped.
+//   The budget is lock-free. Compaction takes and drops its class lock once per source zspage,
+//   so one compaction step holds it for at most one zspage's worth of copying.
+// A guard's lock is released by its destructor, on the thread that took it: a guard must not be
+// handed to another thread. A thread that holds a guard calls no pool function (of any pool)
+// until the guard ends; that is checked.
 #pragma once
 
 #include <cstddef>
@@ -33,7 +53,10 @@ namespace zsfs::pool {
 
 inline constexpr size_t kPageSize = 4096;
 inline constexpr size_t kMaxObjectSize = kPageSize;
-// Chain length limits for a zspage. The kernel's CONFIG_ZSMALLOC_CHAIN_SIZE defaults to 8.
+// Chain length limits for a zspage: the kernel's CONFIG_ZSMALLOC_CHAIN_SIZE range (4..16 there;
+// 1 is allowed here for tests). The default, 8, is the kernel's and also measured best of 1, 4, 8
+// and 16 on compressed real file blocks, both full and after frees plus compaction (pool_bench's
+// efficiency table): longer chains waste less per zspage but leave bigger part-filled ones.
 inline constexpr unsigned kMinChainPages = 1;
 inline constexpr unsigned kMaxChainPages = 16;
 inline constexpr unsigned kDefaultChainPages = 8;
@@ -82,16 +105,17 @@ class WriteGuard {
 
  private:
   friend class Pool;
-  WriteGuard(Pool* pool, unsigned class_index, std::span<std::byte> bytes, std::byte* first_page,
-             size_t first_offset, std::byte* second_page);
+  WriteGuard(Pool* pool, unsigned class_index, std::span<std::byte> bytes, std::byte* first_piece,
+             size_t first_piece_bytes, std::byte* second_piece);
 
   Pool* pool_;
   unsigned class_index_;
   std::span<std::byte> bytes_;
-  // For an object that straddles two pages: where its two pieces live. Null otherwise.
-  std::byte* first_page_;
-  size_t first_offset_;
-  std::byte* second_page_;
+  // For an object that straddles two pages: its first piece (the tail of one page) and its second
+  // (the head of the next), where bytes_ (the per-thread buffer) is written back. Null otherwise.
+  std::byte* first_piece_;
+  size_t first_piece_bytes_;
+  std::byte* second_piece_;
 };
 
 class Pool {
@@ -104,7 +128,8 @@ class Pool {
 
   // Allocates an object of size_bytes (1..4096). EINVAL for a bad size, ENOSPC when the budget
   // refuses the pages or metadata it needs, ENOMEM when the host refuses memory. A failed
-  // allocation changes nothing.
+  // allocation changes nothing: it stores nothing and keeps no page and no charge (after a host
+  // refusal, heap capacity it did get may stay, charged, for later allocations).
   Result<Handle> allocate(size_t size_bytes);
 
   // Frees the object. Aborts on a handle that is not live. A zspage that empties is freed and its
@@ -141,7 +166,9 @@ class Pool {
 
   // Verifies every internal invariant (class accounting, fullness groups, free lists, the handle
   // table, budget charges). Aborts on the first broken one with a message naming it. For tests
-  // and the filesystem's consistency check; takes every class lock in turn.
+  // and the filesystem's consistency check; takes every class lock in turn. Under concurrent use
+  // every class is still checked exactly; the pool-wide sums (pages held, metadata, budget) are
+  // compared only in a pass that no zspage creation or release overlapped (up to four passes).
   void check_invariants() const;
 
  private:
@@ -149,6 +176,9 @@ class Pool {
   friend class WriteGuard;
   struct Impl;
   explicit Pool(std::unique_ptr<Impl> impl);
+  // write() and write_bytes(): fill_buffer says whether a straddling object's current bytes are
+  // copied into the per-thread buffer (write_bytes overwrites them all, so it skips the copy).
+  WriteGuard write_access(Handle handle, bool fill_buffer);
   void end_access(unsigned class_index) const;
 
   std::unique_ptr<Impl> impl_;

@@ -1,0 +1,179 @@
+// Tests of PageSource (pool/page_source.h): single pages, zero fill, reuse, budget and host
+// refusals, residency (mincore) after release, and the checks on bad releases.
+#include "pool/page_source.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "pool/pool.h"
+
+namespace zsfs::pool {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+bool resident(const std::byte* page) {
+  unsigned char vec = 0;
+  EXPECT_EQ(mincore(const_cast<std::byte*>(page), kPage, &vec), 0) << std::strerror(errno);
+  return (vec & 1) != 0;
+}
+
+bool all_zero(const std::byte* page) {
+  return std::all_of(page, page + kPage, [](std::byte b) { return b == std::byte{0}; });
+}
+
+TEST(PageSource, HandsOutDistinctAlignedZeroedPagesAndCharges) {
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSource source(&budget);
+  std::vector<std::byte*> pages;
+  for (int i = 0; i < 1000; ++i) {  // 4 MiB: spans more than the first 2 MiB mapping
+    Result<std::byte*> page = source.allocate();
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(*page) % kPage, 0u);
+    ASSERT_TRUE(all_zero(*page));
+    std::memset(*page, 0xab, kPage);
+    pages.push_back(*page);
+  }
+  EXPECT_EQ(std::set<std::byte*>(pages.begin(), pages.end()).size(), pages.size());
+  EXPECT_EQ(source.pages_held(), 1000u);
+  EXPECT_EQ(budget.used_bytes(), 1000 * kPage);
+  EXPECT_EQ(source.nr_regions(), 2u);  // 2 MiB, then 4 MiB
+  source.release(pages);
+  EXPECT_EQ(source.pages_held(), 0u);
+  EXPECT_EQ(budget.used_bytes(), 0u);
+}
+
+TEST(PageSource, ReleasedPageLeavesMemoryAndComesBackZeroed) {
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSource source(&budget);
+  std::byte* page = *source.allocate();
+  std::memset(page, 0x5a, kPage);
+  EXPECT_TRUE(resident(page));
+  source.release(page);
+  EXPECT_FALSE(resident(page)) << "released page still resident: MADV_DONTNEED not applied";
+  // The address is reused, and reads as zeros.
+  std::byte* again = *source.allocate();
+  EXPECT_EQ(again, page);
+  EXPECT_TRUE(all_zero(again));
+  source.release(again);
+}
+
+TEST(PageSource, BatchReleaseDropsEveryPage) {
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSource source(&budget);
+  std::vector<std::byte*> pages;
+  for (int i = 0; i < 40; ++i)
+    pages.push_back(*source.allocate());
+  for (std::byte* p : pages)
+    std::memset(p, 1, kPage);
+  // Every other page, out of order: runs of one page each, and a batch larger than 16.
+  std::vector<std::byte*> odd;
+  std::vector<std::byte*> even;
+  for (size_t i = 0; i < pages.size(); ++i)
+    (i % 2 != 0 ? odd : even).push_back(pages[i]);
+  std::reverse(odd.begin(), odd.end());
+  source.release(odd);
+  for (std::byte* p : odd)
+    EXPECT_FALSE(resident(p));
+  for (std::byte* p : even)
+    EXPECT_TRUE(resident(p));
+  source.release(even);
+  for (std::byte* p : even)
+    EXPECT_FALSE(resident(p));
+  EXPECT_EQ(source.pages_held(), 0u);
+}
+
+TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
+  MemoryBudget budget(3 * kPage + 100);
+  PageSource source(&budget);
+  std::vector<std::byte*> pages;
+  for (int i = 0; i < 3; ++i)
+    pages.push_back(*source.allocate());
+  Result<std::byte*> refused = source.allocate();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), ENOSPC);
+  EXPECT_EQ(source.pages_held(), 3u);
+  EXPECT_EQ(budget.used_bytes(), 3 * kPage);
+  // A release makes room again.
+  source.release(pages.back());
+  pages.pop_back();
+  Result<std::byte*> again = source.allocate();
+  ASSERT_TRUE(again.ok());
+  pages.push_back(*again);
+  EXPECT_EQ(source.pages_held(), 3u);
+  source.release(pages);
+}
+
+TEST(PageSource, AddressSpaceLimitIsEnomem) {
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSource source(&budget, PageSourceConfig{.min_region_bytes = 4 * kPage,
+                                              .max_region_bytes = 4 * kPage,
+                                              .max_reserved_bytes = 8 * kPage});
+  std::vector<std::byte*> pages;
+  for (int i = 0; i < 8; ++i) {
+    Result<std::byte*> page = source.allocate();
+    ASSERT_TRUE(page.ok()) << i;
+    pages.push_back(*page);
+  }
+  Result<std::byte*> refused = source.allocate();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), ENOMEM);
+  EXPECT_EQ(budget.used_bytes(), 8 * kPage);  // the refused page's charge was returned
+  EXPECT_EQ(source.nr_regions(), 2u);
+  EXPECT_EQ(source.bytes_reserved(), 8 * kPage);
+  source.release(pages);
+}
+
+TEST(PageSourceDeathTest, DoubleReleaseIsCaught) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        MemoryBudget budget(uint64_t{1} << 30);
+        PageSource source(&budget);
+        std::byte* page = *source.allocate();
+        source.release(page);
+        source.release(page);
+      },
+      "page released twice");
+}
+
+TEST(PageSourceDeathTest, ForeignReleaseIsCaught) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        MemoryBudget budget(uint64_t{1} << 30);
+        PageSource source(&budget);
+        std::byte* page = *source.allocate();
+        source.release(page + 16);
+      },
+      "not a page");
+  EXPECT_DEATH(
+      {
+        MemoryBudget budget(uint64_t{1} << 30);
+        PageSource source(&budget);
+        alignas(4096) static std::byte foreign[4096];
+        source.release(foreign);
+      },
+      "not from this page source");
+}
+
+TEST(PageSourceDeathTest, DestroyedWithPagesHeld) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        MemoryBudget budget(uint64_t{1} << 30);
+        PageSource source(&budget);
+        (void)source.allocate();
+      },
+      "pages still held");
+}
+
+}  // namespace
+}  // namespace zsfs::pool
