@@ -20,11 +20,11 @@ namespace zsfs::detail {
 
 }  // namespace zsfs::detail
 
-#define ZSFS_CHECK_MSG(cond, message)                                       \
-  do {                                                                      \
-    if (__builtin_expect(!(cond), 0)) {                                     \
-      ::zsfs::detail::check_failed(__FILE__, __LINE__, #cond, (message));   \
-    }                                                                       \
+#define ZSFS_CHECK_MSG(cond, message)                                     \
+  do {                                                                    \
+    if (__builtin_expect(!(cond), 0)) {                                   \
+      ::zsfs::detail::check_failed(__FILE__, __LINE__, #cond, (message)); \
+    }                                                                     \
   } while (0)
 
 #define ZSFS_CHECK(cond) ZSFS_CHECK_MSG(cond, "")

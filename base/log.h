@@ -19,7 +19,9 @@ inline std::atomic<bool>& log_syslog_flag() {
   return flag;
 }
 
-inline void log_to_syslog(bool on) { log_syslog_flag().store(on, std::memory_order_relaxed); }
+inline void log_to_syslog(bool on) {
+  log_syslog_flag().store(on, std::memory_order_relaxed);
+}
 
 [[gnu::format(printf, 2, 3)]] inline void log(LogLevel level, const char* format, ...) {
   char line[1024];

@@ -22,7 +22,7 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Errno e) : error_(e.code) {            // NOLINT(google-explicit-constructor)
+  Result(Errno e) : error_(e.code) {             // NOLINT(google-explicit-constructor)
     ZSFS_CHECK(e.code > 0);
   }
 
@@ -75,16 +75,18 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status ok_status() { return {}; }
+inline Status ok_status() {
+  return {};
+}
 
 }  // namespace zsfs
 
 // Evaluates a Result/Status expression and returns its errno from the enclosing function (whose
 // return type must be constructible from Errno) when it failed.
-#define ZSFS_TRY_STATUS(expr)                                 \
-  do {                                                        \
-    auto zsfs_try_status_ = (expr);                           \
-    if (!zsfs_try_status_.ok()) {                             \
-      return ::zsfs::Errno{zsfs_try_status_.error()};         \
-    }                                                         \
+#define ZSFS_TRY_STATUS(expr)                         \
+  do {                                                \
+    auto zsfs_try_status_ = (expr);                   \
+    if (!zsfs_try_status_.ok()) {                     \
+      return ::zsfs::Errno{zsfs_try_status_.error()}; \
+    }                                                 \
   } while (0)

@@ -132,7 +132,7 @@ class alignas(64) ClassState {  // aligned: neighbouring classes' locks share no
 
   // Exclusive for allocate, free and compaction; shared for the lookups and for the whole life of
   // a ReadGuard or WriteGuard, so compaction never moves an object under access.
-  mutable SharedMutex mu;
+  mutable RwLock mu;
 
  private:
   uint32_t checked_entry_index(Handle handle) const ZSFS_REQUIRES_SHARED(mu);

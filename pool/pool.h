@@ -27,7 +27,7 @@
 //
 // Locking (outermost first; nothing here calls out of the pool, so callers may hold their own
 // locks, e.g. a dedup shard, when they call in):
-//   1. class lock: a SharedMutex per merged size class. Exclusive for allocate, free and each
+//   1. class lock: a RwLock per merged size class. Exclusive for allocate, free and each
 //      compaction step; shared for lookups and for the whole life of a guard, which is what keeps
 //      compaction from moving an object under access. A thread holds at most one class lock.
 //   2. page source mutex: taken inside a class lock to get a page; released pages are given back

@@ -1,0 +1,664 @@
+// The dedup store: see dedup_store.h for what it owns and how it locks.
+//
+// A BlockRef is ((local_index + 1) << kShardBits) | shard, where local_index numbers the entries
+// of one shard: chunk * kChunkEntries + slot. It is never 0 (the hole).
+#include "fs/dedup_store.h"
+
+#include <cstring>
+#include <string>
+
+#include "base/check.h"
+#include "base/log.h"
+
+namespace zsfs::fs {
+namespace {
+
+// 512 entries of 24 bytes: a 12 KiB chunk, small enough that a nearly empty filesystem costs
+// little and a chunk empties (and is given back) soon after its files are deleted.
+constexpr uint32_t kChunkEntries = 512;
+// Local indices must leave room for the shard bits in a 32-bit BlockRef, and the largest ref
+// must stay below kUnwritten.
+constexpr uint32_t kMaxLocalEntries = (1u << (32 - 4)) - 2;
+// A reference count is kept below this, so that pinning a candidate can never overflow it.
+constexpr uint32_t kMaxRefs = UINT32_MAX - 64;
+constexpr uint32_t kNoSlot = UINT32_MAX;
+// How many fingerprint twins one put() compares at most. More than one is already a collision of
+// XXH3-128's low halves; four is plenty and bounds the work.
+constexpr size_t kMaxCandidates = 4;
+
+// Entry flags.
+// In the shard's index: a dedup candidate, or a same-filled word.
+constexpr uint8_t kIndexed = 1;
+// Kept raw for now and queued for compression in the background; the queue holds a reference.
+constexpr uint8_t kStaged = 2;
+
+// A 64-bit mixer (the finalizer of MurmurHash3) for same-filled words, whose raw values (0,
+// 0xffffffffffffffff, ...) would all land in one shard.
+uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+}  // namespace
+
+struct DedupStore::Entry {
+  // The fingerprint's low half, or the same-filled word. For a free entry: the next free slot of
+  // its chunk (kNoSlot ends the list).
+  uint64_t key = 0;
+  pool::Handle handle = pool::kNullHandle;  // the encoded bytes; null for same-filled entries
+  uint32_t refs = 0;                        // 0 for a free entry
+  uint16_t stored_bytes = 0;
+  codec::Encoding encoding = codec::Encoding::kRaw;
+  uint8_t flags = 0;  // kIndexed, kStaged
+
+  bool indexed() const { return (flags & kIndexed) != 0; }
+  bool staged() const { return (flags & kStaged) != 0; }
+};
+
+struct DedupStore::Chunk {
+  // 24 bytes an entry: the dedup store's share of the per-block metadata.
+  static_assert(sizeof(Entry) == 24);
+  std::array<Entry, kChunkEntries> entries;
+  uint32_t live = 0;
+  uint32_t free_head = kNoSlot;    // free slots handed back, chained through Entry::key
+  uint32_t fresh = 0;              // slots [fresh, kChunkEntries) were never used
+  uint32_t partial_pos = kNoSlot;  // position in Shard::partial, kNoSlot when full
+};
+
+struct DedupStore::Shard {
+  explicit Shard(MemoryBudget* budget) : index(budget) {}
+
+  mutable Mutex mu;
+  // Chunks by number; a freed chunk leaves a null whose number is reused.
+  std::vector<std::unique_ptr<Chunk>> chunks ZSFS_GUARDED_BY(mu);
+  std::vector<uint32_t> free_chunk_numbers ZSFS_GUARDED_BY(mu);
+  // Numbers of the chunks that have a free slot.
+  std::vector<uint32_t> partial ZSFS_GUARDED_BY(mu);
+  IdIndex index ZSFS_GUARDED_BY(mu);
+  StoreStats stats ZSFS_GUARDED_BY(mu);
+  // Bytes charged for the chunks. The three vectors above (4 to 8 bytes per 12 KiB chunk) are
+  // left out of the budget: too small to matter, and not worth failing an allocation over.
+  uint64_t charged_bytes ZSFS_GUARDED_BY(mu) = 0;
+};
+
+namespace {
+
+uint32_t local_index_of(BlockRef ref, unsigned shard_bits) {
+  return (ref >> shard_bits) - 1;
+}
+
+}  // namespace
+
+DedupStore::DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bool dedup,
+                       MemoryBudget* budget, const BackgroundConfig& background,
+                       FingerprintFn fingerprint_fn)
+    : pool_(pool),
+      compressor_(compressor),
+      dedup_(dedup),
+      budget_(budget),
+      fingerprint_fn_(fingerprint_fn),
+      max_staged_(background.max_staged_blocks) {
+  for (auto& shard : shards_)
+    shard = std::make_unique<Shard>(budget);
+  if (background.threads > 0 && background.max_staged_blocks > 0 &&
+      compressor.config().algorithm != codec::Algorithm::kNone) {
+    queue_ = std::make_unique<WorkQueue>(background.threads, background.max_staged_blocks,
+                                         [this](BlockRef ref) { encode_staged(ref); });
+  }
+}
+
+DedupStore::~DedupStore() {
+  queue_.reset();  // finishes the background work, which drops the queue's references
+  for (auto& shard : shards_) {
+    MutexLock lock(shard->mu);
+    ZSFS_CHECK_MSG(shard->stats.stored_refs == 0 && shard->stats.same_refs == 0,
+                   "dedup store destroyed while blocks are still referenced");
+    for (auto& chunk : shard->chunks)
+      ZSFS_CHECK(chunk == nullptr);
+    budget_->uncharge(shard->charged_bytes);
+  }
+}
+
+DedupStore::Entry& DedupStore::entry(const Shard& shard,
+                                     BlockRef ref) const ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+  const uint32_t local = local_index_of(ref, kShardBits);
+  const uint32_t chunk_number = local / kChunkEntries;
+  ZSFS_CHECK_MSG(
+      ref != kHole && chunk_number < shard.chunks.size() && shard.chunks[chunk_number] != nullptr,
+      "BlockRef names no entry");
+  Entry& e = shard.chunks[chunk_number]->entries[local % kChunkEntries];
+  ZSFS_CHECK_MSG(e.refs > 0, "BlockRef names a free entry");
+  return e;
+}
+
+bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
+                              codec::Encoding encoding) const {
+  pool::ReadGuard guard = pool_->read(e.handle);
+  const std::span<const std::byte> stored = guard.bytes();
+  if (e.encoding == encoding) {
+    // The compressor is deterministic: equal payloads of one encoding mean equal blocks (and
+    // unequal ones, unequal blocks, for raw payloads and for one compressor's output).
+    return stored.size() == payload.size() &&
+           std::memcmp(stored.data(), payload.data(), payload.size()) == 0;
+  }
+  if (e.encoding == codec::Encoding::kRaw) {
+    return stored.size() == codec::kBlockSize &&
+           std::memcmp(stored.data(), data.data(), codec::kBlockSize) == 0;
+  }
+  alignas(64) std::array<std::byte, codec::kBlockSize> decoded;
+  return codec::decompress(e.encoding, stored, decoded).ok() &&
+         std::memcmp(decoded.data(), data.data(), codec::kBlockSize) == 0;
+}
+
+Result<BlockRef> DedupStore::put(codec::Block data) {
+  if (auto word = codec::same_filled_word(data)) return put_word(*word);
+  codec::Fingerprint fp{};
+  unsigned shard_index;
+  if (dedup_) {
+    fp = fingerprint_fn_(data);
+    shard_index = static_cast<unsigned>(fp.high >> (64 - kShardBits));
+    if (const BlockRef hit = find_equal(shard_index, fp.low, data); hit != kHole) return hit;
+  } else {
+    // Without dedup, spread entries over the shards by the calling thread.
+    static std::atomic<unsigned> next_shard{0};
+    thread_local unsigned my_shard = next_shard.fetch_add(1, std::memory_order_relaxed);
+    shard_index = my_shard % kShards;
+  }
+  if (queue_ != nullptr && queue_->queued() < max_staged_) {
+    // Keep the block raw and compress it in the background. If that cannot be had (the budget
+    // has no page for the raw block), compress it here, which needs less.
+    Result<BlockRef> staged = stage(shard_index, fp.low, data);
+    if (staged.ok()) return staged;
+  }
+  return store_encoded(shard_index, fp.low, data);
+}
+
+BlockRef DedupStore::find_equal(unsigned shard_index, uint64_t key, codec::Block data) {
+  Shard& shard = *shards_[shard_index];
+  // Under the lock: pin the candidates (so that a hit stays valid) and copy their payloads
+  // (which a background compression may replace once the lock is dropped). Outside it: compare.
+  struct Candidate {
+    BlockRef ref;
+    codec::Encoding encoding;
+    uint32_t size;
+  };
+  std::array<Candidate, kMaxCandidates> candidates;
+  alignas(64) std::array<std::array<std::byte, codec::kBlockSize>, kMaxCandidates> payloads;
+  size_t count = 0;
+  {
+    MutexLock lock(shard.mu);
+    shard.index.find(key, [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+      Entry& e = entry(shard, id);
+      if (e.encoding != codec::Encoding::kSameFilled && e.key == key && e.refs < kMaxRefs) {
+        ++e.refs;
+        ++shard.stats.stored_refs;
+        pool_->read_bytes(e.handle, std::span(payloads[count].data(), e.stored_bytes));
+        candidates[count++] = {id, e.encoding, e.stored_bytes};
+      }
+      return count == kMaxCandidates;
+    });
+  }
+  BlockRef hit = kHole;
+  for (size_t i = 0; i < count; ++i) {
+    const Candidate& c = candidates[i];
+    if (hit == kHole) {
+      const std::span<const std::byte> payload(payloads[i].data(), c.size);
+      bool equal;
+      if (c.encoding == codec::Encoding::kRaw) {
+        equal = std::memcmp(payload.data(), data.data(), codec::kBlockSize) == 0;
+      } else {
+        alignas(64) std::array<std::byte, codec::kBlockSize> decoded;
+        equal = codec::decompress(c.encoding, payload, decoded).ok() &&
+                std::memcmp(decoded.data(), data.data(), codec::kBlockSize) == 0;
+      }
+      if (equal) {
+        hit = c.ref;
+        continue;
+      }
+    }
+    unref(c.ref);
+  }
+  return hit;
+}
+
+Result<BlockRef> DedupStore::store_encoded(unsigned shard_index, uint64_t key, codec::Block data) {
+  alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
+  const codec::Compressed compressed = compressor_.compress(data, encoded);
+  const std::span<const std::byte> payload(encoded.data(), compressed.size_bytes);
+  bool fresh = false;
+  return insert_payload(shard_index, key, data, payload, compressed.encoding, false, &fresh);
+}
+
+Result<BlockRef> DedupStore::stage(unsigned shard_index, uint64_t key, codec::Block data) {
+  bool fresh = false;
+  Result<BlockRef> ref =
+      insert_payload(shard_index, key, data, data, codec::Encoding::kRaw, true, &fresh);
+  // A fresh entry holds a second reference, for the queue; a twin found instead is shared as
+  // it is.
+  if (ref.ok() && fresh && !queue_->try_push(*ref)) {
+    encode_staged(*ref);  // full after all: compress it now
+  }
+  return ref;
+}
+
+Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, codec::Block data,
+                                            std::span<const std::byte> payload,
+                                            codec::Encoding encoding, bool staged, bool* fresh) {
+  Result<pool::Handle> handle = pool_->allocate(payload.size());
+  if (!handle.ok()) return Errno{handle.error()};
+  pool_->write_bytes(*handle, payload);
+
+  Shard& shard = *shards_[shard_index];
+  Result<BlockRef> result = Errno{EIO};
+  bool keep_handle = false;
+  {
+    MutexLock lock(shard.mu);
+    BlockRef twin = kHole;
+    if (dedup_) {
+      // Another thread may have stored the same block since find_equal(), raw or compressed.
+      twin = shard.index.find(key, [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+        const Entry& e = entry(shard, id);
+        return e.encoding != codec::Encoding::kSameFilled && e.key == key && e.refs < kMaxRefs &&
+               holds_locked(e, data, payload, encoding);
+      });
+    }
+    if (twin != kHole) {
+      ++entry(shard, twin).refs;
+      ++shard.stats.stored_refs;
+      result = twin;
+    } else {
+      result = insert_locked(shard, shard_index, key, key, dedup_, *handle, encoding,
+                             static_cast<uint32_t>(payload.size()));
+      keep_handle = result.ok();
+      *fresh = keep_handle;
+      if (keep_handle && staged) {
+        Entry& e = entry(shard, *result);
+        e.flags |= kStaged;
+        ++e.refs;  // the queue's
+        ++shard.stats.stored_refs;
+        ++shard.stats.staged_blocks;
+      }
+    }
+  }
+  if (!keep_handle) pool_->free(*handle);
+  return result;
+}
+
+void DedupStore::encode_staged(BlockRef ref) {
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  pool::Handle raw;
+  {
+    MutexLock lock(shard.mu);
+    const Entry& e = entry(shard, ref);
+    ZSFS_CHECK_MSG(e.staged(), "compressing a block that is not staged");
+    // When the queue's reference is the last one, the block is gone already: skip the work.
+    raw = e.refs > 1 ? e.handle : pool::kNullHandle;
+  }
+  pool::Handle compressed = pool::kNullHandle;
+  codec::Compressed result{codec::Encoding::kRaw, codec::kBlockSize};
+  if (raw != pool::kNullHandle) {
+    // Reading outside the lock is safe: only this function replaces a staged entry's payload,
+    // once, and the queue's reference keeps the entry.
+    alignas(64) std::array<std::byte, codec::kBlockSize> block;
+    alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
+    pool_->read_bytes(raw, block);
+    result = compressor_.compress(block, encoded);
+    if (result.encoding != codec::Encoding::kRaw) {
+      // Failing to get memory for the smaller copy only leaves the block raw.
+      Result<pool::Handle> handle = pool_->allocate(result.size_bytes);
+      if (handle.ok()) {
+        compressed = *handle;
+        pool_->write_bytes(compressed, std::span(encoded.data(), result.size_bytes));
+      }
+    }
+  }
+  {
+    MutexLock lock(shard.mu);
+    Entry& e = entry(shard, ref);
+    e.flags = static_cast<uint8_t>(e.flags & ~kStaged);
+    --shard.stats.staged_blocks;
+    if (compressed != pool::kNullHandle) {
+      shard.stats.stored_bytes -= e.stored_bytes;
+      shard.stats.stored_bytes += result.size_bytes;
+      --shard.stats.raw_blocks;
+      e.handle = compressed;
+      e.encoding = result.encoding;
+      e.stored_bytes = static_cast<uint16_t>(result.size_bytes);
+    }
+  }
+  if (compressed != pool::kNullHandle) pool_->free(raw);
+  unref(ref);  // the queue's reference
+}
+
+Result<BlockRef> DedupStore::put_word(uint64_t word) {
+  const uint64_t hash = mix64(word);
+  const unsigned shard_index = static_cast<unsigned>(hash >> (64 - kShardBits));
+  Shard& shard = *shards_[shard_index];
+  MutexLock lock(shard.mu);
+  const BlockRef found = shard.index.find(hash, [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+    const Entry& e = entry(shard, id);
+    return e.encoding == codec::Encoding::kSameFilled && e.key == word && e.refs < kMaxRefs;
+  });
+  if (found != kHole) {
+    ++entry(shard, found).refs;
+    ++shard.stats.same_refs;
+    return found;
+  }
+  return insert_locked(shard, shard_index, word, hash, true, pool::kNullHandle,
+                       codec::Encoding::kSameFilled, 0);
+}
+
+Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, uint64_t key,
+                                           uint64_t index_hash, bool indexed, pool::Handle handle,
+                                           codec::Encoding encoding,
+                                           uint32_t stored_bytes) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+  // Find a chunk with a free slot, or make one.
+  uint32_t chunk_number;
+  if (!shard.partial.empty()) {
+    chunk_number = shard.partial.back();
+  } else {
+    const bool reuse_number = !shard.free_chunk_numbers.empty();
+    chunk_number =
+        reuse_number ? shard.free_chunk_numbers.back() : static_cast<uint32_t>(shard.chunks.size());
+    if ((uint64_t{chunk_number} + 1) * kChunkEntries > kMaxLocalEntries) return Errno{ENOSPC};
+    if (!budget_->try_charge(sizeof(Chunk))) return Errno{ENOSPC};
+    auto chunk = std::unique_ptr<Chunk>(new (std::nothrow) Chunk);
+    if (!chunk) {
+      budget_->uncharge(sizeof(Chunk));
+      return Errno{ENOMEM};
+    }
+    shard.charged_bytes += sizeof(Chunk);
+    if (reuse_number) {
+      shard.free_chunk_numbers.pop_back();
+      shard.chunks[chunk_number] = std::move(chunk);
+    } else {
+      shard.chunks.push_back(std::move(chunk));
+    }
+    Chunk& c = *shard.chunks[chunk_number];
+    c.partial_pos = static_cast<uint32_t>(shard.partial.size());
+    shard.partial.push_back(chunk_number);
+  }
+  Chunk& chunk = *shard.chunks[chunk_number];
+  uint32_t slot;
+  if (chunk.free_head != kNoSlot) {
+    slot = chunk.free_head;
+    chunk.free_head = static_cast<uint32_t>(chunk.entries[slot].key);
+  } else {
+    slot = chunk.fresh++;
+  }
+  ++chunk.live;
+  if (chunk.live == kChunkEntries) {
+    // Full: leave the partial list (swap-remove).
+    const uint32_t pos = chunk.partial_pos;
+    const uint32_t last = shard.partial.back();
+    shard.partial[pos] = last;
+    shard.chunks[last]->partial_pos = pos;
+    shard.partial.pop_back();
+    chunk.partial_pos = kNoSlot;
+  }
+  const BlockRef ref = ((chunk_number * kChunkEntries + slot + 1) << kShardBits) |
+                       static_cast<BlockRef>(shard_index);
+  Entry& e = chunk.entries[slot];
+  e = Entry{key,      handle,
+            1,        static_cast<uint16_t>(stored_bytes),
+            encoding, indexed ? kIndexed : uint8_t{0}};
+
+  if (indexed) {
+    Status inserted = shard.index.insert(index_hash, ref);
+    if (!inserted.ok()) {
+      e.flags = 0;
+      free_entry_locked(shard, ref);
+      return Errno{inserted.error()};
+    }
+  }
+  if (encoding == codec::Encoding::kSameFilled) {
+    ++shard.stats.same_entries;
+    ++shard.stats.same_refs;
+  } else {
+    ++shard.stats.stored_blocks;
+    shard.stats.stored_bytes += stored_bytes;
+    ++shard.stats.stored_refs;
+    if (encoding == codec::Encoding::kRaw) ++shard.stats.raw_blocks;
+  }
+  return ref;
+}
+
+void DedupStore::free_entry_locked(Shard& shard, BlockRef ref) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+  const uint32_t local = local_index_of(ref, kShardBits);
+  const uint32_t chunk_number = local / kChunkEntries;
+  const uint32_t slot = local % kChunkEntries;
+  Chunk& chunk = *shard.chunks[chunk_number];
+  Entry& e = chunk.entries[slot];
+  e = Entry{};
+  e.key = chunk.free_head;
+  chunk.free_head = slot;
+  if (chunk.partial_pos == kNoSlot) {
+    chunk.partial_pos = static_cast<uint32_t>(shard.partial.size());
+    shard.partial.push_back(chunk_number);
+  }
+  if (--chunk.live == 0) {
+    // Give the empty chunk back.
+    const uint32_t pos = chunk.partial_pos;
+    const uint32_t last = shard.partial.back();
+    shard.partial[pos] = last;
+    shard.chunks[last]->partial_pos = pos;
+    shard.partial.pop_back();
+    shard.chunks[chunk_number].reset();
+    budget_->uncharge(sizeof(Chunk));
+    shard.charged_bytes -= sizeof(Chunk);
+    if (chunk_number + 1 == shard.chunks.size()) {
+      shard.chunks.pop_back();
+      // Trailing freed numbers need no reuse list entry.
+      while (!shard.chunks.empty() && shard.chunks.back() == nullptr)
+        shard.chunks.pop_back();
+      std::erase_if(shard.free_chunk_numbers, [&](uint32_t n) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+        return n >= shard.chunks.size();
+      });
+    } else {
+      shard.free_chunk_numbers.push_back(chunk_number);
+    }
+  }
+}
+
+void DedupStore::settle() {
+  if (queue_ != nullptr) queue_->drain();
+}
+
+bool DedupStore::try_ref(BlockRef ref) {
+  if (ref == kUnwritten) return true;
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  MutexLock lock(shard.mu);
+  Entry& e = entry(shard, ref);
+  if (e.refs >= kMaxRefs) return false;
+  ++e.refs;
+  if (e.encoding == codec::Encoding::kSameFilled) {
+    ++shard.stats.same_refs;
+  } else {
+    ++shard.stats.stored_refs;
+  }
+  return true;
+}
+
+void DedupStore::unref(BlockRef ref) {
+  if (ref == kUnwritten) return;
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  pool::Handle to_free = pool::kNullHandle;
+  {
+    MutexLock lock(shard.mu);
+    Entry& e = entry(shard, ref);
+    const bool same = e.encoding == codec::Encoding::kSameFilled;
+    --(same ? shard.stats.same_refs : shard.stats.stored_refs);
+    if (--e.refs > 0) return;
+    if (e.indexed()) shard.index.erase(same ? mix64(e.key) : e.key, ref);
+    if (same) {
+      --shard.stats.same_entries;
+    } else {
+      --shard.stats.stored_blocks;
+      shard.stats.stored_bytes -= e.stored_bytes;
+      if (e.encoding == codec::Encoding::kRaw) --shard.stats.raw_blocks;
+    }
+    to_free = e.handle;
+    free_entry_locked(shard, ref);
+  }
+  if (to_free != pool::kNullHandle) pool_->free(to_free);
+}
+
+Status DedupStore::read(BlockRef ref, codec::MutableBlock out) const {
+  if (ref == kUnwritten) {
+    codec::fill_block(0, out);
+    return {};
+  }
+  const Shard& shard = *shards_[shard_of_ref(ref)];
+  // The payload is copied under the lock, since a background compression may replace it as
+  // soon as the lock is dropped; a raw block is copied straight into out.
+  alignas(64) std::array<std::byte, codec::kBlockSize> payload;
+  Entry e;
+  {
+    MutexLock lock(shard.mu);
+    e = entry(shard, ref);
+    if (e.encoding == codec::Encoding::kSameFilled) {
+      codec::fill_block(e.key, out);
+      return {};
+    }
+    if (pool_->object_size(e.handle) != e.stored_bytes) {
+      log(LogLevel::kError, "corrupt block: ref %u has %u stored bytes, its pool object %zu", ref,
+          e.stored_bytes, pool_->object_size(e.handle));
+      return Errno{EIO};
+    }
+    if (e.encoding == codec::Encoding::kRaw) {
+      if (e.stored_bytes != codec::kBlockSize) return Errno{EIO};
+      pool_->read_bytes(e.handle, out);
+      return {};
+    }
+    pool_->read_bytes(e.handle, std::span(payload.data(), e.stored_bytes));
+  }
+  Status decoded = codec::decompress(e.encoding, std::span(payload.data(), e.stored_bytes), out);
+  if (!decoded.ok()) {
+    log(LogLevel::kError, "corrupt block: ref %u, %s, %u stored bytes", ref,
+        std::string(codec::to_string(e.encoding)).c_str(), e.stored_bytes);
+    return Errno{EIO};
+  }
+  return {};
+}
+
+BlockInfo DedupStore::info(BlockRef ref) const {
+  if (ref == kUnwritten) return BlockInfo{codec::Encoding::kSameFilled, 0, 0, pool::kNullHandle};
+  const Shard& shard = *shards_[shard_of_ref(ref)];
+  MutexLock lock(shard.mu);
+  const Entry& e = entry(shard, ref);
+  return BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle};
+}
+
+StoreStats DedupStore::stats() const {
+  StoreStats total;
+  for (const auto& shard_ptr : shards_) {
+    const Shard& shard = *shard_ptr;
+    MutexLock lock(shard.mu);
+    const StoreStats& s = shard.stats;
+    total.stored_blocks += s.stored_blocks;
+    total.stored_bytes += s.stored_bytes;
+    total.raw_blocks += s.raw_blocks;
+    total.stored_refs += s.stored_refs - s.staged_blocks;  // the queue's references left out
+    total.same_entries += s.same_entries;
+    total.same_refs += s.same_refs;
+    total.staged_blocks += s.staged_blocks;
+  }
+  return total;
+}
+
+uint64_t DedupStore::memory_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& shard : shards_) {
+    MutexLock lock(shard->mu);
+    bytes += shard->charged_bytes + shard->index.memory_bytes();
+  }
+  return bytes;
+}
+
+void DedupStore::for_each(const std::function<void(BlockRef, const BlockInfo&)>& fn) const {
+  for (unsigned s = 0; s < kShards; ++s) {
+    const Shard& shard = *shards_[s];
+    MutexLock lock(shard.mu);
+    for (uint32_t n = 0; n < shard.chunks.size(); ++n) {
+      const Chunk* chunk = shard.chunks[n].get();
+      if (chunk == nullptr) continue;
+      for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
+        const Entry& e = chunk->entries[slot];
+        if (e.refs == 0) continue;
+        const BlockRef ref = ((n * kChunkEntries + slot + 1) << kShardBits) | s;
+        fn(ref, BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle});
+      }
+    }
+  }
+}
+
+std::string DedupStore::check() const {
+  for (unsigned s = 0; s < kShards; ++s) {
+    const Shard& shard = *shards_[s];
+    MutexLock lock(shard.mu);
+    StoreStats counted;
+    size_t indexed = 0;
+    uint64_t chunk_bytes = 0;
+    std::string problem;
+    auto fail = [&](const std::string& what) {
+      if (problem.empty()) problem = "dedup shard " + std::to_string(s) + ": " + what;
+    };
+    for (uint32_t n = 0; n < shard.chunks.size(); ++n) {
+      const Chunk* chunk = shard.chunks[n].get();
+      if (chunk == nullptr) continue;
+      chunk_bytes += sizeof(Chunk);
+      uint32_t live = 0;
+      for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
+        const Entry& e = chunk->entries[slot];
+        if (e.refs == 0) continue;
+        ++live;
+        const BlockRef ref = ((n * kChunkEntries + slot + 1) << kShardBits) | s;
+        if (e.encoding == codec::Encoding::kSameFilled) {
+          ++counted.same_entries;
+          counted.same_refs += e.refs;
+          if (e.handle != pool::kNullHandle) fail("same-filled entry holds a pool object");
+        } else {
+          ++counted.stored_blocks;
+          counted.stored_bytes += e.stored_bytes;
+          counted.stored_refs += e.refs;
+          if (e.encoding == codec::Encoding::kRaw) ++counted.raw_blocks;
+          if (e.handle == pool::kNullHandle) {
+            fail("stored entry without a pool object");
+          } else if (pool_->object_size(e.handle) != e.stored_bytes) {
+            fail("entry size differs from its pool object's size");
+          }
+        }
+        if (e.staged()) ++counted.staged_blocks;
+        if (e.indexed()) {
+          ++indexed;
+          const uint64_t hash = e.encoding == codec::Encoding::kSameFilled ? mix64(e.key) : e.key;
+          if (shard.index.find(hash, [&](uint32_t id) { return id == ref; }) != ref) {
+            fail("indexed entry missing from the index");
+          }
+        }
+      }
+      if (live != chunk->live) fail("chunk live count wrong");
+      if (live == 0) fail("empty chunk kept");
+      if ((chunk->partial_pos == kNoSlot) != (live == kChunkEntries)) {
+        fail("chunk's place on the partial list wrong");
+      }
+    }
+    if (indexed != shard.index.size()) fail("index holds entries that are not live");
+    if (chunk_bytes != shard.charged_bytes) fail("charged bytes differ from the chunks held");
+    const StoreStats& st = shard.stats;
+    if (counted.staged_blocks != st.staged_blocks) fail("staged counter differs from the entries");
+    if (counted.stored_blocks != st.stored_blocks || counted.stored_bytes != st.stored_bytes ||
+        counted.raw_blocks != st.raw_blocks || counted.stored_refs != st.stored_refs ||
+        counted.same_entries != st.same_entries || counted.same_refs != st.same_refs) {
+      fail("counters differ from the entries");
+    }
+    if (!problem.empty()) return problem;
+  }
+  return {};
+}
+
+}  // namespace zsfs::fs

@@ -1,0 +1,165 @@
+// DedupStore: the blocks of all files, deduplicated and reference-counted. The one place where
+// the pool and the codec meet.
+//
+// Every data block of every file is a reference (BlockRef) to an entry of this store:
+// - a same-filled block is an entry holding its 8-byte word, shared by every block with that
+//   word and costing no pool memory;
+// - any other block is an entry holding a pool handle to its encoded bytes (zstd or raw), found
+//   again through its XXH3-128 fingerprint. The fingerprint is only an index key: a block is
+//   shared only after its bytes compared equal with the stored block's, and blocks whose
+//   fingerprints collide are stored side by side.
+// When the last reference to an entry is dropped, its pool object is freed at once.
+//
+// Entries live in shards chosen by fingerprint (or word), each with its own lock, index and
+// chunked entry table; a BlockRef names the shard and the entry, and stays valid while a
+// reference is held. Entry tables grow in small chunks and give a chunk back when it empties,
+// so memory returns when files are deleted.
+//
+// Background compression: a block may be stored raw first ("staged") and compressed by a worker
+// thread soon after; the worker swaps the entry's payload in place, so block maps never notice.
+// Because a payload can be swapped whenever the shard lock is not held, every reader copies the
+// payload out of the pool under the lock (a memcpy of at most 4 KiB) and decodes it outside.
+//
+// Locking: shard locks are below the inode locks and above the pool's class locks. Compression,
+// decompression and byte comparison of candidates happen outside the shard lock, except the
+// comparison of a freshly encoded block against a concurrently inserted twin, which compares
+// encoded bytes (deterministic for one compressor) under the lock.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "base/budget.h"
+#include "base/result.h"
+#include "base/sync.h"
+#include "codec/codec.h"
+#include "fs/block_map.h"
+#include "fs/id_index.h"
+#include "fs/work_queue.h"
+#include "pool/pool.h"
+
+namespace zsfs::fs {
+
+// A preallocated block (fallocate): reads as zeros, counts as allocated in st_blocks, is a hole
+// to SEEK_DATA, holds no entry and no reference. No real entry ever has this value.
+inline constexpr BlockRef kUnwritten = UINT32_MAX;
+
+struct BlockInfo {
+  codec::Encoding encoding;
+  uint32_t stored_bytes;  // bytes in the pool (0 for same-filled)
+  uint32_t refs;          // references held by block maps (the background's left out)
+  pool::Handle handle;    // the pool object (null for same-filled)
+};
+
+struct StoreStats {
+  uint64_t stored_blocks = 0;  // entries with a pool object
+  uint64_t stored_bytes = 0;   // their encoded bytes
+  uint64_t raw_blocks = 0;     // of which kept raw (incompressible)
+  uint64_t stored_refs = 0;    // references to stored entries (the background's left out)
+  uint64_t same_entries = 0;   // distinct same-filled words
+  uint64_t same_refs = 0;      // references to same-filled entries
+  uint64_t staged_blocks = 0;  // stored entries kept raw until the background compresses them
+};
+
+// Background compression: a new block is stored raw, at once, and compressed by one of `threads`
+// worker threads soon after, so that writers do not wait for compression. At most
+// max_staged_blocks wait; past that, writers compress their blocks themselves. threads = 0
+// compresses every block in put().
+struct BackgroundConfig {
+  unsigned threads = 0;
+  size_t max_staged_blocks = 0;
+};
+
+class DedupStore {
+ public:
+  using FingerprintFn = codec::Fingerprint (*)(codec::Block);
+
+  // pool and budget must outlive the store. fingerprint_fn may be replaced by tests, e.g. with a
+  // function that makes every fingerprint collide.
+  DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bool dedup,
+             MemoryBudget* budget, const BackgroundConfig& background = {},
+             FingerprintFn fingerprint_fn = &codec::fingerprint);
+  ~DedupStore();  // every reference must have been dropped (checked)
+  DedupStore(const DedupStore&) = delete;
+  DedupStore& operator=(const DedupStore&) = delete;
+
+  // Stores a block and returns one new reference to it. ENOSPC when the budget refuses the pool
+  // object or the entry, ENOMEM when the host does; nothing changes then.
+  Result<BlockRef> put(codec::Block data);
+  // A reference to the same-filled block of word.
+  Result<BlockRef> put_word(uint64_t word);
+  // Takes one more reference to ref, which the caller holds already. False (nothing taken) when
+  // the entry's count would overflow; the caller then stores a copy with put(). ref may be
+  // kUnwritten (then nothing is counted), here and in unref(), read() and info().
+  bool try_ref(BlockRef ref);
+  // Drops one reference; the last one frees the entry and its pool object.
+  void unref(BlockRef ref);
+
+  // Waits until every block stored so far has been compressed (the background has caught up).
+  void settle();
+
+  // Decodes the block into out. EIO (and a loud log line) when its stored bytes are corrupt.
+  Status read(BlockRef ref, codec::MutableBlock out) const;
+  BlockInfo info(BlockRef ref) const;
+
+  StoreStats stats() const;
+  // Heap bytes of entry tables and indexes (all charged to the budget).
+  uint64_t memory_bytes() const;
+
+  // Calls fn(ref, info) for every live entry; shards are visited one at a time under their lock.
+  void for_each(const std::function<void(BlockRef, const BlockInfo&)>& fn) const;
+  // Verifies the store's own invariants (index vs entries, counters, free lists); returns a
+  // description of the first broken one, or an empty string.
+  std::string check() const;
+
+  const codec::Compressor& compressor() const { return compressor_; }
+
+ private:
+  struct Entry;
+  struct Chunk;
+  struct Shard;
+
+  // 16 shards: enough that two or three writer threads rarely meet on one lock.
+  static constexpr unsigned kShardBits = 4;
+  static constexpr unsigned kShards = 1u << kShardBits;
+
+  static unsigned shard_of_ref(BlockRef ref) { return ref & (kShards - 1); }
+  Entry& entry(const Shard& shard, BlockRef ref) const;
+  Result<BlockRef> insert_locked(Shard& shard, unsigned shard_index, uint64_t key,
+                                 uint64_t index_hash, bool indexed, pool::Handle handle,
+                                 codec::Encoding encoding, uint32_t stored_bytes);
+  void free_entry_locked(Shard& shard, BlockRef ref);
+  // Whether entry e holds the block data, whose payload in encoding is payload. Under the
+  // entry's shard lock.
+  bool holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
+                    codec::Encoding encoding) const;
+  // A stored block equal to data with fingerprint key, with one more reference; kHole if none.
+  BlockRef find_equal(unsigned shard_index, uint64_t key, codec::Block data);
+  // Compresses data and stores it (or shares a twin stored meanwhile).
+  Result<BlockRef> store_encoded(unsigned shard_index, uint64_t key, codec::Block data);
+  // Stores data raw and queues it for compression.
+  Result<BlockRef> stage(unsigned shard_index, uint64_t key, codec::Block data);
+  // Stores payload in the pool and as an entry, unless a twin with the same payload exists,
+  // which is then shared; *fresh tells which. A staged entry gets the queue's reference too.
+  Result<BlockRef> insert_payload(unsigned shard_index, uint64_t key, codec::Block data,
+                                  std::span<const std::byte> payload, codec::Encoding encoding,
+                                  bool staged, bool* fresh);
+  // The background's work: replaces a staged entry's raw payload with its compressed form, in
+  // place (every block map that refers to it sees the change), then drops the queue's reference.
+  void encode_staged(BlockRef ref);
+
+  pool::Pool* pool_;
+  codec::Compressor compressor_;
+  bool dedup_;
+  MemoryBudget* budget_;
+  FingerprintFn fingerprint_fn_;
+  const size_t max_staged_;
+  std::array<std::unique_ptr<Shard>, kShards> shards_;
+  // Declared last: destroyed first, finishing its work while the shards and pool still exist.
+  std::unique_ptr<WorkQueue> queue_;
+};
+
+}  // namespace zsfs::fs

@@ -1,0 +1,350 @@
+// Filesystem: creation, life cycle, the helpers every family of operations shares, and the
+// public methods, which forward to Impl. Mutating methods hold the quiesce lock shared, so that
+// check() can see the filesystem at rest.
+#include "fs/filesystem.h"
+
+#include <sys/stat.h>
+
+#include "base/check.h"
+#include "fs/file_account.h"
+#include "fs/filesystem_impl.h"
+
+namespace zsfs::fs {
+
+Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& config) {
+  if (config.size_bytes < kBlockSize || config.nr_inodes == 0 ||
+      config.nr_inodes > InodeTable::kMaxInodes || (config.root_mode & ~07777u) != 0) {
+    return Errno{EINVAL};
+  }
+  if (config.chain_pages < pool::kMinChainPages || config.chain_pages > pool::kMaxChainPages) {
+    return Errno{EINVAL};
+  }
+  pool::PoolConfig pool_config;
+  pool_config.max_pages_per_zspage = config.chain_pages;
+  // A block that would not compress below the huge-class size takes a page of its own anyway:
+  // keep it raw and save the decompression.
+  codec::CodecConfig codec_config;
+  codec_config.algorithm = config.algorithm;
+  codec_config.level = config.level;
+  codec_config.raw_threshold_bytes = pool::SizeClassTable(config.chain_pages).huge_class_size();
+  Result<codec::Compressor> compressor = codec::Compressor::create(codec_config);
+  if (!compressor.ok()) return Errno{compressor.error()};
+
+  auto impl = std::make_unique<Impl>(config, pool_config, *compressor);
+  return std::unique_ptr<Filesystem>(new Filesystem(std::move(impl)));
+}
+
+Filesystem::Filesystem(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Filesystem::~Filesystem() = default;
+
+// --- Impl life cycle -----------------------------------------------------------------------
+
+namespace {
+
+std::unique_ptr<pool::Pool> make_pool(const pool::PoolConfig& config, MemoryBudget* budget) {
+  Result<std::unique_ptr<pool::Pool>> pool = pool::Pool::create(config, budget);
+  ZSFS_CHECK_MSG(pool.ok(), "pool config was validated");
+  return std::move(*pool);
+}
+
+}  // namespace
+
+Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config,
+                       const codec::Compressor& compressor)
+    : config_(config),
+      budget_(config.size_bytes),
+      pool_(make_pool(pool_config, &budget_)),
+      store_(pool_.get(), compressor, config.dedup, &budget_,
+             BackgroundConfig{config.encode_threads, config.max_staged_blocks}),
+      inodes_(config.nr_inodes, &budget_) {
+  Result<Inode*> root = inodes_.allocate();
+  ZSFS_CHECK_MSG(root.ok() && (*root)->ino == kRootIno, "cannot create the root directory");
+  Inode& r = **root;
+  const bool charged = budget_.try_charge(sizeof(Directory));
+  ZSFS_CHECK_MSG(charged, "the budget cannot hold the root directory");
+  extra_bytes_ += sizeof(Directory);
+  WriterLock lock(r.mu);
+  r.mode = S_IFDIR | config.root_mode;
+  r.uid = config.root_uid;
+  r.gid = config.root_gid;
+  r.nlink = 2;
+  r.size = 2 * kBogoDirentBytes;
+  r.atime = r.mtime = r.ctime = now();
+  r.nlookup = 1;  // the kernel's reference to the root is never forgotten
+  r.dir = std::make_unique<Directory>(&budget_);
+  r.dir->parent = kRootIno;
+  if (config.auto_compact) compactor_ = std::thread([this] { compactor_loop(); });
+}
+
+Filesystem::Impl::~Impl() {
+  {
+    std::lock_guard lock(compactor_mu_);
+    stopping_ = true;
+  }
+  compactor_cv_.notify_all();
+  if (compactor_.joinable()) compactor_.join();
+  // Drop every block reference so that the store and the pool end empty (they check it).
+  inodes_.for_each([&](Inode& inode) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+    inode.blocks.erase_range(0, kMaxBlocks, [&](uint64_t, BlockRef ref) { store_.unref(ref); });
+    if (inode.dir != nullptr) {
+      inode.dir.reset();
+      budget_.uncharge(sizeof(Directory));
+    }
+  });
+}
+
+timespec Filesystem::Impl::now() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return t;
+}
+
+Attr Filesystem::Impl::attr_of(const Inode& inode) {
+  Attr a;
+  a.ino = inode.ino;
+  a.generation = inode.generation;
+  a.mode = inode.mode;
+  a.nlink = inode.nlink;
+  a.uid = inode.uid;
+  a.gid = inode.gid;
+  a.rdev = inode.rdev;
+  a.size = inode.size;
+  a.blocks = inode.blocks.count() * (kBlockSize / 512);
+  a.atime = inode.atime;
+  a.mtime = inode.mtime;
+  a.ctime = inode.ctime;
+  return a;
+}
+
+bool Filesystem::Impl::doom_if_unreferenced(Inode& inode) {
+  if (inode.doomed || inode.ino == kRootIno || !inode.unreferenced()) return false;
+  inode.doomed = true;
+  return true;
+}
+
+void Filesystem::Impl::destroy(Inode* inode) {
+  {
+    WriterLock lock(inode->mu);
+    ZSFS_CHECK(inode->doomed);
+    {
+      FileAccount account(*this, *inode);
+      inode->blocks.erase_range(0, kMaxBlocks, [&](uint64_t, BlockRef ref) { store_.unref(ref); });
+      inode->size = 0;
+    }
+    uint64_t extra = 0;
+    if (inode->xattrs != nullptr) extra += inode->xattrs->bytes;
+    extra += symlink_heap_bytes(inode->symlink.get());
+    if (inode->dir != nullptr) {
+      ZSFS_CHECK_MSG(inode->dir->empty(), "destroying a directory that has entries");
+      inode->dir.reset();
+      extra += sizeof(Directory);
+    }
+    inode->xattrs.reset();
+    inode->symlink.reset();
+    budget_.uncharge(extra);
+    extra_bytes_ -= extra;
+  }
+  inodes_.release(inode);
+  compactor_cv_.notify_one();
+}
+
+bool Filesystem::Impl::atime_needs_update(const Inode& inode, const timespec& t) const {
+  auto before_or_equal = [](const timespec& a, const timespec& b) {
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec <= b.tv_nsec);
+  };
+  switch (config_.atime) {
+    case AtimePolicy::kNoatime:
+      return false;
+    case AtimePolicy::kStrictatime:
+      return true;
+    case AtimePolicy::kRelatime:
+      // As the kernel's relatime: when atime is not newer than mtime or ctime, or a day old.
+      return before_or_equal(inode.atime, inode.mtime) ||
+             before_or_equal(inode.atime, inode.ctime) ||
+             t.tv_sec - inode.atime.tv_sec >= 24 * 60 * 60;
+  }
+  return false;
+}
+
+// --- public methods ------------------------------------------------------------------------
+
+Result<Attr> Filesystem::lookup(Ino parent, std::string_view name) {
+  return impl_->lookup(parent, name);
+}
+
+void Filesystem::forget(Ino ino, uint64_t nlookup) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  impl_->forget(ino, nlookup);
+}
+
+Result<Attr> Filesystem::getattr(Ino ino) {
+  return impl_->getattr(ino);
+}
+
+Result<Attr> Filesystem::setattr(Ino ino, const SetAttr& change, const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->setattr(ino, change, caller);
+}
+
+Result<std::string> Filesystem::readlink(Ino ino) {
+  return impl_->readlink(ino);
+}
+
+Result<Attr> Filesystem::mknod(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                               const Caller& caller) {
+  // mknod(2) with no file type makes a regular file.
+  if ((mode & S_IFMT) == 0) mode |= S_IFREG;
+  const uint32_t type = mode & S_IFMT;
+  if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+      type != S_IFBLK) {
+    return Errno{EINVAL};
+  }
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->make_node(parent, name, mode, rdev, {}, caller, false);
+}
+
+Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, uint32_t mode,
+                               const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->make_node(parent, name, S_IFDIR | (mode & 07777), 0, {}, caller, false);
+}
+
+Result<Attr> Filesystem::symlink(Ino parent, std::string_view name, std::string_view target,
+                                 const Caller& caller) {
+  if (target.empty()) return Errno{ENOENT};
+  if (target.size() > kSymlinkMax) return Errno{ENAMETOOLONG};
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->make_node(parent, name, S_IFLNK | 0777, 0, target, caller, false);
+}
+
+Result<Attr> Filesystem::link(Ino ino, Ino new_parent, std::string_view new_name) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->link(ino, new_parent, new_name);
+}
+
+Status Filesystem::unlink(Ino parent, std::string_view name) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->remove(parent, name, false);
+}
+
+Status Filesystem::rmdir(Ino parent, std::string_view name) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->remove(parent, name, true);
+}
+
+Status Filesystem::rename(Ino parent, std::string_view name, Ino new_parent,
+                          std::string_view new_name, unsigned flags, const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->rename(parent, name, new_parent, new_name, flags, caller);
+}
+
+Status Filesystem::open(Ino ino, int flags) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->open(ino, flags);
+}
+
+Result<Attr> Filesystem::create(Ino parent, std::string_view name, uint32_t mode, int flags,
+                                const Caller& caller) {
+  (void)flags;  // a new file is empty: O_TRUNC has nothing to do, O_EXCL is the kernel's
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->make_node(parent, name, S_IFREG | (mode & 07777), 0, {}, caller, true);
+}
+
+void Filesystem::release(Ino ino) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  impl_->release(ino);
+}
+
+Result<size_t> Filesystem::read(Ino ino, uint64_t offset, std::span<std::byte> dst) {
+  return impl_->read(ino, offset, dst);
+}
+
+Result<size_t> Filesystem::write(Ino ino, uint64_t offset, std::span<const std::byte> src,
+                                 bool append) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->write(ino, offset, src, append);
+}
+
+Status Filesystem::fallocate(Ino ino, int mode, uint64_t offset, uint64_t length) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->fallocate(ino, mode, offset, length);
+}
+
+Result<uint64_t> Filesystem::lseek(Ino ino, uint64_t offset, int whence) {
+  return impl_->lseek(ino, offset, whence);
+}
+
+Result<size_t> Filesystem::copy_file_range(Ino ino_in, uint64_t offset_in, Ino ino_out,
+                                           uint64_t offset_out, uint64_t length, unsigned flags) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->copy_file_range(ino_in, offset_in, ino_out, offset_out, length, flags);
+}
+
+Status Filesystem::fsync(Ino ino) {
+  // Data lives in memory only: there is nothing to flush, but the inode must exist.
+  return impl_->getattr(ino).ok() ? Status{} : Status(Errno{ESTALE});
+}
+
+Status Filesystem::opendir(Ino ino) {
+  return impl_->opendir(ino);
+}
+
+Status Filesystem::readdir(Ino dir, uint64_t offset,
+                           const std::function<bool(const DirEntry&)>& emit) {
+  return impl_->readdir(dir, offset, false,
+                        [&](const DirEntry& entry, const Attr*) { return emit(entry); });
+}
+
+Status Filesystem::readdirplus(Ino dir, uint64_t offset,
+                               const std::function<bool(const DirEntry&, const Attr&)>& emit) {
+  return impl_->readdir(dir, offset, true, [&](const DirEntry& entry, const Attr* attr) {
+    return emit(entry, *attr);
+  });
+}
+
+Status Filesystem::setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
+                            const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->setxattr(ino, name, value, flags, caller);
+}
+
+Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name, const Caller& caller) {
+  return impl_->getxattr(ino, name, caller);
+}
+
+Result<size_t> Filesystem::getxattr_size(Ino ino, std::string_view name, const Caller& caller) {
+  return impl_->getxattr_size(ino, name, caller);
+}
+
+Result<std::string> Filesystem::listxattr(Ino ino, const Caller& caller) {
+  return impl_->listxattr(ino, caller);
+}
+
+Status Filesystem::removexattr(Ino ino, std::string_view name, const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->removexattr(ino, name, caller);
+}
+
+StatFs Filesystem::statfs() {
+  return impl_->statfs();
+}
+Stats Filesystem::stats() {
+  return impl_->stats();
+}
+Result<FileStats> Filesystem::file_stats(Ino ino) {
+  return impl_->file_stats(ino);
+}
+std::string Filesystem::classes_text() {
+  return impl_->classes_text();
+}
+uint64_t Filesystem::compact() {
+  return impl_->compact();
+}
+std::string Filesystem::check() {
+  return impl_->check();
+}
+void Filesystem::settle() {
+  impl_->settle();
+}
+
+}  // namespace zsfs::fs

@@ -1,0 +1,154 @@
+// zsfs::fs::Filesystem: the filesystem core, one method per filesystem operation.
+//
+// A complete in-memory POSIX filesystem that behaves like tmpfs, whose file data is kept as
+// deduplicated, compressed 4 KiB blocks in the pool. Methods take and return plain types; every
+// failure is a positive errno. No FUSE and no CLI11 here: mount/ translates requests into these
+// calls, and tests drive them directly.
+//
+// Reference counting follows the FUSE low-level protocol:
+// - Every method that returns an Attr for a name (lookup, create, mknod, mkdir, symlink, link)
+//   and every entry accepted by readdirplus adds one lookup reference to that inode; forget()
+//   drops them. If the caller cannot hand the entry on (its reply failed), it calls forget(ino,1).
+// - open/create add an open reference, release drops it.
+// - An inode lives while it has a link from a directory, a lookup reference or an open reference;
+//   when the last goes, its data blocks are released at once and its number may be reused with a
+//   new generation.
+// An ino passed to any method must be live and referenced by the caller (the root always is).
+//
+// Permission checks on mode bits are the kernel's job (zsfs always mounts with
+// default_permissions); the core enforces the rules the kernel leaves to filesystems: setgid
+// directory inheritance, name and size limits, reserved xattrs, rename rules, the budget.
+//
+// Thread safety: every method may be called from any thread at any time. The lock hierarchy is
+// written once, in fs/filesystem.cc.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "fs/stats.h"
+#include "fs/types.h"
+
+namespace zsfs::fs {
+
+// Virtual, read-only extended attributes through which zsfs shows its statistics. They are not
+// listed by listxattr, and setting or removing them fails with EPERM.
+inline constexpr std::string_view kXattrStats = "user.zsfs.stats";      // root: pool-wide JSON
+inline constexpr std::string_view kXattrClasses = "user.zsfs.classes";  // root: size classes
+inline constexpr std::string_view kXattrFile = "user.zsfs.file";        // any inode: per-file JSON
+// Reading these runs an action and returns its result as JSON. Root and the mount's owner only
+// (EPERM for others); on the root directory only.
+inline constexpr std::string_view kXattrCompact = "user.zsfs.compact";  // compact the pool now
+inline constexpr std::string_view kXattrCheck = "user.zsfs.check";      // full consistency check
+
+class Filesystem {
+ public:
+  // EINVAL when the config is out of range.
+  static Result<std::unique_ptr<Filesystem>> create(const Config& config);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // --- Names -------------------------------------------------------------------------------
+  Result<Attr> lookup(Ino parent, std::string_view name);
+  void forget(Ino ino, uint64_t nlookup);
+  Result<Attr> getattr(Ino ino);
+  Result<Attr> setattr(Ino ino, const SetAttr& change, const Caller& caller);
+  Result<std::string> readlink(Ino ino);
+
+  // mode carries the file type (S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK) and permissions,
+  // already masked by the caller's umask.
+  Result<Attr> mknod(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                     const Caller& caller);
+  Result<Attr> mkdir(Ino parent, std::string_view name, uint32_t mode, const Caller& caller);
+  Result<Attr> symlink(Ino parent, std::string_view name, std::string_view target,
+                       const Caller& caller);
+  Result<Attr> link(Ino ino, Ino new_parent, std::string_view new_name);
+  Status unlink(Ino parent, std::string_view name);
+  Status rmdir(Ino parent, std::string_view name);
+  // flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT (which leaves a whiteout,
+  // a 0:0 character device owned by caller, at the old name, as tmpfs does for overlayfs).
+  Status rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
+                unsigned flags, const Caller& caller);
+
+  // --- Files ---------------------------------------------------------------------------------
+  // flags are open(2) flags. O_TRUNC on a regular file truncates it.
+  Status open(Ino ino, int flags);
+  // Creates and opens a regular file: one lookup and one open reference.
+  Result<Attr> create(Ino parent, std::string_view name, uint32_t mode, int flags,
+                      const Caller& caller);
+  void release(Ino ino);
+  // Reads up to dst.size() bytes at offset; fewer at end of file. Holes read as zeros.
+  Result<size_t> read(Ino ino, uint64_t offset, std::span<std::byte> dst);
+  // Writes src at offset (at the end of the file when append). Returns the bytes written, which
+  // is less than src.size() only when the budget ran out part way (ENOSPC if nothing fit).
+  Result<size_t> write(Ino ino, uint64_t offset, std::span<const std::byte> src, bool append);
+  // mode: 0 or FALLOC_FL_KEEP_SIZE (holes become preallocated zero blocks: counted in st_blocks,
+  // holes to SEEK_DATA, as on tmpfs; no compressed space can be reserved before the data is
+  // known), FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE (optionally with
+  // KEEP_SIZE); anything else is EOPNOTSUPP.
+  Status fallocate(Ino ino, int mode, uint64_t offset, uint64_t length);
+  // whence: SEEK_DATA or SEEK_HOLE (ENXIO at or past the end, or when no data follows); the
+  // kernel resolves the other kinds itself. Preallocated blocks (fallocate) count as holes here,
+  // as on tmpfs, though st_blocks counts them.
+  Result<uint64_t> lseek(Ino ino, uint64_t offset, int whence);
+  // Copies length bytes; whole aligned blocks are shared by reference, not copied.
+  Result<size_t> copy_file_range(Ino ino_in, uint64_t offset_in, Ino ino_out, uint64_t offset_out,
+                                 uint64_t length, unsigned flags);
+  Status fsync(Ino ino);
+
+  // --- Directories ---------------------------------------------------------------------------
+  Status opendir(Ino ino);
+  // Lists entries from offset on ("." and ".." first) until emit returns false; the entry
+  // emit refused is not consumed. Offsets stay valid while entries come and go: an entry present
+  // for the whole listing is handed out exactly once.
+  Status readdir(Ino dir, uint64_t offset, const std::function<bool(const DirEntry&)>& emit);
+  // As readdir, with attributes; each accepted entry other than "." and ".." adds a lookup
+  // reference.
+  Status readdirplus(Ino dir, uint64_t offset,
+                     const std::function<bool(const DirEntry&, const Attr&)>& emit);
+
+  // --- Extended attributes -------------------------------------------------------------------
+  // flags: 0, XATTR_CREATE or XATTR_REPLACE.
+  Status setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
+                  const Caller& caller);
+  Result<std::string> getxattr(Ino ino, std::string_view name, const Caller& caller);
+  // Answers a size query (getxattr(2) with size 0) without running an action: the exact size
+  // of a stored attribute; for a virtual one, an upper bound of what getxattr() will return
+  // next, since statistics change from one call to the next.
+  Result<size_t> getxattr_size(Ino ino, std::string_view name, const Caller& caller);
+  // The names, each followed by a NUL, as listxattr(2) returns them. Virtual ones are left out,
+  // and trusted.* ones unless the caller is root.
+  Result<std::string> listxattr(Ino ino, const Caller& caller);
+  Status removexattr(Ino ino, std::string_view name, const Caller& caller);
+
+  // --- The filesystem as a whole -------------------------------------------------------------
+  StatFs statfs();
+  Stats stats();
+  Result<FileStats> file_stats(Ino ino);
+  std::string classes_text();
+  // Compacts the pool now; returns the pages freed.
+  uint64_t compact();
+  // Verifies every invariant of the core: each stored block's reference count equals the
+  // references that block maps hold, the pool's and budget's accounting match the objects, each
+  // directory's entries match link counts. Returns a JSON report; a broken invariant is reported
+  // in it (with "ok": false) rather than aborting, so a test can show it.
+  std::string check();
+  // Waits until every block written so far has been compressed and deduplicated by the
+  // background (statistics are then final for what was written).
+  void settle();
+
+  // The implementation, declared in fs/filesystem_impl.h (private to fs/).
+  class Impl;
+
+ private:
+  explicit Filesystem(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zsfs::fs

@@ -1,0 +1,182 @@
+// Filesystem::Impl: the state of one mounted filesystem and the operations on it. Private to
+// fs/; the operations are spread over names.cc (namespace), file_io.cc (data), dirs.cc
+// (listing), xattrs.cc and fs_stats.cc by family.
+//
+// Lock hierarchy (take in this order, never upwards):
+//   1. quiesce_mu_  shared by every operation that changes state; exclusive by check(), which
+//                   so sees a filesystem at rest.
+//   2. ns_mu_       the namespace: every directory's entries and parent link. Shared to look
+//                   names up and list, exclusive to change them.
+//   3. Inode::mu    one inode's attributes and data; several are taken in ascending number.
+//   4. InodeTable   numbering (a leaf lock, held briefly).
+//   5. DedupStore   one shard at a time.
+//   6. Pool         one size class at a time.
+// Data operations (read, write, truncate, ...) take only the inode's lock, so they never wait
+// for namespace changes, and compress whole blocks before taking it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "base/budget.h"
+#include "base/sync.h"
+#include "codec/codec.h"
+#include "fs/dedup_store.h"
+#include "fs/filesystem.h"
+#include "fs/inode.h"
+#include "pool/pool.h"
+
+namespace zsfs::fs {
+
+// tmpfs counts a directory's size as 20 bytes per entry, "." and ".." included.
+inline constexpr uint64_t kBogoDirentBytes = 20;
+
+// Heap bytes a symlink target of length bytes takes: its std::string, and the characters when
+// they do not fit inside it (libstdc++ keeps up to 15 inline).
+inline uint64_t symlink_bytes(size_t length) {
+  return sizeof(std::string) + (length > 15 ? length + 1 : 0);
+}
+inline uint64_t symlink_heap_bytes(const std::string* target) {
+  return target == nullptr ? 0 : symlink_bytes(target->size());
+}
+
+class Filesystem::Impl {
+ public:
+  Impl(const Config& config, const pool::PoolConfig& pool_config,
+       const codec::Compressor& compressor);
+  ~Impl();
+
+  // names.cc
+  Result<Attr> lookup(Ino parent, std::string_view name);
+  void forget(Ino ino, uint64_t nlookup);
+  Result<Attr> getattr(Ino ino);
+  Result<Attr> setattr(Ino ino, const SetAttr& change, const Caller& caller);
+  Result<std::string> readlink(Ino ino);
+  Result<Attr> make_node(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                         std::string_view symlink_target, const Caller& caller, bool open);
+  Result<Attr> link(Ino ino, Ino new_parent, std::string_view new_name);
+  Status remove(Ino parent, std::string_view name, bool directory);
+  Status rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
+                unsigned flags, const Caller& caller);
+
+  // file_io.cc
+  Status open(Ino ino, int flags);
+  void release(Ino ino);
+  Result<size_t> read(Ino ino, uint64_t offset, std::span<std::byte> dst);
+  Result<size_t> write(Ino ino, uint64_t offset, std::span<const std::byte> src, bool append);
+  Status fallocate(Ino ino, int mode, uint64_t offset, uint64_t length);
+  Result<uint64_t> lseek(Ino ino, uint64_t offset, int whence);
+  Result<size_t> copy_file_range(Ino ino_in, uint64_t offset_in, Ino ino_out, uint64_t offset_out,
+                                 uint64_t length, unsigned flags);
+
+  // dirs.cc
+  Status opendir(Ino ino);
+  Status readdir(Ino dir, uint64_t offset, bool plus,
+                 const std::function<bool(const DirEntry&, const Attr*)>& emit);
+
+  // xattrs.cc
+  Status setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
+                  const Caller& caller);
+  Result<std::string> getxattr(Ino ino, std::string_view name, const Caller& caller);
+  Result<size_t> getxattr_size(Ino ino, std::string_view name, const Caller& caller);
+  Result<std::string> listxattr(Ino ino, const Caller& caller);
+  Status removexattr(Ino ino, std::string_view name, const Caller& caller);
+
+  // fs_stats.cc
+  StatFs statfs();
+  Stats stats();
+  Result<FileStats> file_stats(Ino ino);
+  std::string classes_text();
+  uint64_t compact();
+  std::string check();
+  void settle() { store_.settle(); }
+
+  RwLock& quiesce_mu() { return quiesce_mu_; }
+
+ private:
+  // --- helpers shared by the families (filesystem.cc) ---
+  Inode* get(Ino ino) const { return inodes_.get(ino); }
+  static timespec now();
+  static Attr attr_of(const Inode& inode) ZSFS_REQUIRES_SHARED(inode.mu);
+  // Frees a doomed inode: its blocks, xattrs, directory and number. No lock may be held on it.
+  void destroy(Inode* inode);
+  // Drops one open or lookup reference count change's consequence: frees the inode when it has
+  // become unreferenced. Called with inode.mu held exclusively; returns whether the caller must
+  // destroy() it after unlocking.
+  static bool doom_if_unreferenced(Inode& inode) ZSFS_REQUIRES(inode.mu);
+  // Atime update on read or listing, per the mount's policy.
+  bool atime_needs_update(const Inode& inode, const timespec& now) const
+      ZSFS_REQUIRES_SHARED(inode.mu);
+
+  // --- data path helpers (file_io.cc) ---
+  // Reads block `index` of inode into out (zeros for a hole).
+  Status read_block(const Inode& inode, uint64_t index, codec::MutableBlock out) const
+      ZSFS_REQUIRES_SHARED(inode.mu);
+  // Replaces block `index` with ref (kHole for a hole), dropping the old reference.
+  Status install_block(Inode& inode, uint64_t index, BlockRef ref) ZSFS_REQUIRES(inode.mu);
+  // Overwrites bytes [begin, end) of block `index` with data (zeros when data is empty), by
+  // read-modify-write. Zeroing a hole leaves it a hole.
+  Status patch_block(Inode& inode, uint64_t index, size_t begin, size_t end,
+                     std::span<const std::byte> data) ZSFS_REQUIRES(inode.mu);
+  // Copies length bytes of the file from offset into dst (holes as zeros); the range must lie
+  // within the file.
+  Status read_locked(const Inode& inode, uint64_t offset, std::span<std::byte> dst) const
+      ZSFS_REQUIRES_SHARED(inode.mu);
+  // Sets the size of a regular file: blocks past the end are released, the tail of the last
+  // block zeroed.
+  Status truncate_locked(Inode& inode, uint64_t size) ZSFS_REQUIRES(inode.mu);
+  // Drops every block of the file from `first_block` on.
+  void drop_blocks_locked(Inode& inode, uint64_t first_block, uint64_t last_block)
+      ZSFS_REQUIRES(inode.mu);
+  // Writes src at offset. `encoded` holds references to the whole blocks of the write that the
+  // caller encoded before taking the lock, in order from the first; the rest are encoded here.
+  // Takes ownership of every reference in `encoded`. The caller keeps a FileAccount.
+  Result<size_t> write_locked(Inode& inode, uint64_t offset, std::span<const std::byte> src,
+                              std::span<const BlockRef> encoded) ZSFS_REQUIRES(inode.mu);
+  // Copies length bytes between regular files through a buffer (no block sharing).
+  Result<size_t> copy_buffered(const Inode& in, uint64_t offset_in, Inode& out, uint64_t offset_out,
+                               uint64_t length) ZSFS_REQUIRES_SHARED(in.mu) ZSFS_REQUIRES(out.mu);
+
+  // --- xattr helpers (xattrs.cc) ---
+  Result<std::string> virtual_xattr(Inode& inode, std::string_view name, const Caller& caller);
+
+  // --- compaction (fs_stats.cc) ---
+  void compactor_loop();
+
+  friend class Filesystem;
+  friend class FileAccount;
+
+  const Config config_;
+  MemoryBudget budget_;
+  std::unique_ptr<pool::Pool> pool_;
+  DedupStore store_;
+  InodeTable inodes_;
+
+  RwLock quiesce_mu_;
+  RwLock ns_mu_;
+
+  // Bytes charged for what inodes own besides their block maps and directories: symlink
+  // targets and xattrs.
+  std::atomic<uint64_t> extra_bytes_{0};
+  std::atomic<uint64_t> compactions_{0};
+
+  // Running totals over regular files, kept by FileAccount so that stats() need not visit every
+  // inode: sizes, data blocks, bytes of holes below the sizes, block map memory.
+  std::atomic<uint64_t> logical_bytes_{0};
+  std::atomic<uint64_t> data_blocks_{0};
+  std::atomic<uint64_t> hole_bytes_{0};
+  std::atomic<uint64_t> block_map_bytes_{0};
+
+  // The background compactor.
+  std::mutex compactor_mu_;
+  std::condition_variable compactor_cv_;
+  bool stopping_ = false;
+  std::thread compactor_;
+};
+
+}  // namespace zsfs::fs

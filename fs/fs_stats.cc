@@ -1,0 +1,345 @@
+// The whole-filesystem family: statfs, statistics, compaction (on demand and in the
+// background) and the consistency check.
+#include <malloc.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "fs/file_account.h"
+#include "fs/filesystem_impl.h"
+
+namespace zsfs::fs {
+namespace {
+
+// The background compactor looks at the pool this often.
+constexpr auto kCompactorPeriod = std::chrono::seconds(1);
+// It compacts when the pool's unused bytes exceed both of these: an absolute floor, so a small
+// pool is left alone, and a share of the pool, as fragmentation that is worth a pass.
+constexpr uint64_t kCompactMinWasteBytes = 4 << 20;
+constexpr uint64_t kCompactWasteShareDen = 8;  // 1/8 = 12.5% of the pool's pages
+// And it hands freed heap memory back to the system once this much budget has been released.
+constexpr uint64_t kTrimAfterReleasedBytes = 16 << 20;
+
+}  // namespace
+
+double Stats::compression_ratio() const {
+  return compr_data_size == 0 ? 0.0
+                              : static_cast<double>(unique_blocks * kBlockSize) /
+                                    static_cast<double>(compr_data_size);
+}
+
+std::string Stats::to_json() const {
+  JsonWriter json;
+  json.begin_object()
+      .field("orig_data_size", orig_data_size)
+      .field("compr_data_size", compr_data_size)
+      .field("mem_used_total", mem_used_total)
+      .field("mem_limit", mem_limit)
+      .field("mem_used_max", mem_used_max)
+      .field("same_pages", same_pages)
+      .field("pages_compacted", pages_compacted)
+      .field("huge_pages", huge_pages)
+      .field("staged_blocks", staged_blocks)
+      .field("logical_bytes", logical_bytes)
+      .field("hole_bytes", hole_bytes)
+      .field("data_blocks", data_blocks)
+      .field("unique_blocks", unique_blocks)
+      .field("shared_refs", shared_refs)
+      .field("dedup_saved_bytes", dedup_saved_bytes)
+      .field("compression_ratio", compression_ratio())
+      .field("inodes", inodes)
+      .field("inode_limit", inode_limit)
+      .field("pool_pages", pool_pages)
+      .field("pool_efficiency", pool_efficiency)
+      .field("metadata_bytes", metadata_bytes)
+      .field("inode_bytes", inode_bytes)
+      .field("block_map_bytes", block_map_bytes)
+      .field("dedup_bytes", dedup_bytes)
+      .field("pool_metadata_bytes", pool_metadata_bytes)
+      .field("compactions", compactions)
+      .field("algorithm", std::string_view(algorithm))
+      .field("level", level)
+      .field("dedup", dedup);
+  json.key("pool");
+  pool.write_json(json, false);
+  json.end_object();
+  return json.str();
+}
+
+std::string FileStats::to_json() const {
+  JsonWriter json;
+  json.begin_object()
+      .field("ino", ino)
+      .field("directory", directory)
+      .field("files", files)
+      .field("logical_bytes", logical_bytes)
+      .field("data_blocks", data_blocks)
+      .field("same_blocks", same_blocks)
+      .field("stored_blocks", stored_blocks)
+      .field("stored_bytes", stored_bytes)
+      .field("shared_blocks", shared_blocks)
+      .field("hole_bytes", hole_bytes)
+      .end_object();
+  return json.str();
+}
+
+StatFs Filesystem::Impl::statfs() {
+  StatFs s;
+  s.blocks = budget_.limit_bytes() / kBlockSize;
+  s.blocks_free = budget_.available_bytes() / kBlockSize;
+  s.blocks_available = s.blocks_free;
+  s.files = inodes_.limit();
+  s.files_free = inodes_.limit() - std::min(inodes_.limit(), inodes_.used());
+  s.files_available = s.files_free;
+  return s;
+}
+
+Stats Filesystem::Impl::stats() {
+  Stats s;
+  const StoreStats store = store_.stats();
+  s.pool = pool_->stats();
+  s.same_pages = store.same_refs;
+  s.data_blocks = data_blocks_.load(std::memory_order_relaxed);
+  // Preallocated blocks hold no data: they are neither original data nor same-filled pages.
+  s.orig_data_size = (store.stored_refs + store.same_refs) * kBlockSize;
+  s.compr_data_size = store.stored_bytes;
+  s.mem_used_total = budget_.used_bytes();
+  s.mem_limit = budget_.limit_bytes();
+  s.mem_used_max = budget_.peak_bytes();
+  s.pages_compacted = s.pool.pages_compacted;
+  s.huge_pages = store.raw_blocks - store.staged_blocks;
+  s.staged_blocks = store.staged_blocks;
+  s.logical_bytes = logical_bytes_.load(std::memory_order_relaxed);
+  s.hole_bytes = hole_bytes_.load(std::memory_order_relaxed);
+  s.unique_blocks = store.stored_blocks;
+  s.shared_refs = store.stored_refs - store.stored_blocks;
+  s.dedup_saved_bytes = s.shared_refs * kBlockSize;
+  s.inodes = inodes_.live();
+  s.inode_limit = inodes_.limit();
+  s.pool_pages = s.pool.pages_held;
+  s.pool_efficiency = s.pool.efficiency();
+  s.pool_metadata_bytes = s.pool.metadata_bytes;
+  s.block_map_bytes = block_map_bytes_.load(std::memory_order_relaxed);
+  s.dedup_bytes = store_.memory_bytes();
+  // Everything else charged to the budget is the inodes' own: the inodes, directories, symlink
+  // targets and xattrs.
+  const uint64_t accounted = s.pool.pages_held * pool::kPageSize + s.pool_metadata_bytes +
+                             s.block_map_bytes + s.dedup_bytes;
+  s.inode_bytes = s.mem_used_total > accounted ? s.mem_used_total - accounted : 0;
+  s.metadata_bytes = s.inode_bytes + s.block_map_bytes + s.dedup_bytes + s.pool_metadata_bytes;
+  s.compactions = compactions_.load(std::memory_order_relaxed);
+  s.algorithm = std::string(codec::to_string(config_.algorithm));
+  s.level = config_.level;
+  s.dedup = config_.dedup;
+  return s;
+}
+
+Result<FileStats> Filesystem::Impl::file_stats(Ino ino) {
+  FileStats fs;
+  fs.ino = ino;
+  // Walks the subtree under the namespace lock: every inode reachable from it stays alive.
+  ReaderLock ns(ns_mu_);
+  Inode* top = get(ino);
+  if (top == nullptr) return Errno{ESTALE};
+  fs.directory = top->dir != nullptr;
+  std::unordered_set<Ino> seen;  // hard links are counted once
+  std::vector<Inode*> pending{top};
+  while (!pending.empty()) {
+    Inode* inode = pending.back();
+    pending.pop_back();
+    if (!seen.insert(inode->ino).second) continue;
+    if (inode->dir != nullptr) {
+      inode->dir->list_from(0, [&](uint64_t, const Directory::Entry& e) {
+        pending.push_back(get(e.ino));
+        return true;
+      });
+      continue;
+    }
+    ReaderLock lock(inode->mu);
+    if (!inode->is_reg()) continue;
+    ++fs.files;
+    fs.logical_bytes += inode->size;
+    fs.hole_bytes += FileAccount::figures(*inode).holes;
+    inode->blocks.for_each(0, kMaxBlocks, [&](uint64_t, BlockRef ref) {
+      ++fs.data_blocks;
+      const BlockInfo info = store_.info(ref);
+      if (info.encoding == codec::Encoding::kSameFilled) {
+        ++fs.same_blocks;
+      } else {
+        ++fs.stored_blocks;
+        fs.stored_bytes += info.stored_bytes;
+        if (info.refs > 1) ++fs.shared_blocks;
+      }
+      return true;
+    });
+  }
+  return fs;
+}
+
+std::string Filesystem::Impl::classes_text() {
+  return pool_->stats().classes_text();
+}
+
+uint64_t Filesystem::Impl::compact() {
+  compactions_.fetch_add(1, std::memory_order_relaxed);
+  return pool_->compact();
+}
+
+void Filesystem::Impl::compactor_loop() {
+  uint64_t used_at_last_trim = budget_.used_bytes();
+  std::unique_lock lock(compactor_mu_);
+  while (!stopping_) {
+    compactor_cv_.wait_for(lock, kCompactorPeriod);
+    if (stopping_) break;
+    lock.unlock();
+    const pool::PoolStats ps = pool_->stats();
+    const uint64_t pool_bytes = ps.pages_held * pool::kPageSize;
+    const uint64_t waste = pool_bytes - std::min(pool_bytes, ps.bytes_stored);
+    if (waste > kCompactMinWasteBytes && waste > pool_bytes / kCompactWasteShareDen) compact();
+    const uint64_t used = budget_.used_bytes();
+    if (used + kTrimAfterReleasedBytes < used_at_last_trim) {
+      // Large deletions leave freed metadata in malloc's arenas; give it back.
+      malloc_trim(0);
+      used_at_last_trim = used;
+    } else {
+      used_at_last_trim = std::max(used_at_last_trim, used);
+    }
+    lock.lock();
+  }
+}
+
+std::string Filesystem::Impl::check() {
+  // With the quiesce lock held exclusively no operation changes anything: every count below is
+  // exact.
+  WriterLock quiesce(quiesce_mu_);
+  ReaderLock ns(ns_mu_);
+  // The background holds references to the blocks it has yet to compress: let it finish.
+  store_.settle();
+  std::vector<std::string> problems;
+  auto problem = [&](std::string what) {
+    if (problems.size() < 20) problems.push_back(std::move(what));
+  };
+
+  std::unordered_map<BlockRef, uint64_t> refs_held;
+  std::unordered_map<Ino, uint64_t> links;    // directory entries naming each inode
+  std::unordered_map<Ino, uint64_t> subdirs;  // subdirectories of each directory
+  uint64_t inodes = 0;
+  uint64_t map_bytes = 0;
+  uint64_t dir_bytes = 0;
+  uint64_t extra = 0;
+  FileAccount::Figures totals;
+  inodes_.for_each([&](Inode& inode) {
+    ++inodes;
+    ReaderLock lock(inode.mu);
+    const FileAccount::Figures f = FileAccount::figures(inode);
+    totals.size += f.size;
+    totals.blocks += f.blocks;
+    totals.holes += f.holes;
+    totals.map_bytes += f.map_bytes;
+    map_bytes += inode.blocks.memory_bytes();
+    inode.blocks.for_each(0, kMaxBlocks, [&](uint64_t, BlockRef ref) {
+      if (ref != kUnwritten) ++refs_held[ref];
+      return true;
+    });
+    if (!inode.is_reg() && !inode.blocks.empty()) {
+      problem("inode " + std::to_string(inode.ino) + " is not a regular file but has blocks");
+    }
+    if (inode.xattrs != nullptr) extra += inode.xattrs->bytes;
+    extra += symlink_heap_bytes(inode.symlink.get());
+    if (inode.dir != nullptr) {
+      extra += sizeof(Directory);
+      dir_bytes += inode.dir->memory_bytes();
+      inode.dir->list_from(0, [&](uint64_t, const Directory::Entry& e) {
+        ++links[e.ino];
+        Inode* child = get(e.ino);
+        if (child == nullptr) {
+          problem("directory " + std::to_string(inode.ino) + " names freed inode " +
+                  std::to_string(e.ino));
+        } else if (child->dir != nullptr) {
+          ++subdirs[inode.ino];
+          if (child->dir->parent != inode.ino) {
+            problem("directory " + std::to_string(e.ino) + " has the wrong parent");
+          }
+        }
+        return true;
+      });
+    }
+    if (inode.doomed) problem("inode " + std::to_string(inode.ino) + " doomed but alive");
+    if (inode.unreferenced() && inode.ino != kRootIno) {
+      problem("inode " + std::to_string(inode.ino) + " has no reference but is alive");
+    }
+  });
+  // Link counts, and the names beyond each inode's first, which count against the limit.
+  uint64_t extra_names = 0;
+  inodes_.for_each([&](Inode& inode) {
+    ReaderLock lock(inode.mu);
+    uint64_t expected;
+    if (inode.dir != nullptr) {
+      expected = inode.nlink == 0 ? 0 : 2 + subdirs[inode.ino];
+    } else {
+      expected = links[inode.ino];
+      if (inode.nlink > 1) extra_names += inode.nlink - 1;
+    }
+    if (inode.nlink != expected) {
+      problem("inode " + std::to_string(inode.ino) + " has nlink " + std::to_string(inode.nlink) +
+              ", expected " + std::to_string(expected));
+    }
+  });
+  // Reference counts of stored blocks against the references block maps hold.
+  uint64_t entries = 0;
+  store_.for_each([&](BlockRef ref, const BlockInfo& info) {
+    ++entries;
+    auto it = refs_held.find(ref);
+    const uint64_t held = it == refs_held.end() ? 0 : it->second;
+    if (held != info.refs) {
+      problem("block " + std::to_string(ref) + " has " + std::to_string(info.refs) +
+              " references, block maps hold " + std::to_string(held));
+    }
+    if (it != refs_held.end()) refs_held.erase(it);
+  });
+  for (const auto& [ref, count] : refs_held) {
+    problem("block maps hold " + std::to_string(count) + " references to missing block " +
+            std::to_string(ref));
+  }
+  if (std::string store_problem = store_.check(); !store_problem.empty()) problem(store_problem);
+  pool_->check_invariants();  // aborts on a broken pool invariant, naming it
+
+  // Running totals and the budget.
+  if (totals.size != logical_bytes_ || totals.blocks != data_blocks_ ||
+      totals.holes != hole_bytes_ || totals.map_bytes != block_map_bytes_) {
+    problem("running file totals differ from the files");
+  }
+  if (extra != extra_bytes_) problem("extra bytes differ from what inodes own");
+  const pool::PoolStats ps = pool_->stats();
+  const uint64_t expected_used = ps.pages_held * pool::kPageSize + ps.metadata_bytes +
+                                 store_.memory_bytes() + inodes_.memory_bytes() + map_bytes +
+                                 dir_bytes + extra;
+  if (expected_used != budget_.used_bytes()) {
+    problem("budget holds " + std::to_string(budget_.used_bytes()) + " bytes, owners " +
+            std::to_string(expected_used));
+  }
+  if (inodes != inodes_.live()) problem("inode count differs from the table's");
+  if (inodes_.used() - inodes_.live() != extra_names) {
+    problem("names reserved against the inode limit differ from the hard links");
+  }
+
+  JsonWriter json;
+  json.begin_object()
+      .field("ok", problems.empty())
+      .field("inodes", inodes)
+      .field("stored_entries", entries)
+      .field("mem_used_total", budget_.used_bytes());
+  json.key("problems").begin_array();
+  for (const std::string& p : problems)
+    json.value(std::string_view(p));
+  json.end_array().end_object();
+  if (!problems.empty()) log(LogLevel::kError, "consistency check failed: %s", problems[0].c_str());
+  return json.str();
+}
+
+}  // namespace zsfs::fs

@@ -1,0 +1,121 @@
+// Plain types of the filesystem core's interface: what callers (mount/, tests) pass in and get
+// back. No FUSE or CLI11 types here or anywhere under fs/.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "codec/codec.h"
+
+namespace zsfs::fs {
+
+using Ino = uint64_t;
+// The root directory's inode number. Equal to FUSE_ROOT_ID, which mount/ checks at compile time.
+inline constexpr Ino kRootIno = 1;
+
+inline constexpr size_t kBlockSize = codec::kBlockSize;
+// Longest name of one directory entry, as on tmpfs.
+inline constexpr size_t kNameMax = 255;
+// Longest symbolic link target, as the kernel allows (PATH_MAX including the terminating NUL).
+inline constexpr size_t kSymlinkMax = 4095;
+// Largest file size, as the kernel allows on tmpfs (MAX_LFS_FILESIZE).
+inline constexpr uint64_t kMaxFileSize = static_cast<uint64_t>(INT64_MAX);
+// Extended attribute limits, as the VFS imposes them (XATTR_NAME_MAX, XATTR_SIZE_MAX).
+inline constexpr size_t kXattrNameMax = 255;
+inline constexpr size_t kXattrValueMax = 65536;
+// Sum of one inode's xattr name and value bytes. tmpfs bounds user xattrs per inode to what
+// fits; zsfs bounds all of them so one inode cannot take the whole budget through xattrs.
+inline constexpr size_t kXattrTotalMax = 1 << 20;
+
+// Who is asking: the credentials of the process behind a request.
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int32_t pid = 0;
+};
+
+struct Attr {
+  Ino ino = 0;
+  uint64_t generation = 0;
+  uint32_t mode = 0;  // file type and permission bits, as st_mode
+  uint32_t nlink = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t rdev = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte units that hold data: data blocks * 8, holes excluded
+  uint32_t block_size = static_cast<uint32_t>(kBlockSize);
+  timespec atime{};
+  timespec mtime{};
+  timespec ctime{};
+};
+
+// A timestamp change requested by setattr.
+struct TimeChange {
+  enum class Kind : uint8_t { kOmit, kNow, kValue };
+  Kind kind = Kind::kOmit;
+  timespec value{};
+  static TimeChange now() { return {Kind::kNow, {}}; }
+  static TimeChange at(timespec t) { return {Kind::kValue, t}; }
+};
+
+// The fields of an inode that setattr changes; unset fields stay as they are.
+struct SetAttr {
+  std::optional<uint32_t> mode;  // permission bits (07777); the file type never changes
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;
+  TimeChange atime;
+  TimeChange mtime;
+  std::optional<timespec> ctime;
+};
+
+struct StatFs {
+  uint64_t block_size = kBlockSize;
+  uint64_t blocks = 0;  // the memory budget in blocks
+  uint64_t blocks_free = 0;
+  uint64_t blocks_available = 0;
+  uint64_t files = 0;  // the inode limit
+  uint64_t files_free = 0;
+  uint64_t files_available = 0;
+  uint64_t name_max = kNameMax;
+};
+
+// One entry handed out by readdir. next_offset is the offset to resume the listing after it.
+struct DirEntry {
+  std::string_view name;
+  Ino ino;
+  uint32_t type;  // S_IFMT bits of the entry's mode
+  uint64_t next_offset;
+};
+
+enum class AtimePolicy : uint8_t { kRelatime, kStrictatime, kNoatime };
+
+// How a mount is configured. mount/ parses options into this; create() validates it again.
+struct Config {
+  uint64_t size_bytes = 0;  // memory budget: stored data plus metadata
+  uint64_t nr_inodes = 0;   // inode limit
+  uint32_t root_mode = 01777;
+  uint32_t root_uid = 0;
+  uint32_t root_gid = 0;
+  // Who may ask for compaction and the consistency check (besides root): the mount's owner.
+  uint32_t owner_uid = 0;
+  codec::Algorithm algorithm = codec::Algorithm::kZstd;
+  int level = codec::kDefaultLevel;
+  bool dedup = true;
+  unsigned chain_pages = 8;  // pages per zspage, 1..16
+  AtimePolicy atime = AtimePolicy::kRelatime;
+  // Compact in the background when the pool's fragmentation crosses a threshold.
+  bool auto_compact = true;
+  // Threads that compress written blocks in the background (0: writers compress their own),
+  // and how many blocks may wait raw for them (4 KiB each).
+  unsigned encode_threads = 2;
+  size_t max_staged_blocks = 4096;
+};
+
+}  // namespace zsfs::fs

@@ -1,0 +1,213 @@
+// The extended attribute family, and the virtual attributes through which zsfs shows its
+// statistics and takes requests (compaction, consistency check).
+//
+// Stored attributes follow tmpfs: the user., trusted. and security. namespaces, names up to 255
+// bytes, values up to 64 KiB, user.* only on regular files and directories. The VFS checks
+// permissions (trusted.* needs CAP_SYS_ADMIN) before a request reaches zsfs; the core enforces
+// what is left: names, sizes, flags, the per-inode total and the budget, and the reserved
+// "user.zsfs." prefix.
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+
+#include "base/json.h"
+#include "fs/filesystem_impl.h"
+
+namespace zsfs::fs {
+namespace {
+
+constexpr std::string_view kReservedPrefix = "user.zsfs.";
+// Answer to a size query for an action attribute: its JSON result is a few hundred bytes.
+constexpr size_t kActionResultMax = 4096;
+// Statistics grow between a size query and the read that follows it; this much slack keeps the
+// read from failing with ERANGE.
+constexpr size_t kVirtualSlack = 4096;
+// Per stored attribute, what an entry costs besides its name and value (two std::strings).
+constexpr uint64_t kXattrEntryBytes = 2 * sizeof(std::string);
+
+bool has_prefix(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// EOPNOTSUPP for a namespace zsfs does not keep, EINVAL for a bare prefix, ERANGE for a name
+// that is too long.
+Status check_name(std::string_view name) {
+  if (name.empty() || name.size() > kXattrNameMax) return Errno{ERANGE};
+  for (std::string_view prefix : {"user.", "trusted.", "security."}) {
+    if (has_prefix(name, prefix)) {
+      return name.size() == prefix.size() ? Status(Errno{EINVAL}) : Status{};
+    }
+  }
+  return Errno{EOPNOTSUPP};
+}
+
+bool is_virtual(std::string_view name) {
+  return name == kXattrStats || name == kXattrClasses || name == kXattrFile ||
+         name == kXattrCompact || name == kXattrCheck;
+}
+
+bool is_action(std::string_view name) {
+  return name == kXattrCompact || name == kXattrCheck;
+}
+
+uint64_t entry_bytes(std::string_view name, std::string_view value) {
+  return kXattrEntryBytes + name.size() + value.size();
+}
+
+}  // namespace
+
+Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
+                                  const Caller& caller) {
+  (void)caller;
+  ZSFS_TRY_STATUS(check_name(name));
+  if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
+  if (value.size() > kXattrValueMax) return Errno{E2BIG};
+  if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 ||
+      (flags & (XATTR_CREATE | XATTR_REPLACE)) == (XATTR_CREATE | XATTR_REPLACE)) {
+    return Errno{EINVAL};
+  }
+  Inode* inode = get(ino);
+  if (inode == nullptr) return Errno{ESTALE};
+  WriterLock lock(inode->mu);
+  if (has_prefix(name, "user.") && !inode->is_reg() && !inode->is_dir()) return Errno{EPERM};
+  Xattrs* attrs = inode->xattrs.get();
+  auto it = attrs == nullptr ? decltype(attrs->items)::iterator{}
+                             : std::find_if(attrs->items.begin(), attrs->items.end(),
+                                            [&](const auto& item) { return item.first == name; });
+  const bool exists = attrs != nullptr && it != attrs->items.end();
+  if ((flags & XATTR_CREATE) && exists) return Errno{EEXIST};
+  if ((flags & XATTR_REPLACE) && !exists) return Errno{ENODATA};
+
+  const uint64_t old_bytes = exists ? entry_bytes(it->first, it->second) : 0;
+  const uint64_t new_bytes = entry_bytes(name, value);
+  const uint64_t total = (attrs != nullptr ? attrs->bytes : 0) - old_bytes + new_bytes;
+  if (total > kXattrTotalMax) return Errno{ENOSPC};
+  const uint64_t set_bytes = attrs == nullptr ? sizeof(Xattrs) : 0;
+  if (new_bytes + set_bytes > old_bytes && !budget_.try_charge(new_bytes + set_bytes - old_bytes)) {
+    return Errno{ENOSPC};
+  }
+  try {
+    if (attrs == nullptr) {
+      inode->xattrs = std::make_unique<Xattrs>();
+      attrs = inode->xattrs.get();
+      attrs->bytes = sizeof(Xattrs);
+      it = attrs->items.end();
+    }
+    if (exists) {
+      it->second.assign(value);
+    } else {
+      attrs->items.emplace_back(std::string(name), std::string(value));
+    }
+  } catch (const std::bad_alloc&) {
+    if (new_bytes + set_bytes > old_bytes) budget_.uncharge(new_bytes + set_bytes - old_bytes);
+    return Errno{ENOMEM};
+  }
+  if (old_bytes > new_bytes + set_bytes) budget_.uncharge(old_bytes - new_bytes - set_bytes);
+  attrs->bytes = attrs->bytes - old_bytes + new_bytes;
+  extra_bytes_ += new_bytes + set_bytes - old_bytes;
+  inode->ctime = now();
+  return {};
+}
+
+Result<std::string> Filesystem::Impl::getxattr(Ino ino, std::string_view name,
+                                               const Caller& caller) {
+  ZSFS_TRY_STATUS(check_name(name));
+  Inode* inode = get(ino);
+  if (inode == nullptr) return Errno{ESTALE};
+  if (is_virtual(name)) return virtual_xattr(*inode, name, caller);
+  ReaderLock lock(inode->mu);
+  if (inode->xattrs != nullptr) {
+    for (const auto& [key, value] : inode->xattrs->items) {
+      if (key == name) return value;
+    }
+  }
+  return Errno{ENODATA};
+}
+
+Result<size_t> Filesystem::Impl::getxattr_size(Ino ino, std::string_view name,
+                                               const Caller& caller) {
+  ZSFS_TRY_STATUS(check_name(name));
+  if (is_action(name)) {
+    Inode* inode = get(ino);
+    if (inode == nullptr) return Errno{ESTALE};
+    if (ino != kRootIno) return Errno{ENODATA};
+    if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
+    return kActionResultMax;
+  }
+  Result<std::string> value = getxattr(ino, name, caller);
+  if (!value.ok()) return Errno{value.error()};
+  return value->size() + (is_virtual(name) ? kVirtualSlack : 0);
+}
+
+Result<std::string> Filesystem::Impl::listxattr(Ino ino, const Caller& caller) {
+  Inode* inode = get(ino);
+  if (inode == nullptr) return Errno{ESTALE};
+  ReaderLock lock(inode->mu);
+  std::string names;
+  if (inode->xattrs != nullptr) {
+    for (const auto& item : inode->xattrs->items) {
+      // As tmpfs: trusted.* attributes are listed to privileged callers only.
+      if (has_prefix(item.first, "trusted.") && caller.uid != 0) continue;
+      names += item.first;
+      names += '\0';
+    }
+  }
+  return names;
+}
+
+Status Filesystem::Impl::removexattr(Ino ino, std::string_view name, const Caller& caller) {
+  (void)caller;
+  ZSFS_TRY_STATUS(check_name(name));
+  if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
+  Inode* inode = get(ino);
+  if (inode == nullptr) return Errno{ESTALE};
+  WriterLock lock(inode->mu);
+  Xattrs* attrs = inode->xattrs.get();
+  if (attrs == nullptr) return Errno{ENODATA};
+  auto it = std::find_if(attrs->items.begin(), attrs->items.end(),
+                         [&](const auto& item) { return item.first == name; });
+  if (it == attrs->items.end()) return Errno{ENODATA};
+  uint64_t freed = entry_bytes(it->first, it->second);
+  attrs->items.erase(it);
+  attrs->bytes -= freed;
+  if (attrs->items.empty()) {
+    freed += attrs->bytes;  // the set itself
+    inode->xattrs.reset();
+  }
+  budget_.uncharge(freed);
+  extra_bytes_ -= freed;
+  inode->ctime = now();
+  return {};
+}
+
+Result<std::string> Filesystem::Impl::virtual_xattr(Inode& inode, std::string_view name,
+                                                    const Caller& caller) {
+  const bool root = inode.ino == kRootIno;
+  // Statistics are read after the background has caught up with the writes made so far, so
+  // that a reader sees the compressed and deduplicated figures of what it wrote.
+  if (name == kXattrFile || name == kXattrStats) settle();
+  if (name == kXattrFile) {
+    Result<FileStats> stats = file_stats(inode.ino);
+    if (!stats.ok()) return Errno{stats.error()};
+    return stats->to_json();
+  }
+  if (!root) return Errno{ENODATA};
+  if (name == kXattrStats) return stats().to_json();
+  if (name == kXattrClasses) return classes_text();
+  if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
+  if (name == kXattrCompact) {
+    const uint64_t before = pool_->stats().pages_held;
+    const uint64_t freed = compact();
+    JsonWriter json;
+    json.begin_object()
+        .field("pages_freed", freed)
+        .field("pages_before", before)
+        .field("pages_after", pool_->stats().pages_held)
+        .end_object();
+    return json.str();
+  }
+  return check();
+}
+
+}  // namespace zsfs::fs
