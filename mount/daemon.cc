@@ -1,0 +1,257 @@
+#include "mount/daemon.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/filesystem.h"
+#include "mount/fuse_api.h"
+#include "mount/json_parser.h"
+#include "mount/log.h"
+#include "mount/mount_point.h"
+#include "mount/ops.h"
+#include "mount/request.h"
+
+namespace zsfs::mount {
+namespace {
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// Bad input found before mounting: a message for the person, as for a bad option.
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "zsfs: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+// The background child's report to the waiting parent: one byte, the exit status the parent
+// should end with (kExitOk once mounted). Reporting is a no-op in the foreground.
+class Readiness {
+ public:
+  explicit Readiness(int fd) : fd_(fd) {}
+  Readiness(const Readiness&) = delete;
+  Readiness& operator=(const Readiness&) = delete;
+  ~Readiness() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  void report(int status) {
+    if (fd_ < 0) return;
+    const auto byte = static_cast<unsigned char>(status);
+    ssize_t n = 0;
+    do {
+      n = write(fd_, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// Forks. The parent waits for the child's report and exits with it; it never returns. The child
+// starts a new session and gets the pipe's write end. -1 if the fork could not be made.
+int fork_to_background() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    log_error("cannot go to the background: pipe: " + errno_text(errno));
+    return -1;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    log_error("cannot go to the background: fork: " + errno_text(errno));
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid > 0) {
+    close(fds[1]);
+    unsigned char status = 0;
+    ssize_t n = 0;
+    do {
+      n = read(fds[0], &status, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n == 1) _exit(status);
+    // No report: the child died on the way. Say how.
+    int wait_status = 0;
+    while (waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(wait_status)) {
+      std::fprintf(stderr, "zsfs: the daemon was killed by signal %d (%s) before it mounted\n",
+                   WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
+    } else {
+      std::fprintf(stderr, "zsfs: the daemon ended before it mounted\n");
+    }
+    _exit(kExitFailure);
+  }
+  close(fds[0]);
+  setsid();
+  return fds[1];
+}
+
+// Points stdin, stdout and stderr at /dev/null; messages go to syslog from now on.
+void detach_from_terminal() {
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
+    if (null_fd > STDERR_FILENO) close(null_fd);
+  }
+  log_to_syslog_from_now();
+}
+
+// Owns a FUSE session: unmounts, restores signal handlers and destroys it, in that order.
+class Session {
+ public:
+  explicit Session(fuse_session* session) : session_(session) {}
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() {
+    if (mounted_) fuse_session_unmount(session_);
+    if (signals_installed_) fuse_remove_signal_handlers(session_);
+    fuse_session_destroy(session_);
+  }
+
+  fuse_session* get() const { return session_; }
+  bool install_signal_handlers() {
+    signals_installed_ = fuse_set_signal_handlers(session_) == 0;
+    return signals_installed_;
+  }
+  bool mount(const std::string& mount_point) {
+    mounted_ = fuse_session_mount(session_, mount_point.c_str()) == 0;
+    return mounted_;
+  }
+
+ private:
+  fuse_session* session_;
+  bool signals_installed_ = false;
+  bool mounted_ = false;
+};
+
+// Creates the session with zsfs's FUSE options. libfuse prints why when it fails.
+fuse_session* new_session(const Options& options, const fuse_lowlevel_ops& ops, MountContext& ctx) {
+  std::vector<std::string> arguments = fuse_arguments(options);
+  std::vector<char*> argv;
+  for (auto& argument : arguments)
+    argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  fuse_args args{static_cast<int>(arguments.size()), argv.data(), 0};
+  fuse_session* session = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
+  fuse_opt_free_args(&args);  // frees only what fuse_session_new may have allocated
+  return session;
+}
+
+// Serves requests until unmounted or signalled; returns an exit status.
+int serve_until_unmounted(fuse_session* session) {
+  // Idle threads kept waiting on /dev/fuse, and the most threads at once. Requests are CPU work
+  // (compression), so more threads than cores only help to overlap the short waits on locks and
+  // the device; libfuse starts threads on demand up to the maximum.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(fuse_loop_cfg_create(),
+                                                                             fuse_loop_cfg_destroy);
+  if (!config) {
+    log_error("cannot create the FUSE loop configuration: out of memory");
+    return kExitFailure;
+  }
+  fuse_loop_cfg_set_idle_threads(config.get(), std::clamp(cores, 2u, 8u));
+  fuse_loop_cfg_set_max_threads(config.get(), std::clamp(2 * cores, 4u, 16u));
+  fuse_loop_cfg_set_clone_fd(config.get(), 0);
+
+  const int result = fuse_session_loop_mt(session, config.get());
+  // 0: unmounted from outside; a signal number: SIGTERM, SIGINT or SIGHUP asked us to stop.
+  if (result == 0 || result == SIGTERM || result == SIGINT || result == SIGHUP) return kExitOk;
+  log_error("the FUSE session failed: " + errno_text(result < 0 ? -result : result));
+  return kExitFailure;
+}
+
+// The core's consistency check, in debug builds, once no request can come any more.
+int check_at_unmount([[maybe_unused]] fs::Filesystem& filesystem) {
+#ifdef NDEBUG
+  return kExitOk;
+#else
+  const std::string report = filesystem.check();
+  auto parsed = parse_json(report);
+  const JsonValue* ok = parsed.ok() ? parsed->find("ok") : nullptr;
+  if (ok != nullptr && ok->as_bool() == true) return kExitOk;
+  log_error("CONSISTENCY CHECK FAILED at unmount: " + report);
+  return kExitCheck;
+#endif
+}
+
+int mount_and_serve(const Options& options, const std::string& mount_point, Readiness& readiness,
+                    bool background) {
+  auto created = fs::Filesystem::create(options.config);
+  if (!created.ok()) {
+    log_error("the filesystem core refused the configuration: " + errno_text(created.error()));
+    return kExitFailure;
+  }
+  std::unique_ptr<fs::Filesystem> filesystem = std::move(created).value();
+  MountContext ctx(*filesystem, options.writeback);
+  const fuse_lowlevel_ops ops = lowlevel_ops();
+
+  int status = kExitOk;
+  {
+    fuse_session* raw = new_session(options, ops, ctx);
+    if (raw == nullptr) {
+      log_error("cannot create the FUSE session (see the message above)");
+      return kExitFailure;
+    }
+    Session session(raw);
+    if (!session.install_signal_handlers()) {
+      log_error("cannot install signal handlers");
+      return kExitFailure;
+    }
+    if (!session.mount(mount_point)) {
+      log_error("cannot mount on " + mount_point + " (see the message above)");
+      return kExitFailure;
+    }
+    if (chdir("/") != 0) {
+      // Only keeps the mount point's parent busy; not worth failing for.
+      log_warning("cannot change to /: " + errno_text(errno));
+    }
+    if (background) detach_from_terminal();
+    readiness.report(kExitOk);
+    status = serve_until_unmounted(session.get());
+  }  // unmounted and destroyed: no request can reach the core any more
+
+  const int check = check_at_unmount(*filesystem);
+  if (status == kExitOk) status = check;
+  filesystem.reset();
+  return status;
+}
+
+}  // namespace
+
+int run_daemon(const Options& options) {
+  auto mount_point = check_mount_point(options.mount_point, options.nonempty);
+  if (!mount_point.ok()) return usage_error(mount_point.message());
+  Check device = check_fuse_device();
+  if (!device.ok()) return usage_error(device.message());
+
+  const bool background = !options.foreground;
+  int report_fd = -1;
+  if (background) {
+    report_fd = fork_to_background();  // the parent exits inside
+    if (report_fd < 0) return kExitFailure;
+  }
+  Readiness readiness(report_fd);
+  const int status = mount_and_serve(options, *mount_point, readiness, background);
+  readiness.report(status);  // only reaches the parent if mounting failed
+  return status;
+}
+
+}  // namespace zsfs::mount

@@ -1,0 +1,176 @@
+// Handlers for open files: open, create, read, write, flush, release, fsync, fallocate, lseek,
+// copy_file_range.
+//
+// fi->fh holds the open(2) flags, which write needs to honour O_APPEND when the kernel does not
+// (without the writeback cache). Every open sets keep_cache: the kernel's page cache for a file
+// stays valid across opens because every change goes through this mount, and the kernel drops
+// or updates the affected pages itself on write, truncate, fallocate and copy_file_range.
+#include <fcntl.h>
+
+#include <span>
+#include <vector>
+
+#include "mount/ops.h"
+#include "mount/request.h"
+
+namespace zsfs::mount {
+namespace {
+
+void reply_status(Reply& reply, const Status& status) {
+  reply.error(status.ok() ? 0 : status.error());
+}
+
+// Marks an open file the way zsfs wants the kernel to treat it.
+void set_open_flags(fuse_file_info& fi) {
+  fi.fh = static_cast<uint64_t>(static_cast<unsigned>(fi.flags));
+  fi.keep_cache = 1;
+  // close(2) needs no round trip: there is nothing to flush. (The kernel ignores this when the
+  // writeback cache is on, since it must write dirty pages back on close then.)
+  fi.noflush = 1;
+}
+
+// A per-thread buffer for read replies and for write data that libfuse hands over in pieces.
+// It grows to the largest request (max_write, 1 MiB) and stays, saving an allocation per request.
+std::span<std::byte> thread_buffer(size_t size) {
+  thread_local std::vector<std::byte> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return {buffer.data(), size};
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  serve(req, "open", [&](MountContext& ctx, Reply& reply) {
+    Status opened = ctx.fs().open(ino, fi->flags);
+    if (!opened.ok()) return reply.error(opened.error());
+    set_open_flags(*fi);
+    reply.open(*fi, ino);
+  });
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+               fuse_file_info* fi) {
+  serve(req, "create", [&](MountContext& ctx, Reply& reply) {
+    auto attr = ctx.fs().create(parent, name, mode, fi->flags, caller_of(req));
+    if (!attr.ok()) return reply.error(attr.error());
+    set_open_flags(*fi);
+    reply.create(*attr, *fi);
+  });
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+  serve(req, "read", [&](MountContext& ctx, Reply& reply) {
+    uint64_t start = 0;
+    if (!to_unsigned(offset, start)) return reply.error(EINVAL);
+    std::span<std::byte> buffer = thread_buffer(size);
+    auto count = ctx.fs().read(ino, start, buffer);
+    if (!count.ok()) return reply.error(count.error());
+    reply.buffer(reinterpret_cast<const char*>(buffer.data()), *count);
+  });
+}
+
+// write_buf rather than write: libfuse hands over its own receive buffer, so data that arrived in
+// memory reaches the core without a copy; data in a pipe (splice) is copied out once.
+void op_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t offset,
+                  fuse_file_info* fi) {
+  serve(req, "write", [&](MountContext& ctx, Reply& reply) {
+    uint64_t start = 0;
+    if (!to_unsigned(offset, start)) return reply.error(EINVAL);
+    const size_t size = fuse_buf_size(bufv);
+    std::span<const std::byte> data;
+    const fuse_buf& first = bufv->buf[0];
+    if (bufv->count == 1 && bufv->idx == 0 && bufv->off == 0 &&
+        (first.flags & FUSE_BUF_IS_FD) == 0) {
+      data = {static_cast<const std::byte*>(first.mem), size};
+    } else {
+      std::span<std::byte> buffer = thread_buffer(size);
+      fuse_bufvec dst{};
+      dst.count = 1;
+      dst.buf[0].size = size;
+      dst.buf[0].mem = buffer.data();
+      dst.buf[0].fd = -1;
+      const ssize_t copied = fuse_buf_copy(&dst, bufv, static_cast<fuse_buf_copy_flags>(0));
+      if (copied < 0) return reply.error(static_cast<int>(-copied));
+      data = buffer.first(static_cast<size_t>(copied));
+    }
+    // With the writeback cache the kernel places O_APPEND writes itself (at its idea of the end
+    // of file) and sends plain writes; without it, the core appends.
+    const bool append = !ctx.writeback() && (fi->fh & static_cast<uint64_t>(O_APPEND)) != 0;
+    auto written = ctx.fs().write(ino, start, data, append);
+    if (!written.ok()) return reply.error(written.error());
+    reply.written(*written);
+  });
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  // Nothing is buffered in the daemon: every write is in the core when it is answered.
+  serve(req, "flush", [&](MountContext&, Reply& reply) { reply.ok(); });
+}
+
+void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  serve(req, "release", [&](MountContext& ctx, Reply& reply) {
+    ctx.fs().release(ino);
+    reply.ok();
+  });
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  serve(req, "fsync",
+        [&](MountContext& ctx, Reply& reply) { reply_status(reply, ctx.fs().fsync(ino)); });
+}
+
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                  fuse_file_info*) {
+  serve(req, "fallocate", [&](MountContext& ctx, Reply& reply) {
+    uint64_t start = 0;
+    uint64_t count = 0;
+    if (!to_unsigned(offset, start) || !to_unsigned(length, count)) return reply.error(EINVAL);
+    reply_status(reply, ctx.fs().fallocate(ino, mode, start, count));
+  });
+}
+
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info*) {
+  serve(req, "lseek", [&](MountContext& ctx, Reply& reply) {
+    // With the writeback cache, written data may still sit in the kernel's page cache, where the
+    // core cannot see it, and the kernel does not write it back before asking. ENOSYS makes the
+    // kernel answer SEEK_DATA/SEEK_HOLE itself from then on (all data, a hole at the end):
+    // coarser, but never wrong.
+    if (ctx.writeback()) return reply.error(ENOSYS);
+    uint64_t start = 0;
+    if (!to_unsigned(offset, start)) return reply.error(EINVAL);
+    auto position = ctx.fs().lseek(ino, start, whence);
+    if (!position.ok()) return reply.error(position.error());
+    reply.lseek(static_cast<off_t>(*position));
+  });
+}
+
+void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t offset_in, fuse_file_info*,
+                        fuse_ino_t ino_out, off_t offset_out, fuse_file_info*, size_t length,
+                        int flags) {
+  serve(req, "copy_file_range", [&](MountContext& ctx, Reply& reply) {
+    uint64_t in = 0;
+    uint64_t out = 0;
+    if (!to_unsigned(offset_in, in) || !to_unsigned(offset_out, out)) {
+      return reply.error(EINVAL);
+    }
+    auto copied =
+        ctx.fs().copy_file_range(ino_in, in, ino_out, out, length, static_cast<unsigned>(flags));
+    if (!copied.ok()) return reply.error(copied.error());
+    reply.written(*copied);
+  });
+}
+
+}  // namespace
+
+void add_file_ops(fuse_lowlevel_ops& ops) {
+  ops.open = op_open;
+  ops.create = op_create;
+  ops.read = op_read;
+  ops.write_buf = op_write_buf;
+  ops.flush = op_flush;
+  ops.release = op_release;
+  ops.fsync = op_fsync;
+  ops.fallocate = op_fallocate;
+  ops.lseek = op_lseek;
+  ops.copy_file_range = op_copy_file_range;
+}
+
+}  // namespace zsfs::mount

@@ -1,0 +1,426 @@
+#include "mount/options.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "mount/units.h"
+#include "pool/pool.h"
+
+namespace zsfs::mount {
+namespace {
+
+using Handler = Check (*)(std::string_view value, const SystemInfo& system, Options& options);
+
+// One -o option: its key, whether it takes "=value" (and an example for the message when the
+// value is missing), and what it does.
+struct OptionSpec {
+  std::string_view key;
+  std::string_view example;  // empty: a flag, which takes no value
+  Handler apply;             // null: the option goes to libfuse as it is
+};
+
+Check done() {
+  return Done{};
+}
+
+// Options libfuse takes as they are: kernel mount flags and FUSE mount options.
+Check pass_to_fuse(std::string_view option, Options& options) {
+  options.fuse_options.emplace_back(option);
+  return done();
+}
+
+Check apply_size(std::string_view value, const SystemInfo& system, Options& options) {
+  auto size = parse_size("size", value, system.ram_bytes);
+  if (!size.ok()) return Unexpected{size.message()};
+  // Whole pages, as tmpfs rounds its size.
+  const uint64_t page = pool::kPageSize;
+  uint64_t bytes = *size;
+  if (bytes % page != 0) {
+    bytes = bytes > UINT64_MAX - page ? bytes / page * page : (bytes / page + 1) * page;
+  }
+  if (bytes < kMinSizeBytes) {
+    return Unexpected{option_text("size", value) + ": too small; the least is " +
+                      format_bytes(kMinSizeBytes) + " (size=1m)"};
+  }
+  if (bytes > system.ram_bytes) {
+    return Unexpected{option_text("size", value) + ": more than this machine's RAM (" +
+                      format_bytes(system.ram_bytes) + "); use at most size=100%"};
+  }
+  options.config.size_bytes = bytes;
+  return done();
+}
+
+Check apply_nr_inodes(std::string_view value, const SystemInfo&, Options& options) {
+  auto count = parse_count("nr_inodes", value);
+  if (!count.ok()) return Unexpected{count.message()};
+  if (*count == 0) {
+    return Unexpected{option_text("nr_inodes", value) +
+                      ": must be at least 1 (zsfs has no unlimited inode count)"};
+  }
+  options.config.nr_inodes = *count;
+  return done();
+}
+
+Check apply_mode(std::string_view value, const SystemInfo&, Options& options) {
+  auto mode = parse_mode("mode", value);
+  if (!mode.ok()) return Unexpected{mode.message()};
+  options.config.root_mode = *mode;
+  return done();
+}
+
+Check apply_uid(std::string_view value, const SystemInfo&, Options& options) {
+  auto id = parse_id("uid", value, IdKind::kUser);
+  if (!id.ok()) return Unexpected{id.message()};
+  options.config.root_uid = *id;
+  return done();
+}
+
+Check apply_gid(std::string_view value, const SystemInfo&, Options& options) {
+  auto id = parse_id("gid", value, IdKind::kGroup);
+  if (!id.ok()) return Unexpected{id.message()};
+  options.config.root_gid = *id;
+  return done();
+}
+
+Check apply_compress(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "zstd") {
+    options.config.algorithm = codec::Algorithm::kZstd;
+  } else if (value == "none") {
+    options.config.algorithm = codec::Algorithm::kNone;
+  } else {
+    return Unexpected{option_text("compress", value) +
+                      ": unknown algorithm; expected zstd or none"};
+  }
+  return done();
+}
+
+Check apply_level(std::string_view value, const SystemInfo& system, Options& options) {
+  auto level = parse_int_in_range("level", value, system.min_level, system.max_level);
+  if (!level.ok())
+    return Unexpected{level.message() + " (zstd's levels; negative ones are faster)"};
+  options.config.level = static_cast<int>(*level);
+  return done();
+}
+
+Check apply_dedup(std::string_view value, const SystemInfo&, Options& options) {
+  auto on = parse_switch("dedup", value);
+  if (!on.ok()) return Unexpected{on.message()};
+  options.config.dedup = *on;
+  return done();
+}
+
+Check apply_chain(std::string_view value, const SystemInfo&, Options& options) {
+  auto pages = parse_int_in_range("chain", value, pool::kMinChainPages, pool::kMaxChainPages);
+  if (!pages.ok()) return Unexpected{pages.message() + " pages per zspage"};
+  options.config.chain_pages = static_cast<unsigned>(*pages);
+  return done();
+}
+
+Check apply_writeback(std::string_view value, const SystemInfo&, Options& options) {
+  auto on = parse_switch("writeback", value);
+  if (!on.ok()) return Unexpected{on.message()};
+  options.writeback = *on;
+  return done();
+}
+
+Check apply_fsname(std::string_view value, const SystemInfo&, Options& options) {
+  if (value.empty()) return Unexpected{"fsname=: expected a name to show as the mount's source"};
+  options.fsname = value;
+  return done();
+}
+
+Check apply_subtype(std::string_view value, const SystemInfo&, Options& options) {
+  const bool ok = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+  if (!ok) {
+    return Unexpected{option_text("subtype", value) +
+                      ": expected letters, digits, '.', '_' or '-' (the type shows as "
+                      "fuse.<subtype>)"};
+  }
+  options.subtype = value;
+  return done();
+}
+
+// Flags.
+Check atime_noatime(std::string_view, const SystemInfo&, Options& options) {
+  options.config.atime = fs::AtimePolicy::kNoatime;
+  return done();
+}
+Check atime_relatime(std::string_view, const SystemInfo&, Options& options) {
+  options.config.atime = fs::AtimePolicy::kRelatime;
+  return done();
+}
+Check atime_strictatime(std::string_view, const SystemInfo&, Options& options) {
+  options.config.atime = fs::AtimePolicy::kStrictatime;
+  return done();
+}
+Check flag_allow_other(std::string_view, const SystemInfo&, Options& options) {
+  options.allow_other = true;
+  return done();
+}
+Check flag_nonempty(std::string_view, const SystemInfo&, Options& options) {
+  options.nonempty = true;
+  return done();
+}
+Check flag_debug(std::string_view, const SystemInfo&, Options& options) {
+  options.debug = true;
+  options.foreground = true;
+  return done();
+}
+Check flag_ignored(std::string_view, const SystemInfo&, Options&) {
+  return done();
+}
+
+constexpr std::array kOptions = {
+    // zsfs's own.
+    OptionSpec{"size", "size=2G or size=50%", apply_size},
+    OptionSpec{"nr_inodes", "nr_inodes=1m", apply_nr_inodes},
+    OptionSpec{"mode", "mode=1777", apply_mode},
+    OptionSpec{"uid", "uid=1000", apply_uid},
+    OptionSpec{"gid", "gid=1000", apply_gid},
+    OptionSpec{"compress", "compress=zstd", apply_compress},
+    OptionSpec{"level", "level=3", apply_level},
+    OptionSpec{"dedup", "dedup=on", apply_dedup},
+    OptionSpec{"chain", "chain=8", apply_chain},
+    OptionSpec{"writeback", "writeback=off", apply_writeback},
+    OptionSpec{"nonempty", "", flag_nonempty},
+    OptionSpec{"debug", "", flag_debug},
+    // Access times: the core keeps them by this policy (FUSE leaves atime to the filesystem).
+    OptionSpec{"noatime", "", atime_noatime},
+    OptionSpec{"relatime", "", atime_relatime},
+    OptionSpec{"atime", "", atime_relatime},
+    OptionSpec{"strictatime", "", atime_strictatime},
+    // FUSE mount options.
+    OptionSpec{"allow_other", "", flag_allow_other},
+    OptionSpec{"default_permissions", "", flag_ignored},  // always on
+    OptionSpec{"fsname", "fsname=NAME", apply_fsname},
+    OptionSpec{"subtype", "subtype=zsfs", apply_subtype},
+    OptionSpec{"allow_root", "", nullptr},
+    OptionSpec{"auto_unmount", "", nullptr},
+    // Generic mount flags, which the kernel applies.
+    OptionSpec{"ro", "", nullptr},
+    OptionSpec{"rw", "", nullptr},
+    OptionSpec{"suid", "", nullptr},
+    OptionSpec{"nosuid", "", nullptr},
+    OptionSpec{"dev", "", nullptr},
+    OptionSpec{"nodev", "", nullptr},
+    OptionSpec{"exec", "", nullptr},
+    OptionSpec{"noexec", "", nullptr},
+    OptionSpec{"sync", "", nullptr},
+    OptionSpec{"async", "", nullptr},
+    OptionSpec{"dirsync", "", nullptr},
+    // fstab options for mount(8) itself, meaningless to a filesystem.
+    OptionSpec{"defaults", "", flag_ignored},
+    OptionSpec{"auto", "", flag_ignored},
+    OptionSpec{"noauto", "", flag_ignored},
+    OptionSpec{"user", "", flag_ignored},
+    OptionSpec{"users", "", flag_ignored},
+    OptionSpec{"nouser", "", flag_ignored},
+    OptionSpec{"owner", "", flag_ignored},
+    OptionSpec{"group", "", flag_ignored},
+    OptionSpec{"_netdev", "", flag_ignored},
+    OptionSpec{"nofail", "", flag_ignored},
+};
+
+// Options whose value libfuse takes as it is (SELinux labels).
+constexpr std::array<std::string_view, 4> kPassThroughValues = {"context", "fscontext",
+                                                                "defcontext", "rootcontext"};
+
+std::string escape_option_value(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == ',' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string join_options(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) out += ',';
+    out += part;
+  }
+  return out;
+}
+
+}  // namespace
+
+SystemInfo SystemInfo::probe(int min_level, int max_level, int default_level) {
+  SystemInfo info;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  info.ram_pages = pages > 0 ? static_cast<uint64_t>(pages) : 0;
+  info.ram_bytes = info.ram_pages * (page_size > 0 ? static_cast<uint64_t>(page_size) : 4096);
+  info.uid = static_cast<uint32_t>(getuid());
+  info.gid = static_cast<uint32_t>(getgid());
+  info.min_level = min_level;
+  info.max_level = max_level;
+  info.default_level = default_level;
+  return info;
+}
+
+Options default_options(const SystemInfo& system) {
+  Options options;
+  fs::Config& config = options.config;
+  // As tmpfs: half of RAM (whole pages) and half as many inodes as RAM has pages.
+  config.size_bytes = system.ram_bytes / 2 / pool::kPageSize * pool::kPageSize;
+  config.nr_inodes = std::max<uint64_t>(system.ram_pages / 2, 1);
+  config.root_mode = 01777;
+  config.root_uid = system.uid;
+  config.root_gid = system.gid;
+  config.owner_uid = system.uid;
+  config.algorithm = codec::Algorithm::kZstd;
+  config.level = system.default_level;
+  config.dedup = true;
+  config.chain_pages = pool::kDefaultChainPages;
+  config.atime = fs::AtimePolicy::kRelatime;
+  return options;
+}
+
+std::vector<std::string> split_option_list(std::string_view text) {
+  std::vector<std::string> parts;
+  std::string current;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && i + 1 < text.size()) {
+      current += text[++i];
+    } else if (c == ',') {
+      parts.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  parts.push_back(std::move(current));
+  return parts;
+}
+
+Check apply_mount_option(std::string_view option, const SystemInfo& system, Options& options) {
+  if (option.empty()) return done();  // "a,,b" and a trailing comma, as mount(8) allows
+  const size_t eq = option.find('=');
+  const std::string_view key = option.substr(0, eq);
+  const bool has_value = eq != std::string_view::npos;
+  const std::string_view value = has_value ? option.substr(eq + 1) : std::string_view();
+
+  if (key.starts_with("x-")) return done();  // userspace fstab options (x-systemd.*, ...)
+  for (std::string_view name : kPassThroughValues) {
+    if (key == name) {
+      if (!has_value || value.empty()) {
+        return Unexpected{"option '" + std::string(key) + "' needs a value"};
+      }
+      return pass_to_fuse(option, options);
+    }
+  }
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.key != key) continue;
+    const bool takes_value = !spec.example.empty();
+    if (takes_value && !has_value) {
+      return Unexpected{"option '" + std::string(key) + "' needs a value, such as " +
+                        std::string(spec.example)};
+    }
+    if (!takes_value && has_value) {
+      return Unexpected{"option '" + std::string(option) + "': '" + std::string(key) +
+                        "' takes no value"};
+    }
+    if (spec.apply == nullptr) return pass_to_fuse(option, options);
+    return spec.apply(value, system, options);
+  }
+  return Unexpected{"unknown option '" + std::string(option) +
+                    "'; 'zsfs --help' lists the options zsfs accepts"};
+}
+
+std::vector<std::string> fuse_arguments(const Options& options) {
+  std::vector<std::string> parts = {
+      "default_permissions",
+      "fsname=" + escape_option_value(options.fsname.empty() ? options.source : options.fsname),
+      "subtype=" + options.subtype,
+  };
+  if (options.allow_other) parts.emplace_back("allow_other");
+  if (options.config.atime == fs::AtimePolicy::kNoatime) parts.emplace_back("noatime");
+  if (options.debug) parts.emplace_back("debug");
+  for (const auto& option : options.fuse_options)
+    parts.push_back(option);
+  return {"zsfs", "-o", join_options(parts)};
+}
+
+CommandLine parse_command_line(int argc, const char* const* argv, const SystemInfo& system) {
+  CommandLine result;
+  result.options = default_options(system);
+  Options& options = result.options;
+
+  CLI::App app{"", "zsfs"};
+  app.set_help_flag();  // zsfs writes its own help: CLI11 cannot show "[SOURCE] MOUNTPOINT -o".
+  bool help = false;
+  bool version = false;
+  std::vector<std::string> positionals;
+  std::vector<std::string> option_lists;
+  app.add_flag("-h,--help", help);
+  app.add_flag("-V,--version", version);
+  app.add_flag("-f,--foreground", options.foreground);
+  app.add_flag("-d,--debug", options.debug);
+  // One list per -o; several -o accumulate. allow_extra_args(false) keeps "-o a b" from eating
+  // the positional b.
+  app.add_option("-o", option_lists)->allow_extra_args(false);
+  app.add_option("paths", positionals);
+
+  try {
+    // CLI11 wants a mutable argv.
+    app.parse(argc, const_cast<char**>(argv));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  } catch (const CLI::ParseError& e) {
+    result.message = e.what();
+    return result;
+  }
+  if (help) {
+    result.action = Action::kHelp;
+    return result;
+  }
+  if (version) {
+    result.action = Action::kVersion;
+    return result;
+  }
+  if (options.debug) options.foreground = true;
+
+  for (const auto& list : option_lists) {
+    for (const auto& option : split_option_list(list)) {
+      Check applied = apply_mount_option(option, system, options);
+      if (!applied.ok()) {
+        result.message = applied.message();
+        return result;
+      }
+    }
+  }
+
+  if (positionals.empty()) {
+    result.message = "missing mount point";
+    return result;
+  }
+  if (positionals.size() > 2) {
+    result.message =
+        "too many arguments (from '" + positionals[2] + "' on); expected [SOURCE] MOUNTPOINT";
+    return result;
+  }
+  if (positionals.size() == 2) {
+    if (positionals[0].empty()) {
+      result.message = "empty source name";
+      return result;
+    }
+    options.source = positionals[0];
+  }
+  options.mount_point = positionals.back();
+  if (options.mount_point.empty()) {
+    result.message = "missing mount point (the argument is empty)";
+    return result;
+  }
+  result.action = Action::kMount;
+  return result;
+}
+
+}  // namespace zsfs::mount

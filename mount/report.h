@@ -1,0 +1,37 @@
+// zsfsctl's output: the core's statistics JSON (fs/stats.h) rendered for people, and the JSON
+// documents zsfsctl prints with --json. Pure functions of parsed JSON, so they are unit-tested
+// without a mount.
+//
+// The renderings tolerate missing fields (a line whose figures are absent is left out), so a
+// zsfsctl and a daemon from different versions still work together; --json shows everything.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mount/json_parser.h"
+
+namespace zsfs::mount {
+
+// user.zsfs.stats as a two-column table.
+std::string render_stats(const JsonValue& stats, std::string_view mount_point);
+
+// One `zsfsctl du` argument and its user.zsfs.file JSON.
+struct DuRow {
+  std::string path;
+  JsonValue file;
+};
+
+// A header, one line per row, and a total line when there is more than one row.
+std::string render_du(const std::vector<DuRow>& rows);
+// A JSON array of the rows' objects, each with "path" first.
+std::string render_du_json(const std::vector<DuRow>& rows);
+
+// user.zsfs.compact's result.
+std::string render_compact(const JsonValue& result);
+
+// user.zsfs.check's report; consistent tells whether it says "ok": true.
+std::string render_check(const JsonValue& report, bool& consistent);
+
+}  // namespace zsfs::mount

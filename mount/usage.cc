@@ -1,0 +1,50 @@
+// zsfs --help: the options with this machine's defaults.
+#include <string>
+
+#include "mount/options.h"
+#include "mount/units.h"
+
+namespace zsfs::mount {
+
+std::string usage_text(const SystemInfo& system) {
+  const Options defaults = default_options(system);
+  std::string text;
+  text += "Usage: zsfs [SOURCE] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n";
+  text += "\n";
+  text += "Mounts a RAM filesystem like tmpfs that keeps file data compressed and deduplicated.\n";
+  text += "Through mount(8) and /etc/fstab: mount -t fuse.zsfs none MOUNTPOINT -o OPTIONS\n";
+  text += "\n";
+  text += "  -f, --foreground   stay in the foreground\n";
+  text += "  -d, --debug        foreground, and log every FUSE request to stderr\n";
+  text += "  -h, --help         show this help\n";
+  text += "  -V, --version      show the version\n";
+  text += "\n";
+  text += "Options (-o), with this machine's defaults:\n";
+  text += "  size=SIZE          memory budget: bytes with k/m/g/t suffix, or N% of RAM\n";
+  text += "                     (default 50% = " + format_bytes(defaults.config.size_bytes) + ")\n";
+  text += "  nr_inodes=N        inode limit, k/m/g suffixes (default " +
+          std::to_string(defaults.config.nr_inodes) + ")\n";
+  text += "  mode=OCTAL         root directory mode (default 1777)\n";
+  text += "  uid=ID, gid=ID     root directory owner (default the mounting user: " +
+          std::to_string(system.uid) + ":" + std::to_string(system.gid) + ")\n";
+  text += "  compress=zstd|none block compression (default zstd)\n";
+  text += "  level=N            zstd level " + std::to_string(system.min_level) + " to " +
+          std::to_string(system.max_level) + " (default " + std::to_string(system.default_level) +
+          ")\n";
+  text += "  dedup=on|off       share identical 4 KiB blocks (default on)\n";
+  text += "  chain=N            pages per zspage, 1 to 16 (default 8)\n";
+  text += std::string("  writeback=on|off   kernel writeback cache (default ") +
+          (kDefaultWriteback ? "on" : "off") + ")\n";
+  text += "  noatime, relatime, strictatime   access time updates (default relatime)\n";
+  text += "  allow_other        let other users in (non-root: needs user_allow_other in\n";
+  text += "                     /etc/fuse.conf)\n";
+  text += "  nonempty           mount over a directory that is not empty\n";
+  text += "  fsname=NAME        source shown in /proc/mounts (default SOURCE or zsfs)\n";
+  text += "  ro, rw, nosuid, nodev, noexec, sync, dirsync, ... as mount(8); auto, noauto,\n";
+  text += "  user, users, nouser, _netdev, nofail, x-* are accepted and ignored\n";
+  text += "\n";
+  text += "Statistics: zsfsctl stats MOUNTPOINT. See zsfs(8) and zsfsctl(8).\n";
+  return text;
+}
+
+}  // namespace zsfs::mount

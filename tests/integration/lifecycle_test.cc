@@ -1,0 +1,348 @@
+// The daemon's life: signals, unmounting from outside, SIGKILL and recovery, running in the
+// background, mount(8) and fstab through mount.fuse3, and mounting as an unprivileged user
+// through fusermount3.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/harness.h"
+
+namespace zsfs::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uid_t kNobody = 65534;
+constexpr gid_t kNogroup = 65534;
+
+// Children of this process (a subreaper: detached daemons end up here) named zsfs.
+std::vector<pid_t> zsfs_children() {
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat_file(entry.path() / "stat");
+    std::string line;
+    std::getline(stat_file, line);
+    // "pid (comm) state ppid ..."; comm may hold spaces, so parse from the last ')'.
+    const size_t close = line.rfind(')');
+    const size_t open = line.find('(');
+    if (close == std::string::npos || open == std::string::npos) continue;
+    const std::string comm = line.substr(open + 1, close - open - 1);
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) != 2) continue;
+    if (comm == "zsfs" && ppid == getpid() && state != 'Z') pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+// The daemon serving path among zsfs_children(): the one whose command line names path.
+std::optional<pid_t> daemon_for(const std::string& path) {
+  for (pid_t pid : zsfs_children()) {
+    const std::string args = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (args.find(path) != std::string::npos) return pid;
+  }
+  return std::nullopt;
+}
+
+void expect_usable_directory(const std::string& path) {
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0) << errno_name(errno);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  const std::string probe = path + "/after-unmount";
+  ASSERT_EQ(mkdir(probe.c_str(), 0700), 0) << errno_name(errno);
+  EXPECT_EQ(rmdir(probe.c_str()), 0);
+}
+
+class LifecycleTest : public ZsfsTest {};
+
+TEST_F(LifecycleTest, SigtermUnmountsCleanly) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  write_file(zsfs_.path() + "/f", "data");
+  ASSERT_EQ(kill(zsfs_.pid(), SIGTERM), 0);
+  auto status = zsfs_.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGTERM";
+  EXPECT_EQ(*status, 0) << zsfs_.log();
+  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s)) << "still mounted after SIGTERM";
+  expect_usable_directory(zsfs_.path());
+}
+
+TEST_F(LifecycleTest, SigintUnmountsCleanly) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  write_file(zsfs_.path() + "/f", "data");
+  ASSERT_EQ(kill(zsfs_.pid(), SIGINT), 0);
+  auto status = zsfs_.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGINT";
+  EXPECT_EQ(*status, 0) << zsfs_.log();
+  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s));
+  expect_usable_directory(zsfs_.path());
+}
+
+TEST_F(LifecycleTest, FusermountEndsTheDaemon) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  RunResult unmount = run({"fusermount3", "-u", zsfs_.path()});
+  ASSERT_EQ(unmount.status, 0) << unmount.output;
+  auto status = zsfs_.wait_exit(60s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0) << zsfs_.log();
+  expect_usable_directory(zsfs_.path());
+}
+
+TEST_F(LifecycleTest, UmountEndsTheDaemon) {
+  if (geteuid() != 0) GTEST_SKIP() << "umount(8) of a FUSE mount needs root";
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  RunResult unmount = run({"umount", zsfs_.path()});
+  ASSERT_EQ(unmount.status, 0) << unmount.output;
+  auto status = zsfs_.wait_exit(60s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0) << zsfs_.log();
+}
+
+TEST_F(LifecycleTest, SigkillLeavesADeadMountThatFusermountRemoves) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  write_file(zsfs_.path() + "/f", "gone with the daemon");
+  ASSERT_EQ(kill(zsfs_.pid(), SIGKILL), 0);
+  auto status = zsfs_.wait_exit(30s);
+  ASSERT_EQ(status, 128 + SIGKILL);
+  struct stat st {};
+  EXPECT_EQ(stat(zsfs_.path().c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOTCONN) << errno_name(errno);
+  // zsfs explains what to do, and mounts nothing.
+  RunResult again = run({zsfs_binary(), zsfs_.path()});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.output.find("fusermount3 -u"), std::string::npos) << again.output;
+  RunResult unmount = run({"fusermount3", "-u", zsfs_.path()});
+  EXPECT_EQ(unmount.status, 0) << unmount.output;
+  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s));
+  expect_usable_directory(zsfs_.path());
+  EXPECT_NE(access((zsfs_.path() + "/f").c_str(), F_OK), 0) << "RAM data outlived the daemon";
+}
+
+TEST(Background, ReportsReadinessAndServesUntilUnmounted) {
+  if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";
+  TempDir dir;
+  RunResult started = run({zsfs_binary(), dir.path(), "-o", "size=32M"});
+  if (started.status != 0 && mount_refused(started.output)) {
+    GTEST_SKIP() << "FUSE mounts are refused here: " << started.output;
+  }
+  ASSERT_EQ(started.status, 0) << started.output;
+  // The launching process exits only once the mount works.
+  ASSERT_EQ(mount_type(dir.path()), "fuse.zsfs");
+  auto pid = daemon_for(dir.path());
+  ASSERT_TRUE(pid.has_value()) << "no daemon found for " << dir.path();
+  write_file(dir.path() + "/f", "background");
+  EXPECT_EQ(read_file(dir.path() + "/f"), "background");
+  ASSERT_EQ(run({"fusermount3", "-u", dir.path()}).status, 0);
+  EXPECT_EQ(wait_for_exit(*pid, 60s), 0);
+}
+
+TEST(Background, FailuresReportTheirExitStatus) {
+  TempDir dir;
+  RunResult missing = run({zsfs_binary(), dir.path() + "/missing"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("does not exist"), std::string::npos) << missing.output;
+  EXPECT_TRUE(zsfs_children().empty());
+}
+
+// mount(8) runs mount.fuse3 for fuse.* types, which runs `/bin/sh -c 'zsfs SOURCE DIR -o
+// rw,...,dev,suid'`: zsfs is found through PATH. mount(8) clears PATH for its helpers, so the shell
+// searches its built-in default (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin),
+// where an installed zsfs lives but the one built here does not. So: mount.fuse3 is tested with
+// the build directory on PATH; mount(8) and fstab with the "PROGRAM#SOURCE" form of type fuse,
+// which names the program by path; and `mount -t fuse.zsfs` itself where zsfs is installed.
+RunOptions with_zsfs_on_path() {
+  const std::string bin_dir = std::filesystem::path(zsfs_binary()).parent_path();
+  const char* path = std::getenv("PATH");
+  return RunOptions().with_env("PATH=" + bin_dir + ":" +
+                               (path != nullptr ? path : "/usr/bin:/bin"));
+}
+
+std::string mount_fuse3() {
+  for (const char* path : {"/sbin/mount.fuse3", "/usr/sbin/mount.fuse3"}) {
+    if (access(path, X_OK) == 0) return path;
+  }
+  return "";
+}
+
+#define SKIP_UNLESS_MOUNT8_WORKS()                                             \
+  do {                                                                         \
+    if (geteuid() != 0) GTEST_SKIP() << "mount(8) needs root";                 \
+    if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";        \
+    if (mount_fuse3().empty()) GTEST_SKIP() << "mount.fuse3 is not installed"; \
+  } while (0)
+
+// Mounted by mount(8) or a helper: checks the mount, uses it, unmounts with umount(8) and
+// expects the daemon to end cleanly.
+void use_and_umount(const std::string& dir, uint64_t size_bytes) {
+  EXPECT_EQ(mount_type(dir), "fuse.zsfs");
+  EXPECT_EQ(mount_source(dir), "none");
+  auto pid = daemon_for(dir);
+  ASSERT_TRUE(pid.has_value()) << "no daemon serves " << dir;
+  EXPECT_EQ(stat_field(dir, "mem_limit"), size_bytes);
+  write_file(dir + "/f", "through mount(8)");
+  EXPECT_EQ(read_file(dir + "/f"), "through mount(8)");
+  RunResult unmounted = run({"umount", dir});
+  EXPECT_EQ(unmounted.status, 0) << unmounted.output;
+  EXPECT_EQ(wait_for_exit(*pid, std::chrono::seconds(60)), 0) << "umount did not end the daemon";
+}
+
+TEST(MountCommand, MountFuse3FindsZsfsThroughPath) {
+  SKIP_UNLESS_MOUNT8_WORKS();
+  TempDir dir;
+  // Exactly the command line mount(8) gives the helper.
+  RunResult mounted =
+      run({mount_fuse3(), "none", dir.path(), "-o", "rw,size=64M,level=1", "-t", "fuse.zsfs"},
+          with_zsfs_on_path());
+  ASSERT_EQ(mounted.status, 0) << mounted.output;
+  use_and_umount(dir.path(), 64u << 20);
+}
+
+TEST(MountCommand, Mount8) {
+  SKIP_UNLESS_MOUNT8_WORKS();
+  TempDir dir;
+  RunResult mounted = run({"mount", "-t", "fuse", zsfs_binary() + "#none", dir.path(), "-o",
+                           "size=64M,level=1,noatime"});
+  ASSERT_EQ(mounted.status, 0) << mounted.output;
+  use_and_umount(dir.path(), 64u << 20);
+}
+
+TEST(MountCommand, FstabLine) {
+  SKIP_UNLESS_MOUNT8_WORKS();
+  TempDir dir;
+  TempDir etc("zsfs-fstab");
+  const std::string fstab = etc.path() + "/fstab";
+  write_file(fstab, "# zsfs test\n" + zsfs_binary() + "#none " + dir.path() +
+                        " fuse size=32M,mode=0750,noauto,nofail,_netdev,x-zsfs.test=1 0 0\n");
+  RunResult mounted = run({"mount", "--fstab", fstab, dir.path()});
+  ASSERT_EQ(mounted.status, 0) << mounted.output;
+  struct stat st {};
+  ASSERT_EQ(stat(dir.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  use_and_umount(dir.path(), 32u << 20);
+}
+
+TEST(MountCommand, MountTypeFuseZsfsWhenInstalled) {
+  SKIP_UNLESS_MOUNT8_WORKS();
+  RunResult found = run({"env", "-i", "/bin/sh", "-c", "command -v zsfs"});
+  if (found.status != 0) {
+    GTEST_SKIP() << "zsfs is not installed where mount(8)'s helpers look (/bin/sh's default "
+                    "PATH); the other MountCommand tests cover the same path with the build";
+  }
+  TempDir dir;
+  RunResult mounted = run({"mount", "-t", "fuse.zsfs", "none", dir.path(), "-o", "size=64M"});
+  ASSERT_EQ(mounted.status, 0) << mounted.output;
+  use_and_umount(dir.path(), 64u << 20);
+}
+
+TEST(MountCommand, BadOptionsThroughMount8) {
+  SKIP_UNLESS_MOUNT8_WORKS();
+  TempDir dir;
+  RunResult mounted =
+      run({"mount", "-t", "fuse", zsfs_binary() + "#none", dir.path(), "-o", "size=lots"});
+  EXPECT_NE(mounted.status, 0);
+  EXPECT_NE(mounted.output.find("size=lots: not a number"), std::string::npos) << mounted.output;
+  EXPECT_FALSE(mount_type(dir.path()));
+}
+
+// Runs zsfs as user nobody on a directory nobody owns, uses the mount as nobody and unmounts it
+// with `fusermount3 -u` as nobody.
+void mount_as_nobody(const std::string& options) {
+  // A copy of the binary that nobody can surely run, whatever the build directory's modes.
+  TempDir bin("zsfs-bin");
+  ASSERT_EQ(chmod(bin.path().c_str(), 0755), 0);
+  const std::string binary = bin.path() + "/zsfs";
+  std::filesystem::copy_file(zsfs_binary(), binary);
+  ASSERT_EQ(chmod(binary.c_str(), 0755), 0);
+
+  ZsfsMount zsfs;
+  ZSFS_START_OR_SKIP(
+      zsfs,
+      ZsfsMount::Config::with_options(options).as_user(kNobody, kNogroup).with_binary(binary));
+  RunOptions as_nobody;
+  as_nobody.as_user(kNobody, kNogroup);
+  const std::string dir = shell_quote(zsfs.path());
+  RunResult used =
+      sh("echo hello > " + dir + "/f && cat " + dir + "/f && stat -c '%U %a' " + dir, as_nobody);
+  EXPECT_EQ(used.status, 0) << used.output;
+  EXPECT_EQ(used.output, "hello\nnobody 1777\n");
+  RunResult stats = zsfsctl({"compact", zsfs.path()}, as_nobody);
+  EXPECT_EQ(stats.status, 0) << "the mount's owner may compact: " << stats.output;
+  // Without allow_other, not even root gets in.
+  struct stat st {};
+  EXPECT_EQ(stat((zsfs.path() + "/f").c_str(), &st), -1);
+  EXPECT_EQ(errno, EACCES) << errno_name(errno);
+  RunResult unmount = run({"fusermount3", "-u", zsfs.path()}, as_nobody);
+  EXPECT_EQ(unmount.status, 0) << unmount.output;
+  EXPECT_EQ(zsfs.wait_exit(std::chrono::seconds(60)), 0) << zsfs.log();
+}
+
+// Gives /dev/fuse the usual mode 0666 for as long as it lives, if it has a narrower one (some
+// containers make it 0600): libfuse and fusermount3 open it with the user's own rights. A
+// root-only setup step, undone afterwards.
+class DevFuseOpenToUsers {
+ public:
+  DevFuseOpenToUsers() {
+    struct stat st {};
+    if (stat("/dev/fuse", &st) == 0 && (st.st_mode & 0666) != 0666) {
+      original_mode_ = st.st_mode & 07777;
+      changed_ = chmod("/dev/fuse", 0666) == 0;
+    }
+  }
+  ~DevFuseOpenToUsers() {
+    if (changed_) chmod("/dev/fuse", original_mode_);
+  }
+  DevFuseOpenToUsers(const DevFuseOpenToUsers&) = delete;
+  DevFuseOpenToUsers& operator=(const DevFuseOpenToUsers&) = delete;
+
+ private:
+  bool changed_ = false;
+  mode_t original_mode_ = 0;
+};
+
+TEST(Unprivileged, MountThroughFusermount3) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to run the daemon as user nobody (all the rest is done as "
+                    "nobody)";
+  }
+  if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";
+  if (access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "fusermount3 is not installed";
+
+  struct stat st {};
+  ASSERT_EQ(stat("/dev/fuse", &st), 0);
+  if ((st.st_mode & 0006) != 0006) {
+    // Where users cannot open /dev/fuse, zsfs says so before trying.
+    TempDir dir;
+    ASSERT_EQ(chown(dir.path().c_str(), kNobody, kNogroup), 0);
+    RunOptions as_nobody;
+    as_nobody.as_user(kNobody, kNogroup);
+    RunResult refused = run({zsfs_binary(), dir.path(), "-f"}, as_nobody);
+    EXPECT_EQ(refused.status, 1) << refused.output;
+    EXPECT_NE(refused.output.find("cannot open /dev/fuse"), std::string::npos) << refused.output;
+    EXPECT_FALSE(mount_type(dir.path()));
+  }
+  DevFuseOpenToUsers open_device;
+  mount_as_nobody("size=32M");
+  // auto_unmount: fusermount3 also stays to unmount should the daemon die.
+  mount_as_nobody("size=32M,auto_unmount");
+}
+
+TEST(Unprivileged, ReadOnlyMount) {
+  ZsfsMount zsfs;
+  ZSFS_START_OR_SKIP(zsfs, "size=16M,ro");
+  EXPECT_EQ(mkdir((zsfs.path() + "/d").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(stat_field(zsfs.path(), "inodes"), 1u);
+  EXPECT_EQ(zsfs.stop(), 0) << zsfs.log();
+}
+
+}  // namespace
+}  // namespace zsfs::test
