@@ -1,0 +1,834 @@
+#!/usr/bin/env bash
+# run.sh: zsfs side by side with tmpfs and with ext4 on a zram device (lz4), same workloads, one run.
+#
+#   sudo tests/bench/compare/run.sh [--zsfs PATH] [--targets zsfs,tmpfs,zram] [--workloads W1,..,W7]
+#                                   [--quick] [--out DIR] [--level N] [--logs DIR]
+#                                   [--fio-size SIZE] [--fio-runtime SECONDS]
+#                                   [--step-timeout SECONDS]
+#
+#   --zsfs PATH        the zsfs daemon (default: build/release/mount/zsfs in this repository)
+#   --targets LIST     any of zsfs, tmpfs, zram, comma-separated (default: all three)
+#   --workloads LIST   any of W1..W7, comma-separated (default: all); W2..W5 need the tree, which
+#                      is extracted untimed when W1 is not chosen
+#   --quick            a small data set (the fs, kernel, mm and include subtrees, about 100 MB),
+#                      a 512 MiB fio file, 5 s random reads, 10,000 files for W7: a smoke run
+#   --out DIR          where results.md and results.png go (default: tests/bench/results)
+#   --level N          zstd level for the floor (default: zsfs's default, from `zsfs --help`)
+#   --logs DIR         keep every step's output and the daemon's log in DIR
+#   --fio-size SIZE    the fio file (default 4g; --quick: 512m)
+#   --fio-runtime S    seconds of random reads (default 20; --quick: 5)
+#   --step-timeout S   upper bound for each timed step (default 1800)
+#
+# Runs as root (mounts, zram, drop_caches). Installs what is missing with apt-get (gnuplot-nox,
+# fio, linux-source-6.1, xz-utils and a few tools; `apt-get update` only when something is
+# missing). See README.md in this directory for the workloads, the measures and the goals.
+# Slow figures never fail the benchmark: the exit status is 0 when it ran, 1 when something broke
+# (a mount failed, a step failed, contents read back differ), 2 for bad usage.
+# shellcheck disable=SC2317  # functions run from traps and through "$step"
+set -euo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+
+# ---------------------------------------------------------------------------------------------
+# Options
+
+zsfs_bin=$root/build/release/mount/zsfs
+targets_arg=zsfs,tmpfs,zram
+workloads_arg=W1,W2,W3,W4,W5,W6,W7
+quick=0
+out_dir=$root/tests/bench/results
+level=""
+logs_keep=""
+fio_size=""
+fio_runtime=""
+step_timeout=1800
+
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+bad_usage() { echo "run.sh: $*" >&2; usage >&2; exit 2; }
+
+while (($#)); do
+  case $1 in
+    --zsfs) zsfs_bin=${2:?--zsfs needs a path}; shift 2 ;;
+    --targets) targets_arg=${2:?--targets needs a list}; shift 2 ;;
+    --workloads) workloads_arg=${2:?--workloads needs a list}; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --out) out_dir=${2:?--out needs a directory}; shift 2 ;;
+    --level) level=${2:?--level needs a number}; shift 2 ;;
+    --logs) logs_keep=${2:?--logs needs a directory}; shift 2 ;;
+    --fio-size) fio_size=${2:?--fio-size needs a size}; shift 2 ;;
+    --fio-runtime) fio_runtime=${2:?--fio-runtime needs seconds}; shift 2 ;;
+    --step-timeout) step_timeout=${2:?--step-timeout needs seconds}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) bad_usage "unknown argument '$1'" ;;
+  esac
+done
+
+declare -A want_target=() want_workload=()
+targets=()
+for t in ${targets_arg//,/ }; do
+  case $t in
+    zsfs | tmpfs | zram) [[ -n ${want_target[$t]:-} ]] || targets+=("$t"); want_target[$t]=1 ;;
+    *) bad_usage "unknown target '$t' (accepted: zsfs, tmpfs, zram)" ;;
+  esac
+done
+((${#targets[@]})) || bad_usage "no target given"
+for w in ${workloads_arg//,/ }; do
+  w=${w^^}
+  case $w in
+    W[1-7]) want_workload[$w]=1 ;;
+    *) bad_usage "unknown workload '$w' (accepted: W1 to W7)" ;;
+  esac
+done
+((${#want_workload[@]})) || bad_usage "no workload given"
+[[ $level =~ ^-?[0-9]+$ || -z $level ]] || bad_usage "--level '$level' is not an integer"
+[[ $step_timeout =~ ^[0-9]+$ ]] || bad_usage "--step-timeout '$step_timeout' is not a number"
+want() { [[ -n ${want_workload[$1]:-} ]]; }
+
+if ((quick)); then
+  fio_size=${fio_size:-512m}
+  fio_runtime=${fio_runtime:-5}
+  meta_dirs=10
+else
+  fio_size=${fio_size:-4g}
+  fio_runtime=${fio_runtime:-20}
+  meta_dirs=100
+fi
+meta_files_per_dir=1000
+quick_subtrees=(fs kernel mm include)
+[[ $fio_runtime =~ ^[0-9]+$ ]] || bad_usage "--fio-runtime '$fio_runtime' is not a number"
+
+tarball=/usr/src/linux-source-6.1.tar.xz
+top_dir=linux-source-6.1          # the tarball's top-level directory
+zram_disksize=8G
+tmpfs_size=16g                    # a limit, not an allocation
+work_size=12g                     # the private tmpfs holding the tar and the reference tree
+prefix=/tmp/zsfs-bench-compare    # every directory this script mounts on starts with this
+state_file=/run/zsfs-bench-compare.state   # zram devices configured, for cleanup after a kill
+lock_file=/run/zsfs-bench-compare.lock
+pid_file=/run/zsfs-bench-compare.pid
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ $(id -u) == 0 ]] || { echo "run.sh: needs root (mounts, zram, drop_caches)" >&2; exit 2; }
+
+# ---------------------------------------------------------------------------------------------
+# Packages
+
+ensure_packages() {
+  local -a missing=()
+  local need
+  # command-or-file:package
+  local -a needs=(gnuplot:gnuplot-nox fio:fio xz:xz-utils "$tarball":linux-source-6.1
+    getfattr:attr mkfs.ext4:e2fsprogs fstrim:util-linux timeout:coreutils cc:gcc
+    /usr/include/zstd.h:libzstd-dev /usr/include/xxhash.h:libxxhash-dev python3:python3)
+  [[ -n ${want_target[zsfs]:-} ]] && needs+=(fusermount3:fuse3)
+  for need in "${needs[@]}"; do
+    local what=${need%:*} package=${need##*:}
+    if [[ $what == /* ]]; then [[ -e $what ]] && continue
+    else command -v "$what" >/dev/null 2>&1 && continue
+    fi
+    missing+=("$package")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing missing packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# State and cleanup. Everything started or mounted is recorded here, and cleanup() undoes it in
+# reverse order on every exit: normal, error, Ctrl-C or kill.
+
+base=""            # $prefix.XXXXXX: the run's directory
+work=""            # private tmpfs: the tar, the reference tree and manifest, the helpers
+logs=""
+mounts=()          # "kind path" entries, kind = tmpfs | ext4 | zsfs | work
+daemon_pid=""      # the zsfs daemon of the current target
+sampler_pid=""
+step_pid=""        # the timeout(1) process of the running step (its own process group)
+zram_id=""         # the zram device configured for the current target
+zram_hot_added=0
+failures=0
+
+is_mounted() { awk -v p="$1" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+# Waits up to $2 seconds for process $1 (a child of ours) to exit.
+wait_exit() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+unmount_path() {
+  local kind=$1 path=$2
+  is_mounted "$path" || return 0
+  # Bounded: a hung daemon must not hang the cleanup (a lazy unmount never blocks, and
+  # stop_daemon kills a daemon that does not exit).
+  for _ in 1 2 3 4 5; do
+    if [[ $kind == zsfs ]]; then timeout 20 fusermount3 -u "$path" 2>/dev/null && return 0
+    else timeout 20 umount "$path" 2>/dev/null && return 0
+    fi
+    sleep 1
+  done
+  log "warning: $path is busy or hung; detaching it lazily"
+  if [[ $kind == zsfs ]]; then fusermount3 -uz "$path" || umount -l "$path"
+  else umount -l "$path"
+  fi
+}
+
+daemon_status=0
+stop_daemon() {
+  daemon_status=0
+  [[ -n $daemon_pid ]] || return 0
+  if ! wait_exit "$daemon_pid" 30; then
+    log "warning: zsfs daemon $daemon_pid did not exit 30 s after its unmount; terminating it"
+    kill -TERM "$daemon_pid" 2>/dev/null || true
+    wait_exit "$daemon_pid" 10 || kill -KILL "$daemon_pid" 2>/dev/null || true
+  fi
+  wait "$daemon_pid" 2>/dev/null || daemon_status=$?
+  daemon_pid=""
+}
+
+reset_zram() {
+  [[ -n $zram_id ]] || return 0
+  echo 1 >"/sys/block/zram$zram_id/reset" 2>/dev/null ||
+    log "warning: could not reset /dev/zram$zram_id"
+  if ((zram_hot_added)); then
+    echo "$zram_id" >/sys/class/zram-control/hot_remove 2>/dev/null ||
+      log "warning: could not hot_remove zram$zram_id"
+  fi
+  sed -i "/^zram $zram_id /d" "$state_file" 2>/dev/null || true
+  zram_id=""
+  zram_hot_added=0
+}
+
+stop_step() {
+  if [[ -n $step_pid ]]; then
+    kill -TERM "$step_pid" 2>/dev/null || true
+    wait_exit "$step_pid" 15 || kill -KILL -- "-$step_pid" 2>/dev/null || true
+    step_pid=""
+  fi
+}
+
+stop_sampler() {
+  if [[ -n $sampler_pid ]]; then
+    kill "$sampler_pid" 2>/dev/null || true
+    wait "$sampler_pid" 2>/dev/null || true
+    sampler_pid=""
+  fi
+}
+
+# Unmounts the last mount recorded (and the daemon or zram device behind it).
+pop_mount() {
+  local last=$((${#mounts[@]} - 1))
+  local kind=${mounts[$last]%% *} path=${mounts[$last]#* }
+  unmount_path "$kind" "$path"
+  [[ $kind == zsfs ]] && stop_daemon
+  [[ $kind == ext4 ]] && reset_zram
+  rmdir "$path" 2>/dev/null || true
+  unset "mounts[$last]"
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  trap - INT TERM
+  stop_step
+  stop_sampler
+  while ((${#mounts[@]})); do pop_mount; done
+  reset_zram
+  if [[ -n $base && -d $base ]] && ! grep -q " $base" /proc/self/mountinfo; then
+    rm -rf "$base"
+  fi
+  [[ -s $state_file ]] || rm -f "$state_file"
+  [[ $(cat "$pid_file" 2>/dev/null) == "$$" ]] && rm -f "$pid_file"
+  exit "$status"
+}
+
+interrupted() {
+  log "interrupted: cleaning up"
+  exit 130
+}
+
+# Undoes what an earlier run that could not clean up (kill -9, a crash) left behind.
+clean_stale() {
+  local path kind
+  # Deepest first, so a target inside the work area goes before it.
+  while read -r path kind; do
+    log "a previous run left $path mounted ($kind): unmounting it"
+    case $kind in
+      fuse.zsfs | fuse) unmount_path zsfs "$path" ;;
+      *) unmount_path other "$path" ;;
+    esac
+  done < <(awk -v p="$prefix." 'index($5, p) == 1 {
+      for (i = 7; i < NF && $i != "-"; ++i) {}
+      print length($5), $5, $(i + 1)
+    }' /proc/self/mountinfo | sort -rn | cut -d' ' -f2-)
+  if [[ -s $state_file ]]; then
+    local what id hot
+    while read -r what id hot; do
+      [[ $what == zram && -e /sys/block/zram$id ]] || continue
+      if grep -q "^/dev/zram$id " /proc/mounts /proc/swaps; then
+        log "warning: zram$id (configured by a previous run) is in use elsewhere; leaving it"
+        continue
+      fi
+      log "a previous run left zram$id configured: resetting it"
+      echo 1 >"/sys/block/zram$id/reset" || true
+      ((hot)) && { echo "$id" >/sys/class/zram-control/hot_remove || true; }
+    done <"$state_file"
+    : >"$state_file"
+  fi
+  for path in "$prefix".*; do
+    [[ -d $path ]] && ! grep -q " $path" /proc/self/mountinfo && rm -rf "$path"
+  done
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Results: one "target<TAB>key<TAB>value" line each; report.py turns them into the table.
+
+put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$work/results.tsv"; }
+
+# Runs "$@" bounded by the step timeout, output to $logs/$name.log, in the background so that a
+# signal reaches the trap at once. Sets step_seconds; returns the command's status.
+step_seconds=0
+run_step() {
+  local name=$1 limit=$2
+  shift 2
+  local start=$EPOCHREALTIME status=0
+  timeout --kill-after=10 "$limit" "$@" >"$logs/$name.log" 2>&1 &
+  step_pid=$!
+  wait "$step_pid" || status=$?
+  local end=$EPOCHREALTIME
+  step_pid=""
+  step_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+  if ((status != 0)); then
+    if ((status == 124)); then log "step $name: timed out after $limit s"
+    else log "step $name: failed (status $status)"
+    fi
+    tail -n 5 "$logs/$name.log" | sed 's/^/    /' >&2
+  fi
+  return "$status"
+}
+
+drop_caches() {
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+}
+
+# Drop caches, then give background work (zsfs's compactor runs every second) a moment.
+settle() {
+  drop_caches
+  sleep 2
+}
+
+meminfo_bytes() { awk -v k="$1:" '$1 == k { printf "%.0f\n", $2 * 1024 }' /proc/meminfo; }
+
+# Memory the current target holds, in bytes: the daemon's resident set for zsfs, zsmalloc's
+# mem_used_total for zram, the growth of Shmem since the mount for tmpfs.
+target_memory() {
+  case $target in
+    zsfs) awk '$1 == "VmRSS:" { printf "%.0f\n", $2 * 1024 }' "/proc/$daemon_pid/status" ;;
+    zram) awk '{ print $3 }' "/sys/block/zram$zram_id/mm_stat" ;;
+    tmpfs) echo $(($(meminfo_bytes Shmem) - shmem_base)) ;;
+  esac
+}
+
+zsfs_stats() { getfattr --only-values -n user.zsfs.stats "$mnt" 2>/dev/null; }
+zsfs_stat() {  # zsfs_stat KEY [SUBOBJECT]
+  zsfs_stats | python3 -c '
+import json, sys
+stats = json.load(sys.stdin)
+if len(sys.argv) > 2:
+    stats = stats[sys.argv[2]]
+print(stats[sys.argv[1]])' "$@"
+}
+
+# Records the target's memory under KEY, and for zsfs also the pool's own figure (KEY_pool).
+record_memory() {
+  local key=$1 bytes
+  bytes=$(target_memory)
+  put "$target" "$key" "$bytes"
+  if [[ $target == zsfs ]]; then
+    local pool
+    pool=$(zsfs_stat mem_used_total) && put zsfs "${key}_pool" "$pool"
+  fi
+  echo "$bytes"
+}
+
+# Samples the target's memory every 100 ms, keeping the maximum in $1.
+sampler() {
+  local file=$1 max=0 value key rest parent=$$
+  trap 'exit 0' TERM
+  while [[ -e /proc/$parent ]]; do   # ends by itself should the script be killed
+    value=0
+    case $target in
+      zsfs)
+        while read -r key value rest; do [[ $key == VmRSS: ]] && break; done \
+          <"/proc/$daemon_pid/status"
+        value=$((value * 1024)) ;;
+      zram) read -r _ _ value _ <"/sys/block/zram$zram_id/mm_stat" ;;
+      tmpfs)
+        while read -r key value rest; do [[ $key == Shmem: ]] && break; done </proc/meminfo
+        value=$((value * 1024 - shmem_base)) ;;
+    esac
+    if ((value > max)); then
+      max=$value
+      echo "$max" >"$file"
+    fi
+    sleep 0.1
+  done
+}
+
+start_peak() {
+  case $target in
+    zsfs) echo 5 >"/proc/$daemon_pid/clear_refs" ;;    # resets VmHWM
+    zram) echo 0 >"/sys/block/zram$zram_id/mem_used_max" ;;
+  esac
+  echo 0 >"$work/peak"
+  sampler "$work/peak" &
+  sampler_pid=$!
+}
+
+stop_peak() {
+  stop_sampler
+  local peak exact now
+  peak=$(cat "$work/peak")
+  now=$(target_memory)   # a step shorter than the sampling period may end at its peak
+  ((now > peak)) && peak=$now
+  exact=0
+  case $target in
+    zsfs) exact=$(awk '$1 == "VmHWM:" { printf "%.0f\n", $2 * 1024 }' "/proc/$daemon_pid/status") ;;
+    zram) exact=$(awk '{ print $5 }' "/sys/block/zram$zram_id/mm_stat") ;;
+  esac
+  ((exact > peak)) && peak=$exact
+  put "$target" w1_peak_bytes "$peak"
+  if [[ $target == zsfs ]]; then   # the pool's own peak since the mount (W1 is the first step)
+    local pool_peak
+    pool_peak=$(zsfs_stat mem_used_max) && put zsfs w1_peak_bytes_pool "$pool_peak"
+  fi
+  return 0
+}
+
+# The current target still answers (the daemon alive, the mount there).
+target_alive() {
+  is_mounted "$mnt" || return 1
+  [[ $target != zsfs ]] || kill -0 "$daemon_pid" 2>/dev/null
+}
+
+fail() {
+  log "FAILURE ($target): $*"
+  put "$target" failure "$*"
+  failures=$((failures + 1))
+}
+
+verify_tree() {  # verify_tree KEY DIR
+  local key=$1 dir=$2
+  log "  verifying $dir against the source (untimed)"
+  if timeout "$step_timeout" python3 "$here/manifest.py" "$dir" >"$work/target.manifest" 2>"$logs/$target-$key.log" &&
+    cmp -s "$work/ref.manifest" "$work/target.manifest"; then
+    put "$target" "$key" ok
+  else
+    put "$target" "$key" MISMATCH
+    fail "$key: contents read back from $dir differ from the source"
+    diff "$work/ref.manifest" "$work/target.manifest" 2>/dev/null | head -n 10 | sed 's/^/    /' >&2 || true
+    tail -n 3 "$logs/$target-$key.log" | sed 's/^/    /' >&2
+    cp "$work/target.manifest" "$logs/$target-$key.manifest" 2>/dev/null || true
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+
+mount_tmpfs() {
+  mount -t tmpfs -o "size=$tmpfs_size,mode=755" zsfs-bench-tmpfs "$mnt"
+  mounts+=("tmpfs $mnt")
+}
+
+# A free zram device: zram0 when unconfigured, else a new one from hot_add.
+find_zram() {
+  if [[ -e /sys/block/zram0 && $(cat /sys/block/zram0/disksize) == 0 ]] &&
+    ! grep -q '^/dev/zram0 ' /proc/mounts /proc/swaps; then
+    zram_id=0
+    zram_hot_added=0
+  elif [[ -w /sys/class/zram-control/hot_add ]]; then
+    zram_id=$(cat /sys/class/zram-control/hot_add)
+    zram_hot_added=1
+  else
+    return 1
+  fi
+  echo "zram $zram_id $zram_hot_added" >>"$state_file"
+}
+
+mount_zram() {
+  [[ -e /sys/block/zram0 || -e /sys/class/zram-control ]] || modprobe zram 2>/dev/null || true
+  if [[ ! -e /sys/block/zram0 && ! -e /sys/class/zram-control ]]; then
+    log "SKIP zram: this kernel has no zram (no /sys/block/zram0, no zram-control)"
+    return 3
+  fi
+  find_zram || { log "SKIP zram: zram0 is in use and there is no zram-control/hot_add"; return 3; }
+  local dev=/sys/block/zram$zram_id
+  if ! grep -qw lz4 "$dev/comp_algorithm"; then
+    log "SKIP zram: no lz4 in $(cat "$dev/comp_algorithm")"
+    reset_zram
+    return 3
+  fi
+  echo lz4 >"$dev/comp_algorithm"
+  echo "$zram_disksize" >"$dev/disksize"
+  # Initialise inode tables and journal now, not in the background during the timed steps.
+  mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "/dev/zram$zram_id"
+  mount -t ext4 "/dev/zram$zram_id" "$mnt"
+  mounts+=("ext4 $mnt")
+}
+
+mount_zsfs() {
+  [[ -x $zsfs_bin ]] || { log "zsfs daemon $zsfs_bin not found or not executable"; return 1; }
+  local log_file=$logs/zsfs-daemon.log
+  "$zsfs_bin" -f "$mnt" >"$log_file" 2>&1 &
+  daemon_pid=$!
+  mounts+=("zsfs $mnt")
+  local deadline=$((SECONDS + 20))
+  until is_mounted "$mnt"; do
+    if ! kill -0 "$daemon_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      log "zsfs did not mount $mnt; its log:"
+      tail -n 20 "$log_file" | sed 's/^/    /' >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+
+tree=""   # the extracted tree in the mount
+copy=""   # W4's copy
+
+untar_untimed() {
+  log "  extracting the tree (untimed, for the workloads chosen)"
+  run_step "$target-untar" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
+    "$work/linux.tar" "$mnt"
+}
+
+remove_trees_untimed() {
+  [[ -e $tree || -e $copy ]] || return 0
+  log "  removing the trees (untimed)"
+  run_step "$target-rm" "$step_timeout" rm -rf "$tree" "$copy" || return 1
+  [[ $target == zram ]] && fstrim "$mnt"
+  return 0
+}
+
+w1_w2() {
+  settle
+  if want W1; then
+    log "  W1: untar $(basename "$work/linux.tar") + sync"
+    start_peak
+    if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
+      "$work/linux.tar" "$mnt"; then
+      put "$target" w1_seconds "$step_seconds"
+    else
+      fail "W1: untar failed"
+    fi
+    stop_peak
+  else
+    untar_untimed || fail "extracting the tree failed"
+  fi
+  if want W2; then
+    settle
+    local held
+    held=$(record_memory w2_bytes)
+    log "  W2: memory held $((held >> 20)) MiB"
+  fi
+}
+
+w3() {
+  settle
+  log "  W3: read back cold (tar -c | cat > /dev/null)"
+  # Through cat: GNU tar skips reading the files when the archive itself is /dev/null.
+  if run_step "$target-W3" "$step_timeout" bash -c \
+    'set -o pipefail; tar -cf - -C "$1" "$2" | cat >/dev/null' _ "$mnt" "$top_dir"; then
+    put "$target" w3_seconds "$step_seconds"
+  else
+    fail "W3: reading the tree back failed"
+  fi
+  verify_tree w3_verify "$tree"
+}
+
+w4() {
+  settle
+  local before after
+  before=$(record_memory w4_before_bytes)
+  log "  W4: cp -a of the tree + sync"
+  if run_step "$target-W4" "$step_timeout" bash -c 'cp -a "$1" "$2" && sync -f "$2"' _ \
+    "$tree" "$copy"; then
+    put "$target" w4_seconds "$step_seconds"
+  else
+    fail "W4: cp -a failed"
+  fi
+  settle
+  after=$(record_memory w4_after_bytes)
+  put "$target" w4_growth_bytes $((after - before))
+  log "  W4: memory growth $(((after - before) >> 20)) MiB"
+  verify_tree w4_verify "$copy"
+}
+
+w5() {
+  settle
+  log "  W5: rm -rf of both trees + sync"
+  if run_step "$target-W5" "$step_timeout" bash -c 'rm -rf "$1" "$2" && sync -f "$3"' _ \
+    "$tree" "$copy" "$mnt"; then
+    put "$target" w5_seconds "$step_seconds"
+  else
+    fail "W5: rm -rf failed"
+  fi
+  # ext4 keeps freed blocks in zram until they are discarded.
+  [[ $target == zram ]] && fstrim "$mnt"
+  settle
+  local left
+  left=$(record_memory w5_left_bytes)
+  log "  W5: memory left $((left >> 20)) MiB"
+}
+
+fio_value() {  # fio_value FILE EXPRESSION-on-job
+  python3 - "$1" "$2" <<'EOF'
+import json, sys
+text = open(sys.argv[1]).read()
+job = json.loads(text[text.index("{"):])["jobs"][0]
+print(eval(sys.argv[2], {}, {"job": job}))
+EOF
+}
+
+w6() {
+  local -a common=(--directory="$mnt" --filename=fio.dat --size="$fio_size" --ioengine=psync
+    --direct=0 --fallocate=none --output-format=json)
+  local limit=$step_timeout
+  settle
+  log "  W6: fio sequential write, $fio_size in 1 MiB requests, 50% compressible"
+  if run_step "$target-W6-write" "$limit" fio --name=seqwrite "${common[@]}" --rw=write --bs=1m \
+    --buffer_compress_percentage=50 --refill_buffers --end_fsync=1 \
+    --output="$logs/$target-W6-write.json"; then
+    put "$target" w6_write_MBps "$(fio_value "$logs/$target-W6-write.json" 'job["write"]["bw_bytes"] / 1e6')"
+  else
+    fail "W6: fio sequential write failed"
+    return 0
+  fi
+  settle
+  record_memory w6_bytes >/dev/null
+  log "  W6: fio sequential read"
+  if run_step "$target-W6-read" "$limit" fio --name=seqread "${common[@]}" --rw=read --bs=1m \
+    --invalidate=1 --output="$logs/$target-W6-read.json"; then
+    put "$target" w6_read_MBps "$(fio_value "$logs/$target-W6-read.json" 'job["read"]["bw_bytes"] / 1e6')"
+  else
+    fail "W6: fio sequential read failed"
+  fi
+  settle
+  log "  W6: fio 4 KiB random reads, 4 jobs, $fio_runtime s"
+  if run_step "$target-W6-randread" "$limit" fio --name=randread "${common[@]}" --rw=randread \
+    --bs=4k --numjobs=4 --group_reporting --time_based --runtime="$fio_runtime" --invalidate=1 \
+    --norandommap --output="$logs/$target-W6-randread.json"; then
+    put "$target" w6_randread_iops "$(fio_value "$logs/$target-W6-randread.json" 'job["read"]["iops"]')"
+    put "$target" w6_randread_MBps "$(fio_value "$logs/$target-W6-randread.json" 'job["read"]["bw_bytes"] / 1e6')"
+  else
+    fail "W6: fio random read failed"
+  fi
+  rm -f "$mnt/fio.dat"
+  [[ $target == zram ]] && fstrim "$mnt"
+  return 0
+}
+
+w7() {
+  local dir=$mnt/meta phase result
+  mkdir "$dir"
+  for phase in create stat unlink; do
+    settle
+    log "  W7: $phase $((meta_dirs * meta_files_per_dir)) files in $meta_dirs directories"
+    if run_step "$target-W7-$phase" "$step_timeout" "$work/metaops" "$phase" "$dir" "$meta_dirs" \
+      "$meta_files_per_dir"; then
+      result=$(awk -F'[= ]' '/^ops=/ { printf "%.1f", $2 / $4 }' "$logs/$target-W7-$phase.log")
+      put "$target" "w7_${phase}_ops" "$result"
+      log "  W7: $phase $result ops/s"
+    else
+      fail "W7: $phase failed"
+      break
+    fi
+  done
+  rm -rf "$dir"
+}
+
+run_target() {
+  target=$1
+  mnt=$base/$target
+  mkdir "$mnt"
+  tree=$mnt/$top_dir
+  copy=$mnt/$top_dir.copy
+  log "=== $target: mounting on $mnt"
+  shmem_base=$(meminfo_bytes Shmem)
+  local status=0
+  case $target in
+    tmpfs) mount_tmpfs || status=$? ;;
+    zram) mount_zram || status=$? ;;
+    zsfs) mount_zsfs || status=$? ;;
+  esac
+  if ((status == 3)); then
+    put "$target" skipped "no usable zram"
+    rmdir "$mnt"
+    return 0
+  elif ((status != 0)); then
+    fail "mounting $target failed"
+    while ((${#mounts[@]} > 1)); do pop_mount; done
+    reset_zram
+    return 0
+  fi
+  if [[ $target == zsfs ]]; then
+    local zsfs_level
+    zsfs_level=$(zsfs_stat level) && put zsfs level "$zsfs_level"
+    local huge
+    huge=$(zsfs_stat huge_class_size pool) && put zsfs huge_class_size "$huge"
+  fi
+  put "$target" ran 1
+
+  settle
+  record_memory empty_bytes >/dev/null
+
+  local -a steps=()
+  if want W1 || want W2 || want W3 || want W4 || want W5; then steps+=(w1_w2); fi
+  want W3 && steps+=(w3)
+  want W4 && steps+=(w4)
+  if want W5; then steps+=(w5)
+  elif ((${#steps[@]})); then steps+=(remove_trees_untimed)
+  fi
+  want W6 && steps+=(w6)
+  want W7 && steps+=(w7)
+  local step
+  for step in "${steps[@]}"; do
+    "$step" || fail "$step failed"
+    if ! target_alive; then
+      fail "the $target mount is gone after $step (daemon exited or crashed?)"
+      [[ $target == zsfs ]] && tail -n 20 "$logs/zsfs-daemon.log" | sed 's/^/    /' >&2
+      break
+    fi
+  done
+
+  log "=== $target: unmounting"
+  pop_mount
+  if [[ $target == zsfs ]] && ((daemon_status != 0)); then
+    fail "the zsfs daemon exited with status $daemon_status"
+    tail -n 20 "$logs/zsfs-daemon.log" | sed 's/^/    /' >&2
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+ensure_packages
+
+# One run at a time: the pid file names the running one. (Not a lock held open for the whole run:
+# an fd would be inherited by the daemon and the steps, and could outlive a killed run.)
+exec 9>"$lock_file"
+flock 9
+if [[ -s $pid_file ]]; then
+  other=$(cat "$pid_file")
+  if [[ $other != "$$" ]] && grep -qs 'run\.sh' "/proc/$other/cmdline"; then
+    die "another run.sh (pid $other) is running"
+  fi
+fi
+echo $$ >"$pid_file"
+exec 9>&-
+trap cleanup EXIT
+trap interrupted INT TERM
+clean_stale
+
+base=$(mktemp -d "$prefix.XXXXXX")
+work=$base/work
+mkdir "$work"
+mount -t tmpfs -o "size=$work_size,mode=700" zsfs-bench-work "$work"
+mounts+=("work $work")
+if [[ -n $logs_keep ]]; then
+  mkdir -p "$logs_keep"
+  logs=$(cd "$logs_keep" && pwd)
+else
+  logs=$work/logs
+  mkdir "$logs"
+fi
+: >"$work/results.tsv"
+
+log "building the helpers (floor, metaops) with $(cc --version | head -n 1)"
+cc -O2 -Wall -o "$work/floor" "$here/floor.c" -lzstd
+cc -O2 -Wall -o "$work/metaops" "$here/metaops.c"
+
+if [[ -z $level ]]; then
+  if [[ -x $zsfs_bin ]]; then
+    level=$("$zsfs_bin" --help 2>&1 | sed -n 's/^ *level=N .*(default \(-\{0,1\}[0-9]*\)).*/\1/p' | head -n 1)
+  fi
+  if [[ -z $level ]]; then
+    level=$(sed -n 's/^const int kDefaultLevel = \(-\{0,1\}[0-9]*\);.*/\1/p' "$root/codec/codec.cc" 2>/dev/null | head -n 1)
+  fi
+  level=${level:-1}
+fi
+
+if want W1 || want W2 || want W3 || want W4 || want W5; then
+  log "data: decompressing $tarball into RAM"
+  mkdir "$work/ref"
+  if ((quick)); then
+    xz -dc "$tarball" | tar -xf - -C "$work/ref" "${quick_subtrees[@]/#/$top_dir/}"
+    tar -cf "$work/linux.tar" -C "$work/ref" "$top_dir"
+  else
+    xz -dc "$tarball" >"$work/linux.tar"
+    tar -xf "$work/linux.tar" -C "$work/ref"
+  fi
+  [[ -d $work/ref/$top_dir ]] || die "$tarball has no $top_dir directory"
+  log "data: the reference manifest (SHA-256 of every file) and the floor at zstd level $level"
+  python3 "$here/manifest.py" "$work/ref/$top_dir" >"$work/ref.manifest"
+  "$work/floor" -l "$level" -H "$work/floor.hist" "$work/ref/$top_dir" >"$work/floor.txt"
+  rm -rf "$work/ref"
+  sed 's/^/  /' "$work/floor.txt" >&2
+else
+  log "data: not needed (no W1 to W5)"
+  : >"$work/linux.tar"
+  : >"$work/ref.manifest"
+  : >"$work/floor.hist"
+  echo "level=$level" >"$work/floor.txt"
+fi
+{
+  echo "tar_bytes=$(stat -c %s "$work/linux.tar")"
+  echo "entries=$(wc -l <"$work/ref.manifest")"
+  echo "quick=$quick"
+  echo "quick_subtrees=${quick_subtrees[*]}"
+  echo "fio_size=$fio_size"
+  echo "fio_runtime=$fio_runtime"
+  echo "meta_files=$((meta_dirs * meta_files_per_dir))"
+  echo "meta_dirs=$meta_dirs"
+  echo "zram_disksize=$zram_disksize"
+  echo "kernel=$(uname -r)"
+  echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "cores=$(nproc)"
+  echo "ram_bytes=$(meminfo_bytes MemTotal)"
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "zsfs_bin=$zsfs_bin"
+  echo "zsfs_version=$([[ -x $zsfs_bin ]] && "$zsfs_bin" --version 2>&1 | head -n 1 || echo n/a)"
+  echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo n/a)$(git -C "$root" --no-optional-locks diff --quiet HEAD -- 2>/dev/null || echo +changes)"
+  echo "workloads=${!want_workload[*]}"
+} >"$work/meta.txt"
+
+for t in "${targets[@]}"; do
+  run_target "$t"
+done
+
+mkdir -p "$out_dir"
+if [[ -n $logs_keep ]]; then
+  cp "$work/results.tsv" "$work/meta.txt" "$work/floor.txt" "$work/floor.hist" "$logs/"
+fi
+python3 "$here/report.py" --results "$work/results.tsv" --meta "$work/meta.txt" \
+  --floor "$work/floor.txt" --histogram "$work/floor.hist" --out "$out_dir" --work "$work"
+log "results: $out_dir/results.md and $out_dir/results.png"
+if ((failures)); then
+  log "$failures failure(s): see the messages above${logs_keep:+ and the logs in $logs}"
+  exit 1
+fi
+exit 0
