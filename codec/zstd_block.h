@@ -1,0 +1,59 @@
+// zstd_block: makes and reads kZstd payloads (layout in codec.h), with the calling thread's zstd
+// contexts. Internal to codec/; the filesystem goes through Compressor and decompress().
+//
+// Invariants:
+// - Every frame is made with the parameters set in one place (zstd_block.cc): magicless format,
+//   no content size, checksum or dictionary id, window log 12. Per RFC 8878 that fixes the frame
+//   header to kFrameHeader, which is why it need not be stored; encode() verifies it on every
+//   block rather than trusting it.
+// - A payload that encode() returns is shorter than the limit it was given, and decodes to the
+//   block it was made from.
+// - Each thread owns at most one compression and one decompression context, created on first use
+//   and freed when the thread exits. A compression context's level is set only when it differs
+//   from the level that context last used.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "base/result.h"
+#include "codec/codec.h"
+
+namespace zsfs::codec::zstd_block {
+
+// The header of every frame we make: frame header descriptor 0x00 (no content size, not single
+// segment, no checksum, no dictionary id), then window descriptor 0x10 (window log 12 = 10 + 2,
+// no mantissa). RFC 8878, section 3.1.1.1.
+inline constexpr std::array<std::byte, 2> kFrameHeader{std::byte{0x00}, std::byte{0x10}};
+// The window a 4 KiB block needs: itself. zstd would pick it for a 4 KiB input anyway; we set it
+// so the window descriptor above cannot change.
+inline constexpr int kWindowLog = 12;
+static_assert(size_t{1} << kWindowLog == kBlockSize);
+// Bytes of the check that ends each payload: the low 32 bits of the block's fingerprint. 32 bits
+// is zstd's own choice for its frame checksum: damage slips through once in 2^32.
+inline constexpr size_t kCheckBytes = 4;
+// The smallest payload there can be: a 3-byte block header, one byte of RLE block content, check.
+inline constexpr size_t kMinPayloadBytes = 3 + 1 + kCheckBytes;
+
+// Encodes block at level into out when the payload is shorter than limit_bytes; returns its size.
+// Nothing when it would not be (zstd stops as soon as its output cannot fit), or when this thread
+// cannot allocate its context: either way the caller keeps the block raw. level must be in
+// min_level()..max_level().
+std::optional<size_t> encode(Block block, int level, size_t limit_bytes, MutableBlock out);
+
+// Decodes a kZstd payload into out: EIO when it is damaged in any way (see decompress()), ENOMEM
+// when this thread cannot allocate its context.
+Status decode(std::span<const std::byte> payload, MutableBlock out);
+
+// The check stored at the end of a payload made from block.
+uint32_t check_of(Block block);
+
+// For tests and benchmarks: how often this thread's compression context has had its level set,
+// and the bytes its zstd contexts hold now (0 before first use).
+uint64_t thread_level_changes();
+size_t thread_context_bytes();
+
+}  // namespace zsfs::codec::zstd_block
