@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <new>
 
 #include "base/check.h"
@@ -36,6 +37,8 @@ PageSource::PageSource(MemoryBudget* budget, const PageSourceConfig& config)
                      config.max_region_bytes >= config.min_region_bytes &&
                      config.max_region_bytes % kPageSize == 0,
                  "page source region sizes must be page multiples, min <= max");
+  MutexLock lock(mu_);
+  cached_pages_.reserve(config.max_cached_bytes / kPageSize);
 }
 
 PageSource::~PageSource() {
@@ -92,7 +95,12 @@ Result<std::byte*> PageSource::allocate() {
   if (!budget_->try_charge(kPageSize)) return Errno{ENOSPC};
   MutexLock lock(mu_);
   std::byte* page;
-  if (!free_pages_.empty()) {
+  bool dirty = false;
+  if (!cached_pages_.empty()) {
+    page = cached_pages_.back();
+    cached_pages_.pop_back();
+    dirty = true;
+  } else if (!free_pages_.empty()) {
     page = free_pages_.back();
     free_pages_.pop_back();
   } else {
@@ -111,6 +119,8 @@ Result<std::byte*> PageSource::allocate() {
   ZSFS_CHECK_MSG(!test_bit(region.held, index), "page source handed out a page twice");
   flip_bit(region.held, index);
   pages_held_.fetch_add(1, std::memory_order_relaxed);
+  // A cached page still holds its last contents; a page from the kernel is zero already.
+  if (dirty) std::memset(page, 0, kPageSize);
   return page;
 }
 
@@ -133,6 +143,7 @@ void PageSource::release(std::span<std::byte* const> pages) {
   const auto batch = std::span(sorted).first(pages.size());
   std::sort(batch.begin(), batch.end());
 
+  size_t kept = 0;  // pages that join the cache, from the front of batch
   {
     // Mark the pages released first, so that a double release is caught before any madvise.
     MutexLock lock(mu_);
@@ -143,25 +154,57 @@ void PageSource::release(std::span<std::byte* const> pages) {
       ZSFS_CHECK_MSG(test_bit(region.held, offset / kPageSize), "page released twice");
       flip_bit(region.held, offset / kPageSize);
     }
+    kept = std::min(batch.size(), cached_pages_.capacity() - cached_pages_.size());
+    for (size_t i = 0; i < kept; ++i) cached_pages_.push_back(batch[i]);  // within capacity
+    pages_held_.fetch_sub(kept, std::memory_order_relaxed);
   }
-  // Back to the kernel, outside the lock: one call per run of adjacent pages.
-  for (size_t start = 0; start < batch.size();) {
-    size_t end = start + 1;
-    while (end < batch.size() && batch[end] == batch[end - 1] + kPageSize)
-      ++end;
-    ZSFS_CHECK_MSG(madvise(batch[start], (end - start) * kPageSize, MADV_DONTNEED) == 0,
-                   "madvise(MADV_DONTNEED) failed");
-    start = end;
-  }
-  {
+  const auto returned = batch.subspan(kept);
+  if (!returned.empty()) {
+    return_to_os(returned);  // outside the lock
     MutexLock lock(mu_);
     // Highest address first, so that allocate() pops them lowest first and a later zspage gets
     // adjacent pages again (one madvise per run when it is freed).
-    for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+    for (auto it = returned.rbegin(); it != returned.rend(); ++it)
       free_pages_.push_back(*it);
-    pages_held_.fetch_sub(batch.size(), std::memory_order_relaxed);
+    pages_held_.fetch_sub(returned.size(), std::memory_order_relaxed);
   }
   budget_->uncharge(batch.size() * kPageSize);
+}
+
+void PageSource::return_to_os(std::span<std::byte* const> sorted_pages) {
+  for (size_t start = 0; start < sorted_pages.size();) {
+    size_t end = start + 1;
+    while (end < sorted_pages.size() && sorted_pages[end] == sorted_pages[end - 1] + kPageSize)
+      ++end;
+    ZSFS_CHECK_MSG(
+        madvise(sorted_pages[start], (end - start) * kPageSize, MADV_DONTNEED) == 0,
+        "madvise(MADV_DONTNEED) failed");
+    start = end;
+  }
+}
+
+void PageSource::purge() {
+  std::vector<std::byte*> pages;
+  {
+    MutexLock lock(mu_);
+    if (cached_pages_.empty()) return;
+    try {
+      pages.assign(cached_pages_.begin(), cached_pages_.end());
+    } catch (const std::bad_alloc&) {
+      return;  // try again next time
+    }
+    cached_pages_.clear();
+  }
+  std::sort(pages.begin(), pages.end());
+  return_to_os(pages);
+  MutexLock lock(mu_);
+  // free_pages_ has room for every carved page (see allocate()): this cannot allocate.
+  for (auto it = pages.rbegin(); it != pages.rend(); ++it) free_pages_.push_back(*it);
+}
+
+uint64_t PageSource::pages_cached() const {
+  MutexLock lock(mu_);
+  return cached_pages_.size();
 }
 
 uint64_t PageSource::pages_held() const {

@@ -41,6 +41,11 @@ struct PageSourceConfig {
   // The most address space the source maps in all; past it allocate() fails with ENOMEM. A
   // safety valve (and the way tests reach ENOMEM); unlimited by default.
   uint64_t max_reserved_bytes = UINT64_MAX;
+  // Released pages kept resident for reuse, at most this many bytes: giving a page back costs a
+  // madvise() and a TLB shootdown on every core, and taking it again a page fault; a page
+  // released and soon taken again (a block stored raw, then compressed) needs neither. purge()
+  // gives them all back; the filesystem calls it when it is idle and after compaction.
+  size_t max_cached_bytes = size_t{4} << 20;
 };
 
 class PageSource {
@@ -52,10 +57,14 @@ class PageSource {
 
   // A zero-filled 4 KiB page. ENOSPC when the budget refuses it, ENOMEM when the host does.
   Result<std::byte*> allocate();
-  // Gives the page back; its memory returns to the operating system before this returns.
+  // Gives the page back. Its memory returns to the operating system before this returns, unless
+  // it joins the small cache of resident free pages (see PageSourceConfig::max_cached_bytes).
   void release(std::byte* page);
   // Gives several pages back, with one madvise call per run of adjacent pages.
   void release(std::span<std::byte* const> pages);
+  // Returns the cached free pages' memory to the operating system.
+  void purge();
+  uint64_t pages_cached() const;
 
   uint64_t pages_held() const;
   // Address space mapped so far (pages held, free, and not yet carved).
@@ -70,6 +79,8 @@ class PageSource {
   };
 
   Status map_region() ZSFS_REQUIRES(mu_);
+  // madvise(MADV_DONTNEED) on sorted pages, one call per run of adjacent ones.
+  static void return_to_os(std::span<std::byte* const> sorted_pages);
   Region& region_of(std::byte* page) ZSFS_REQUIRES(mu_);
 
   MemoryBudget* const budget_;
@@ -79,6 +90,8 @@ class PageSource {
   // Released pages, for reuse. Its capacity covers every carved page, so release() never
   // allocates.
   std::vector<std::byte*> free_pages_ ZSFS_GUARDED_BY(mu_);
+  // Released pages still resident (the cache); capacity reserved up front.
+  std::vector<std::byte*> cached_pages_ ZSFS_GUARDED_BY(mu_);
   std::byte* carve_next_ ZSFS_GUARDED_BY(mu_) = nullptr;  // never-used pages of the newest mapping
   std::byte* carve_end_ ZSFS_GUARDED_BY(mu_) = nullptr;
   uint64_t bytes_reserved_ ZSFS_GUARDED_BY(mu_) = 0;

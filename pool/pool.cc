@@ -248,8 +248,12 @@ uint64_t Pool::compact() {
       if (!progressed) break;
     }
   }
+  // Compaction is when memory should go back: the page source's cache of free pages too.
+  impl_->source.purge();
   return pages_freed;
 }
+
+void Pool::trim() { impl_->source.purge(); }
 
 // --- introspection -------------------------------------------------------------------------
 

@@ -151,6 +151,10 @@ class Pool {
   // the number of pages freed.
   uint64_t compact();
 
+  // Returns the page source's cache of recently freed pages (at most a few MiB, kept resident
+  // because a freed page is often needed again at once) to the operating system.
+  void trim();
+
   // Objects at or above this size are "huge": each gets a page of its own. Callers that can keep
   // data uncompressed (the codec) store it raw when it would not compress below this size.
   size_t huge_class_size() const;

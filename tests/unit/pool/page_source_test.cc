@@ -50,9 +50,16 @@ TEST(PageSource, HandsOutDistinctAlignedZeroedPagesAndCharges) {
   EXPECT_EQ(budget.used_bytes(), 0u);
 }
 
+// A source that keeps no released page resident.
+PageSourceConfig uncached() {
+  PageSourceConfig config;
+  config.max_cached_bytes = 0;
+  return config;
+}
+
 TEST(PageSource, ReleasedPageLeavesMemoryAndComesBackZeroed) {
   MemoryBudget budget(uint64_t{1} << 30);
-  PageSource source(&budget);
+  PageSource source(&budget, uncached());
   std::byte* page = *source.allocate();
   std::memset(page, 0x5a, kPage);
   EXPECT_TRUE(resident(page));
@@ -67,7 +74,7 @@ TEST(PageSource, ReleasedPageLeavesMemoryAndComesBackZeroed) {
 
 TEST(PageSource, BatchReleaseDropsEveryPage) {
   MemoryBudget budget(uint64_t{1} << 30);
-  PageSource source(&budget);
+  PageSource source(&budget, uncached());
   std::vector<std::byte*> pages;
   for (int i = 0; i < 40; ++i)
     pages.push_back(*source.allocate());
@@ -88,6 +95,36 @@ TEST(PageSource, BatchReleaseDropsEveryPage) {
   for (std::byte* p : even)
     EXPECT_FALSE(resident(p));
   EXPECT_EQ(source.pages_held(), 0u);
+}
+
+TEST(PageSource, CachedPagesAreReusedZeroedAndPurged) {
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSourceConfig config;
+  config.max_cached_bytes = 4 * kPage;
+  PageSource source(&budget, config);
+  std::vector<std::byte*> pages;
+  for (int i = 0; i < 6; ++i) pages.push_back(*source.allocate());
+  for (std::byte* p : pages) std::memset(p, 0x77, kPage);
+  source.release(pages);
+  // Four stay resident in the cache (uncharged), the other two go back to the kernel.
+  EXPECT_EQ(source.pages_cached(), 4u);
+  EXPECT_EQ(source.pages_held(), 0u);
+  EXPECT_EQ(budget.used_bytes(), 0u);
+  int resident_pages = 0;
+  for (std::byte* p : pages) resident_pages += resident(p) ? 1 : 0;
+  EXPECT_EQ(resident_pages, 4);
+  // A cached page comes back zeroed, like a fresh one.
+  std::byte* again = *source.allocate();
+  EXPECT_TRUE(all_zero(again));
+  EXPECT_EQ(source.pages_cached(), 3u);
+  source.purge();
+  EXPECT_EQ(source.pages_cached(), 0u);
+  for (std::byte* p : pages) {
+    if (p != again) {
+      EXPECT_FALSE(resident(p));
+    }
+  }
+  source.release(again);
 }
 
 TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
