@@ -192,6 +192,7 @@ uint64_t Filesystem::Impl::compact() {
 
 void Filesystem::Impl::compactor_loop() {
   uint64_t used_at_last_trim = budget_.used_bytes();
+  uint64_t last_pages_held = 0;
   std::unique_lock lock(compactor_mu_);
   while (!stopping_) {
     compactor_cv_.wait_for(lock, kCompactorPeriod);
@@ -200,7 +201,13 @@ void Filesystem::Impl::compactor_loop() {
     const pool::PoolStats ps = pool_->stats();
     const uint64_t pool_bytes = ps.pages_held * pool::kPageSize;
     const uint64_t waste = pool_bytes - std::min(pool_bytes, ps.bytes_stored);
-    if (waste > kCompactMinWasteBytes && waste > pool_bytes / kCompactWasteShareDen) compact();
+    if (waste > kCompactMinWasteBytes && waste > pool_bytes / kCompactWasteShareDen) {
+      compact();  // which also returns the pool's cached free pages
+    } else if (ps.pages_held == last_pages_held) {
+      // Idle: the free pages the pool keeps for quick reuse go back to the system.
+      pool_->trim();
+    }
+    last_pages_held = ps.pages_held;
     const uint64_t used = budget_.used_bytes();
     if (used + kTrimAfterReleasedBytes < used_at_last_trim) {
       // Large deletions leave freed metadata in malloc's arenas; give it back.

@@ -156,19 +156,18 @@ fuse_session* new_session(const Options& options, const fuse_lowlevel_ops& ops, 
 }
 
 // Serves requests until unmounted or signalled; returns an exit status.
-int serve_until_unmounted(fuse_session* session) {
-  // Idle threads kept waiting on /dev/fuse, and the most threads at once. Requests are CPU work
-  // (compression), so more threads than cores only help to overlap the short waits on locks and
-  // the device; libfuse starts threads on demand up to the maximum.
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+int serve_until_unmounted(fuse_session* session, unsigned threads) {
+  // threads= request threads (see kDefaultThreads for why one by default).
   std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(fuse_loop_cfg_create(),
                                                                              fuse_loop_cfg_destroy);
   if (!config) {
     log_error("cannot create the FUSE loop configuration: out of memory");
     return kExitFailure;
   }
-  fuse_loop_cfg_set_idle_threads(config.get(), std::clamp(cores, 2u, 8u));
-  fuse_loop_cfg_set_max_threads(config.get(), std::clamp(2 * cores, 4u, 16u));
+  // As many threads stay as may run: threads that come and go cost their creation, and would
+  // register per-thread state anew, which can fail when memory is short.
+  fuse_loop_cfg_set_idle_threads(config.get(), threads);
+  fuse_loop_cfg_set_max_threads(config.get(), threads);
   fuse_loop_cfg_set_clone_fd(config.get(), 0);
 
   const int result = fuse_session_loop_mt(session, config.get());
@@ -225,7 +224,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     }
     if (background) detach_from_terminal();
     readiness.report(kExitOk);
-    status = serve_until_unmounted(session.get());
+    status = serve_until_unmounted(session.get(), options.threads);
   }  // unmounted and destroyed: no request can reach the core any more
 
   const int check = check_at_unmount(*filesystem);

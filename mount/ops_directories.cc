@@ -1,4 +1,8 @@
-// Handlers for open directories: opendir, readdir, readdirplus, releasedir, fsyncdir.
+// Handlers for open directories: opendir, readdir, readdirplus, releasedir.
+//
+// Where the kernel supports it, opendir answers ENOSYS once and the kernel stops sending
+// OPENDIR and RELEASEDIR, caching listings (cache_readdir) as if every opendir had asked for it.
+// fsyncdir is not implemented: a directory lives in memory only (the kernel asks once).
 //
 // The core calls emit() with its directory lock held, so emit only fills the reply buffer: it
 // never allocates (the name buffer and the list of accepted inodes are reserved beforehand) and
@@ -21,6 +25,7 @@ bool is_dot_or_dotdot(const std::string& name) {
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   serve(req, "opendir", [&](MountContext& ctx, Reply& reply) {
+    if (ctx.skip_opendir()) return reply.error(ENOSYS);
     Status opened = ctx.fs().opendir(ino);
     if (!opened.ok()) return reply.error(opened.error());
     // The kernel may cache listings, and keep them across opens: it invalidates the cache itself
@@ -91,11 +96,6 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   serve(req, "releasedir", [&](MountContext&, Reply& reply) { reply.ok(); });
 }
 
-void op_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-  // A directory lives in memory only; there is nothing to make durable.
-  serve(req, "fsyncdir", [&](MountContext&, Reply& reply) { reply.ok(); });
-}
-
 }  // namespace
 
 void add_directory_ops(fuse_lowlevel_ops& ops) {
@@ -103,7 +103,6 @@ void add_directory_ops(fuse_lowlevel_ops& ops) {
   ops.readdir = op_readdir;
   ops.readdirplus = op_readdirplus;
   ops.releasedir = op_releasedir;
-  ops.fsyncdir = op_fsyncdir;
 }
 
 }  // namespace zsfs::mount

@@ -1,10 +1,14 @@
 // Handlers for open files: open, create, read, write, flush, release, fsync, fallocate, lseek,
 // copy_file_range.
 //
-// fi->fh holds the open(2) flags, which write needs to honour O_APPEND when the kernel does not
-// (without the writeback cache). Every open sets keep_cache: the kernel's page cache for a file
-// stays valid across opens because every change goes through this mount, and the kernel drops
-// or updates the affected pages itself on write, truncate, fallocate and copy_file_range.
+// Where the kernel supports it, open and create answer ENOSYS (see ops_session.cc): the kernel
+// then opens files without asking, with keep_cache. Otherwise every open sets keep_cache: the
+// kernel's page cache for a file stays valid across opens because every change goes through
+// this mount, and the kernel drops or updates the affected pages itself on write, truncate,
+// fallocate and copy_file_range. Appends need nothing from the daemon: the kernel places an
+// O_APPEND write at its size (under the inode lock), which is the core's size too.
+//
+// flush, fsync are not implemented: every write is in the core when it is answered.
 #include <fcntl.h>
 
 #include <span>
@@ -22,7 +26,6 @@ void reply_status(Reply& reply, const Status& status) {
 
 // Marks an open file the way zsfs wants the kernel to treat it.
 void set_open_flags(fuse_file_info& fi) {
-  fi.fh = static_cast<uint64_t>(static_cast<unsigned>(fi.flags));
   fi.keep_cache = 1;
   // close(2) needs no round trip: there is nothing to flush. (The kernel ignores this when the
   // writeback cache is on, since it must write dirty pages back on close then.)
@@ -39,6 +42,7 @@ std::span<std::byte> thread_buffer(size_t size) {
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   serve(req, "open", [&](MountContext& ctx, Reply& reply) {
+    if (ctx.skip_open()) return reply.error(ENOSYS);
     Status opened = ctx.fs().open(ino, fi->flags);
     if (!opened.ok()) return reply.error(opened.error());
     set_open_flags(*fi);
@@ -49,6 +53,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
   serve(req, "create", [&](MountContext& ctx, Reply& reply) {
+    // Without opens the kernel creates with mknod, and saves the release that a create brings.
+    if (ctx.skip_open()) return reply.error(ENOSYS);
     auto attr = ctx.fs().create(parent, name, mode, fi->flags, caller_of(req));
     if (!attr.ok()) return reply.error(attr.error());
     set_open_flags(*fi);
@@ -70,7 +76,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
 // write_buf rather than write: libfuse hands over its own receive buffer, so data that arrived in
 // memory reaches the core without a copy; data in a pipe (splice) is copied out once.
 void op_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t offset,
-                  fuse_file_info* fi) {
+                  fuse_file_info*) {
   serve(req, "write", [&](MountContext& ctx, Reply& reply) {
     uint64_t start = 0;
     if (!to_unsigned(offset, start)) return reply.error(EINVAL);
@@ -91,18 +97,10 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t offse
       if (copied < 0) return reply.error(static_cast<int>(-copied));
       data = buffer.first(static_cast<size_t>(copied));
     }
-    // With the writeback cache the kernel places O_APPEND writes itself (at its idea of the end
-    // of file) and sends plain writes; without it, the core appends.
-    const bool append = !ctx.writeback() && (fi->fh & static_cast<uint64_t>(O_APPEND)) != 0;
-    auto written = ctx.fs().write(ino, start, data, append);
+    auto written = ctx.fs().write(ino, start, data, false);
     if (!written.ok()) return reply.error(written.error());
     reply.written(*written);
   });
-}
-
-void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-  // Nothing is buffered in the daemon: every write is in the core when it is answered.
-  serve(req, "flush", [&](MountContext&, Reply& reply) { reply.ok(); });
 }
 
 void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
@@ -110,11 +108,6 @@ void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     ctx.fs().release(ino);
     reply.ok();
   });
-}
-
-void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
-  serve(req, "fsync",
-        [&](MountContext& ctx, Reply& reply) { reply_status(reply, ctx.fs().fsync(ino)); });
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
@@ -165,9 +158,7 @@ void add_file_ops(fuse_lowlevel_ops& ops) {
   ops.create = op_create;
   ops.read = op_read;
   ops.write_buf = op_write_buf;
-  ops.flush = op_flush;
   ops.release = op_release;
-  ops.fsync = op_fsync;
   ops.fallocate = op_fallocate;
   ops.lseek = op_lseek;
   ops.copy_file_range = op_copy_file_range;

@@ -7,7 +7,14 @@
 // - PARALLEL_DIROPS: lookups and readdirs in one directory run in parallel; the core locks.
 // - READDIRPLUS with READDIRPLUS_AUTO: `ls -l` and find(1) get attributes with the listing
 //   instead of one lookup per name; plain `ls` stays on cheap readdir.
-// - ATOMIC_O_TRUNC: open(O_TRUNC) truncates in the same request instead of a separate setattr.
+// - NO_OPEN_SUPPORT and NO_OPENDIR_SUPPORT: the core needs to see neither opens nor closes (an
+//   open file keeps its inode through the kernel's lookup reference), so open, opendir and create
+//   answer ENOSYS once and the kernel stops sending OPEN, RELEASE, OPENDIR, RELEASEDIR and CREATE
+//   (it creates files with MKNOD instead). It then treats every open as keep_cache, and every
+//   open directory as cache_readdir. Files: create costs two round trips instead of three, an
+//   open-read-close one instead of three. FLUSH, FSYNC and FSYNCDIR are not implemented either
+//   (the data is in the core once a write is answered): the kernel asks once and stops.
+// - not ATOMIC_O_TRUNC: without OPEN requests, O_TRUNC must reach the core as a setattr.
 // - CACHE_SYMLINKS: link targets never change behind the kernel's back.
 // - not AUTO_INVAL_DATA: it would drop a file's whole page cache whenever the mtime the kernel
 //   fetches differs from the one it had, which after every write is always; with zsfs as the
@@ -41,9 +48,11 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   want_if_capable(*conn, FUSE_CAP_PARALLEL_DIROPS);
   want_if_capable(*conn, FUSE_CAP_READDIRPLUS);
   want_if_capable(*conn, FUSE_CAP_READDIRPLUS_AUTO);
-  want_if_capable(*conn, FUSE_CAP_ATOMIC_O_TRUNC);
   want_if_capable(*conn, FUSE_CAP_CACHE_SYMLINKS);
+  ctx.set_skip_open((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0,
+                    (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
   constexpr unsigned kUnwanted = FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
+                                 FUSE_CAP_ATOMIC_O_TRUNC |
                                  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
                                  FUSE_CAP_SPLICE_MOVE;
   conn->want &= ~kUnwanted;

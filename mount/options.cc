@@ -122,6 +122,20 @@ Check apply_chain(std::string_view value, const SystemInfo&, Options& options) {
   return done();
 }
 
+Check apply_threads(std::string_view value, const SystemInfo&, Options& options) {
+  auto threads = parse_int_in_range("threads", value, 1, kMaxThreads);
+  if (!threads.ok()) return Unexpected{threads.message() + " threads"};
+  options.threads = static_cast<unsigned>(*threads);
+  return done();
+}
+
+Check apply_encode_threads(std::string_view value, const SystemInfo&, Options& options) {
+  auto threads = parse_int_in_range("encode_threads", value, 0, kMaxThreads);
+  if (!threads.ok()) return Unexpected{threads.message() + " threads"};
+  options.config.encode_threads = static_cast<unsigned>(*threads);
+  return done();
+}
+
 Check apply_writeback(std::string_view value, const SystemInfo&, Options& options) {
   auto on = parse_switch("writeback", value);
   if (!on.ok()) return Unexpected{on.message()};
@@ -190,6 +204,8 @@ constexpr std::array kOptions = {
     OptionSpec{"dedup", "dedup=on", apply_dedup},
     OptionSpec{"chain", "chain=8", apply_chain},
     OptionSpec{"writeback", "writeback=off", apply_writeback},
+    OptionSpec{"threads", "threads=1", apply_threads},
+    OptionSpec{"encode_threads", "encode_threads=2", apply_encode_threads},
     OptionSpec{"nonempty", "", flag_nonempty},
     OptionSpec{"debug", "", flag_debug},
     // Access times: the core keeps them by this policy (FUSE leaves atime to the filesystem).
@@ -259,6 +275,8 @@ SystemInfo SystemInfo::probe(int min_level, int max_level, int default_level) {
   const long page_size = sysconf(_SC_PAGESIZE);
   info.ram_pages = pages > 0 ? static_cast<uint64_t>(pages) : 0;
   info.ram_bytes = info.ram_pages * (page_size > 0 ? static_cast<uint64_t>(page_size) : 4096);
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  info.cores = cores > 0 ? static_cast<unsigned>(cores) : 1;
   info.uid = static_cast<uint32_t>(getuid());
   info.gid = static_cast<uint32_t>(getgid());
   info.min_level = min_level;
@@ -282,6 +300,8 @@ Options default_options(const SystemInfo& system) {
   config.dedup = true;
   config.chain_pages = pool::kDefaultChainPages;
   config.atime = fs::AtimePolicy::kRelatime;
+  // One background compressor per CPU: compression is the daemon's main work.
+  config.encode_threads = std::clamp(system.cores, 1u, kMaxThreads);
   return options;
 }
 

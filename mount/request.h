@@ -55,11 +55,21 @@ class MountContext {
   // model (and ThreadSanitizer) cannot see.
   bool writeback() const { return writeback_.load(std::memory_order_acquire); }
   void set_writeback(bool on) { writeback_.store(on, std::memory_order_release); }
+  // Whether the kernel can do without OPEN/RELEASE (and OPENDIR/RELEASEDIR) requests: then
+  // open and opendir answer ENOSYS once, and the kernel stops sending them. Set by init().
+  bool skip_open() const { return skip_open_.load(std::memory_order_acquire); }
+  bool skip_opendir() const { return skip_opendir_.load(std::memory_order_acquire); }
+  void set_skip_open(bool files, bool dirs) {
+    skip_open_.store(files, std::memory_order_release);
+    skip_opendir_.store(dirs, std::memory_order_release);
+  }
 
  private:
   fs::Filesystem& fs_;
   const bool writeback_requested_;
   std::atomic<bool> writeback_{false};
+  std::atomic<bool> skip_open_{false};
+  std::atomic<bool> skip_opendir_{false};
 };
 
 inline MountContext& context_of(fuse_req_t req) {

@@ -35,6 +35,10 @@ std::string usage_text(const SystemInfo& system) {
   text += "  chain=N            pages per zspage, 1 to 16 (default 8)\n";
   text += std::string("  writeback=on|off   kernel writeback cache (default ") +
           (kDefaultWriteback ? "on" : "off") + ")\n";
+  text += "  threads=N          threads serving requests, 1 to 64 (default " +
+          std::to_string(kDefaultThreads) + ")\n";
+  text += "  encode_threads=N   threads compressing in the background, 0 to 64 (default " +
+          std::to_string(defaults.config.encode_threads) + ")\n";
   text += "  noatime, relatime, strictatime   access time updates (default relatime)\n";
   text += "  allow_other        let other users in (non-root: needs user_allow_other in\n";
   text += "                     /etc/fuse.conf)\n";

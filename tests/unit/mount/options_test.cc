@@ -16,6 +16,7 @@ SystemInfo test_system() {
   system.ram_pages = system.ram_bytes / 4096;
   system.uid = 1000;
   system.gid = 100;
+  system.cores = 2;
   system.min_level = -7;
   system.max_level = 22;
   system.default_level = 3;
@@ -62,6 +63,8 @@ TEST(Options, DefaultsAreTmpfsLike) {
   EXPECT_TRUE(options.config.dedup);
   EXPECT_EQ(options.config.chain_pages, 8u);
   EXPECT_EQ(options.config.atime, fs::AtimePolicy::kRelatime);
+  EXPECT_EQ(options.threads, 1u);
+  EXPECT_EQ(options.config.encode_threads, 2u);  // one per CPU
   EXPECT_TRUE(options.fuse_options.empty());
 }
 
@@ -101,7 +104,8 @@ TEST(Options, EveryZsfsOption) {
   const Options options = parsed(
       {"/mnt", "-o",
        "size=50%,nr_inodes=2k,mode=0755,uid=42,gid=43,compress=none,level=-7,dedup=off,chain=16,"
-       "writeback=on,strictatime,allow_other,nonempty,fsname=mine,subtype=zsfs2"});
+       "writeback=on,strictatime,allow_other,nonempty,fsname=mine,subtype=zsfs2,threads=4,"
+       "encode_threads=0"});
   EXPECT_EQ(options.config.size_bytes, 4ull << 30);
   EXPECT_EQ(options.config.nr_inodes, 2048u);
   EXPECT_EQ(options.config.root_mode, 0755u);
@@ -118,6 +122,8 @@ TEST(Options, EveryZsfsOption) {
   EXPECT_TRUE(options.nonempty);
   EXPECT_EQ(options.fsname, "mine");
   EXPECT_EQ(options.subtype, "zsfs2");
+  EXPECT_EQ(options.threads, 4u);
+  EXPECT_EQ(options.config.encode_threads, 0u);
 }
 
 TEST(Options, AtimePolicyLastOneWins) {
@@ -159,6 +165,10 @@ TEST(Options, BadValuesNameTheValueAndWhatIsAccepted) {
   EXPECT_EQ(error_for("writeback=2"), "writeback=2: expected on or off");
   EXPECT_EQ(error_for("chain=0"), "chain=0: out of range; expected 1 to 16 pages per zspage");
   EXPECT_EQ(error_for("chain=17"), "chain=17: out of range; expected 1 to 16 pages per zspage");
+  EXPECT_EQ(error_for("threads=0"), "threads=0: out of range; expected 1 to 64 threads");
+  EXPECT_NE(error_for("threads=x").find("threads=x: not an integer"), std::string::npos);
+  EXPECT_EQ(error_for("encode_threads=65"),
+            "encode_threads=65: out of range; expected 0 to 64 threads");
   EXPECT_EQ(error_for("fsname="), "fsname=: expected a name to show as the mount's source");
   EXPECT_NE(error_for("subtype=a/b").find("subtype=a/b: expected letters"), std::string::npos);
 }
