@@ -52,9 +52,8 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   ctx.set_skip_open((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0,
                     (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
   constexpr unsigned kUnwanted = FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_HANDLE_KILLPRIV |
-                                 FUSE_CAP_ATOMIC_O_TRUNC |
-                                 FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
-                                 FUSE_CAP_SPLICE_MOVE;
+                                 FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_SPLICE_READ |
+                                 FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
   conn->want &= ~kUnwanted;
   if (ctx.writeback_requested()) {
     if ((conn->capable & FUSE_CAP_WRITEBACK_CACHE) != 0) {

@@ -52,7 +52,7 @@ struct SystemInfo {
   uint32_t uid = 0;        // who is mounting
   uint32_t gid = 0;
   unsigned cores = 1;  // online CPUs
-  int min_level = 0;  // the codec's level range and default
+  int min_level = 0;   // the codec's level range and default
   int max_level = 0;
   int default_level = 0;
 

@@ -155,7 +155,8 @@ void PageSource::release(std::span<std::byte* const> pages) {
       flip_bit(region.held, offset / kPageSize);
     }
     kept = std::min(batch.size(), cached_pages_.capacity() - cached_pages_.size());
-    for (size_t i = 0; i < kept; ++i) cached_pages_.push_back(batch[i]);  // within capacity
+    for (size_t i = 0; i < kept; ++i)
+      cached_pages_.push_back(batch[i]);  // within capacity
     pages_held_.fetch_sub(kept, std::memory_order_relaxed);
   }
   const auto returned = batch.subspan(kept);
@@ -176,9 +177,8 @@ void PageSource::return_to_os(std::span<std::byte* const> sorted_pages) {
     size_t end = start + 1;
     while (end < sorted_pages.size() && sorted_pages[end] == sorted_pages[end - 1] + kPageSize)
       ++end;
-    ZSFS_CHECK_MSG(
-        madvise(sorted_pages[start], (end - start) * kPageSize, MADV_DONTNEED) == 0,
-        "madvise(MADV_DONTNEED) failed");
+    ZSFS_CHECK_MSG(madvise(sorted_pages[start], (end - start) * kPageSize, MADV_DONTNEED) == 0,
+                   "madvise(MADV_DONTNEED) failed");
     start = end;
   }
 }
@@ -199,7 +199,8 @@ void PageSource::purge() {
   return_to_os(pages);
   MutexLock lock(mu_);
   // free_pages_ has room for every carved page (see allocate()): this cannot allocate.
-  for (auto it = pages.rbegin(); it != pages.rend(); ++it) free_pages_.push_back(*it);
+  for (auto it = pages.rbegin(); it != pages.rend(); ++it)
+    free_pages_.push_back(*it);
 }
 
 uint64_t PageSource::pages_cached() const {

@@ -253,7 +253,9 @@ uint64_t Pool::compact() {
   return pages_freed;
 }
 
-void Pool::trim() { impl_->source.purge(); }
+void Pool::trim() {
+  impl_->source.purge();
+}
 
 // --- introspection -------------------------------------------------------------------------
 

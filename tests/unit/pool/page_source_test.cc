@@ -103,15 +103,18 @@ TEST(PageSource, CachedPagesAreReusedZeroedAndPurged) {
   config.max_cached_bytes = 4 * kPage;
   PageSource source(&budget, config);
   std::vector<std::byte*> pages;
-  for (int i = 0; i < 6; ++i) pages.push_back(*source.allocate());
-  for (std::byte* p : pages) std::memset(p, 0x77, kPage);
+  for (int i = 0; i < 6; ++i)
+    pages.push_back(*source.allocate());
+  for (std::byte* p : pages)
+    std::memset(p, 0x77, kPage);
   source.release(pages);
   // Four stay resident in the cache (uncharged), the other two go back to the kernel.
   EXPECT_EQ(source.pages_cached(), 4u);
   EXPECT_EQ(source.pages_held(), 0u);
   EXPECT_EQ(budget.used_bytes(), 0u);
   int resident_pages = 0;
-  for (std::byte* p : pages) resident_pages += resident(p) ? 1 : 0;
+  for (std::byte* p : pages)
+    resident_pages += resident(p) ? 1 : 0;
   EXPECT_EQ(resident_pages, 4);
   // A cached page comes back zeroed, like a fresh one.
   std::byte* again = *source.allocate();
