@@ -21,10 +21,12 @@ namespace zsfs::codec {
 //      3    220 MB/s   349 MB                                           954
 //      4    148 MB/s   338 MB                                           924
 //
-// Memory matters most. Negative levels store literals uncompressed: -1 is a third faster than 1
-// but keeps 21% more, the wrong trade. Level 3 keeps 2.5% less than 1 (9 MB of this tree) for 15%
-// more compression time, 3.4 s instead of 2.9 s for the whole tree on 2 cores, and reads back
-// just as fast. Past 3 the trade turns: level 4 saves 3% more for 50% more time (5 s).
+// Memory matters most. Negative levels store literals uncompressed: -1 is 30% faster than 1 but
+// keeps 21% more, the wrong trade. Level 3 keeps 2.5% less than 1 (9 MB of this tree) for 18% more
+// compression time, 3.4 s instead of 2.9 s for the whole tree on 2 cores, and reads back as fast
+// (about 640 MB/s at both). Past 3 the trade turns: level 4 saves 3% more for 50% more time (5 s).
+// zstd 1.5.4. Reproduce with codec_bench --corpus=FILE --levels=-1,1,3,4 on the padded tree that
+// tests/bench/codec/compare_zstd_cli.sh -k builds.
 const int kDefaultLevel = 3;
 
 std::string_view to_string(Encoding encoding) {
