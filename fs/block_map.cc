@@ -220,13 +220,16 @@ uintptr_t make_inline(BlockRef ref) {
 // memory_bytes_.
 class NodeAllocator {
  public:
-  NodeAllocator(MemoryBudget& budget, uint64_t& memory_bytes)
+  NodeAllocator(MemoryBudget& budget, uint32_t& memory_bytes)
       : budget_(budget), memory_bytes_(memory_bytes) {}
 
   // A node with room for 1 << order slots, its contents uninitialised.
   template <class Node>
   Result<Node*> allocate(unsigned order) {
     const size_t bytes = node_bytes<Node>(order);
+    // One map's nodes are counted in 32 bits (see block_map.h): 4 GiB of them, enough for a
+    // terabyte-sized file, is as far as one map grows.
+    if (bytes > UINT32_MAX - memory_bytes_) return Errno{ENOSPC};
     if (!budget_.try_charge(bytes)) return Errno{ENOSPC};
     void* memory = nullptr;
     try {
@@ -235,7 +238,7 @@ class NodeAllocator {
       budget_.uncharge(bytes);
       return Errno{ENOMEM};
     }
-    memory_bytes_ += bytes;
+    memory_bytes_ += static_cast<uint32_t>(bytes);
     return static_cast<Node*>(memory);
   }
 
@@ -243,7 +246,7 @@ class NodeAllocator {
   void release(Node* node, unsigned order) {
     const size_t bytes = node_bytes<Node>(order);
     ::operator delete(node, kNodeAlignment);
-    memory_bytes_ -= bytes;
+    memory_bytes_ -= static_cast<uint32_t>(bytes);
     budget_.uncharge(bytes);
   }
 
@@ -269,7 +272,7 @@ class NodeAllocator {
 
  private:
   MemoryBudget& budget_;
-  uint64_t& memory_bytes_;
+  uint32_t& memory_bytes_;
 };
 
 // ---- Editing a node's slots --------------------------------------------------------------------
@@ -655,6 +658,7 @@ Result<BlockRef> BlockMap::set(uint64_t index, BlockRef ref) {
     count_ = 1;
     return old;
   }
+  if (count_ == UINT32_MAX) return Errno{ENOSPC};  // see block_map.h
   NodeAllocator nodes(*budget_, memory_bytes_);
   Status status = grow(root_, index, nodes);
   if (status.ok()) status = insert(root_, index, ref, nodes);
@@ -695,7 +699,7 @@ void BlockMap::erase_range(uint64_t first, uint64_t last, const EraseFn& on_eras
     nodes.release(root);
     root_ = 0;
   }
-  count_ -= eraser.erased();
+  count_ -= static_cast<uint32_t>(eraser.erased());  // at most count_
   shrink(root_, nodes);
 }
 

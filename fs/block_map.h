@@ -92,8 +92,10 @@ class BlockMap {
   // The tree as one tagged word: 0 for the empty map, a lone block at index 0 kept inline, or a
   // reference to the root node. The encoding and the nodes are defined in block_map.cc.
   uintptr_t root_ = 0;
-  uint64_t count_ = 0;
-  uint64_t memory_bytes_ = 0;
+  // 32 bits each keep the map at 24 bytes (one per inode): a file holds at most 2^32 - 1 data
+  // blocks (16 TiB) and 4 GiB of nodes; set() past either is ENOSPC.
+  uint32_t count_ = 0;
+  uint32_t memory_bytes_ = 0;
 };
 
 }  // namespace zsfs::fs

@@ -38,19 +38,9 @@ std::optional<Directory::Entry> Directory::find(std::string_view name) const {
   return entry_of(slots_[slot]);
 }
 
-namespace {
-
-// Heap bytes of a std::string of this capacity: libstdc++ keeps up to 15 characters inside the
-// object, and a larger buffer has room for the terminating NUL.
-uint64_t string_heap_bytes(size_t capacity) {
-  return capacity > 15 ? capacity + 1 : 0;
-}
-
-}  // namespace
-
 uint64_t Directory::held_bytes() const {
   return slots_.capacity() * sizeof(Slot) + free_slots_.capacity() * sizeof(uint32_t) +
-         string_heap_bytes(names_.capacity());
+         names_.capacity();
 }
 
 void Directory::sync_charge() {
@@ -75,16 +65,19 @@ Status Directory::insert(std::string_view name, Ino ino, uint32_t type) {
   const size_t slot = reuse ? free_slots_.back() : slots_.size();
 
   // Plan the growth of both arrays, and charge it before taking it.
+  // Growth by half: directories are many and mostly small, so slack matters more than the
+  // occasional copy.
   size_t slot_capacity = slots_.capacity();
-  if (!reuse && slots_.size() == slot_capacity)
-    slot_capacity = std::max<size_t>(4, 2 * slot_capacity);
+  if (!reuse && slots_.size() == slot_capacity) {
+    slot_capacity = std::max<size_t>(4, slot_capacity + slot_capacity / 2);
+  }
   size_t names_capacity = names_.capacity();
   if (names_.size() + name.size() > names_capacity) {
-    names_capacity = std::max(names_.size() + name.size(), 2 * names_capacity);
+    names_capacity = std::max(names_.size() + name.size(), names_capacity + names_capacity / 2);
   }
   if (names_capacity > UINT32_MAX) return Errno{ENOSPC};
-  const uint64_t growth = (slot_capacity - slots_.capacity()) * sizeof(Slot) +
-                          string_heap_bytes(names_capacity) - string_heap_bytes(names_.capacity());
+  const uint64_t growth =
+      (slot_capacity - slots_.capacity()) * sizeof(Slot) + (names_capacity - names_.capacity());
   if (!budget_->try_charge(growth)) return Errno{ENOSPC};
   charged_bytes_ += growth;
   try {
@@ -101,7 +94,7 @@ Status Directory::insert(std::string_view name, Ino ino, uint32_t type) {
   }
   const Slot fresh{ino, static_cast<uint32_t>(names_.size()), static_cast<uint16_t>(name.size()),
                    static_cast<uint16_t>((type & S_IFMT) >> 12)};
-  names_.append(name);  // within the capacity reserved above: cannot throw
+  names_.insert(names_.end(), name.begin(), name.end());  // within capacity: cannot throw
   if (reuse) {
     free_slots_.pop_back();
     slots_[slot] = fresh;
@@ -151,7 +144,7 @@ void Directory::erase(std::string_view name) {
 }
 
 void Directory::compact_names() {
-  std::string compacted;
+  std::vector<char> compacted;
   try {
     compacted.reserve(names_.size() - garbage_bytes_);
   } catch (const std::bad_alloc&) {
@@ -161,7 +154,7 @@ void Directory::compact_names() {
     if (s.ino == 0) continue;
     const std::string_view name = name_of(s);
     s.name_offset = static_cast<uint32_t>(compacted.size());
-    compacted.append(name);
+    compacted.insert(compacted.end(), name.begin(), name.end());
   }
   names_ = std::move(compacted);
   garbage_bytes_ = 0;
@@ -178,7 +171,7 @@ void Directory::release_all() {
   // Swapping with empty containers frees the buffers (assigning {} would keep them).
   std::vector<Slot>().swap(slots_);
   std::vector<uint32_t>().swap(free_slots_);
-  std::string().swap(names_);
+  std::vector<char>().swap(names_);
   garbage_bytes_ = 0;
   index_.clear();
   size_ = 0;

@@ -96,7 +96,7 @@ class Directory {
   MemoryBudget* budget_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;  // may hold positions >= slots_.size(), skipped when reused
-  std::string names_;                 // every entry's name, end to end
+  std::vector<char> names_;           // every entry's name, end to end
   size_t garbage_bytes_ = 0;          // bytes of names_ that belong to removed entries
   IdIndex index_;                     // hash(name) -> slot + 1
   size_t size_ = 0;

@@ -107,7 +107,7 @@ Attr Filesystem::Impl::attr_of(const Inode& inode) {
   a.nlink = inode.nlink;
   a.uid = inode.uid;
   a.gid = inode.gid;
-  a.rdev = inode.rdev;
+  a.rdev = inode.extras != nullptr ? inode.extras->rdev : 0;
   a.size = inode.size;
   a.blocks = inode.blocks.count() * (kBlockSize / 512);
   a.atime = inode.atime;
@@ -132,15 +132,13 @@ void Filesystem::Impl::destroy(Inode* inode) {
       inode->size = 0;
     }
     uint64_t extra = 0;
-    if (inode->xattrs != nullptr) extra += inode->xattrs->bytes;
-    extra += symlink_heap_bytes(inode->symlink.get());
+    extra += extras_bytes(inode->extras.get());
     if (inode->dir != nullptr) {
       ZSFS_CHECK_MSG(inode->dir->empty(), "destroying a directory that has entries");
       inode->dir.reset();
       extra += sizeof(Directory);
     }
-    inode->xattrs.reset();
-    inode->symlink.reset();
+    inode->extras.reset();
     budget_.uncharge(extra);
     extra_bytes_ -= extra;
   }
@@ -161,7 +159,7 @@ bool Filesystem::Impl::atime_needs_update(const Inode& inode, const timespec& t)
       // As the kernel's relatime: when atime is not newer than mtime or ctime, or a day old.
       return before_or_equal(inode.atime, inode.mtime) ||
              before_or_equal(inode.atime, inode.ctime) ||
-             t.tv_sec - inode.atime.tv_sec >= 24 * 60 * 60;
+             t.tv_sec - inode.atime.sec >= 24 * 60 * 60;
   }
   return false;
 }

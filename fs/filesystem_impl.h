@@ -36,13 +36,9 @@ namespace zsfs::fs {
 // tmpfs counts a directory's size as 20 bytes per entry, "." and ".." included.
 inline constexpr uint64_t kBogoDirentBytes = 20;
 
-// Heap bytes a symlink target of length bytes takes: its std::string, and the characters when
-// they do not fit inside it (libstdc++ keeps up to 15 inline).
-inline uint64_t symlink_bytes(size_t length) {
-  return sizeof(std::string) + (length > 15 ? length + 1 : 0);
-}
-inline uint64_t symlink_heap_bytes(const std::string* target) {
-  return target == nullptr ? 0 : symlink_bytes(target->size());
+// Bytes charged for an inode's extras, and the xattr items they hold (0 without extras).
+inline uint64_t extras_bytes(const InodeExtras* extras) {
+  return extras == nullptr ? 0 : extras->own_bytes() + extras->xattrs.bytes;
 }
 
 class Filesystem::Impl {

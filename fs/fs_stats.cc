@@ -256,8 +256,7 @@ std::string Filesystem::Impl::check() {
     if (!inode.is_reg() && !inode.blocks.empty()) {
       problem("inode " + std::to_string(inode.ino) + " is not a regular file but has blocks");
     }
-    if (inode.xattrs != nullptr) extra += inode.xattrs->bytes;
-    extra += symlink_heap_bytes(inode.symlink.get());
+    extra += extras_bytes(inode.extras.get());
     if (inode.dir != nullptr) {
       extra += sizeof(Directory);
       dir_bytes += inode.dir->memory_bytes();

@@ -7,13 +7,6 @@
 #include "base/check.h"
 
 namespace zsfs::fs {
-namespace {
-
-// What one inode costs: the object and the allocator's header.
-constexpr uint64_t kInodeBytes = sizeof(Inode) + 16;
-
-}  // namespace
-
 InodeTable::InodeTable(uint64_t max_inodes, MemoryBudget* budget)
     : max_inodes_(max_inodes), budget_(budget) {
   ZSFS_CHECK(max_inodes > 0 && max_inodes <= kMaxInodes);
@@ -30,11 +23,8 @@ InodeTable::~InodeTable() {
   for (uint64_t c = 0; c < chunks; ++c) {
     Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
     if (chunk == nullptr) continue;
-    for (Slot& slot : chunk->slots) {
-      if (Inode* inode = slot.inode.load(std::memory_order_relaxed)) {
-        delete inode;
-        budget_->uncharge(kInodeBytes);
-      }
+    for (unsigned i = 0; i < kChunkSlots; ++i) {
+      if (Inode* inode = live_inode(*chunk, c, i)) inode->~Inode();
     }
     delete chunk;
     budget_->uncharge(sizeof(Chunk));
@@ -43,8 +33,8 @@ InodeTable::~InodeTable() {
 }
 
 bool InodeTable::full(const Chunk& chunk) {
-  for (uint64_t word : chunk.used) {
-    if (word != ~uint64_t{0}) return false;
+  for (const std::atomic<uint64_t>& word : chunk.used) {
+    if (word.load(std::memory_order_relaxed) != ~uint64_t{0}) return false;
   }
   return true;
 }
@@ -59,7 +49,7 @@ Result<Inode*> InodeTable::allocate() {
   if (!absent_chunks_.empty()) c = std::min<uint64_t>(c, *absent_chunks_.begin());
   if (c >= kMaxChunks) return Errno{ENOSPC};
   Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
-  const uint64_t charge = kInodeBytes + (chunk == nullptr ? sizeof(Chunk) : 0);
+  const uint64_t charge = chunk == nullptr ? sizeof(Chunk) : 0;
   if (!budget_->try_charge(charge)) return Errno{ENOSPC};
 
   std::unique_ptr<Chunk> fresh;
@@ -70,7 +60,7 @@ Result<Inode*> InodeTable::allocate() {
       const uint32_t floor = c < generation_floor_.size() ? generation_floor_[c] : 0;
       for (Slot& slot : fresh->slots)
         slot.generation = floor;
-      if (c == 0) fresh->used[0] = 1;  // inode number 0 is never valid
+      if (c == 0) fresh->used[0].store(1, std::memory_order_relaxed);  // ino 0 is never valid
       // Make the bookkeeping room now, so that nothing below can fail.
       if (c >= generation_floor_.size()) generation_floor_.resize(c + 1, 0);
       if (!full(*fresh)) chunks_with_room_.insert(static_cast<uint32_t>(c));
@@ -78,17 +68,19 @@ Result<Inode*> InodeTable::allocate() {
     }
     unsigned slot_index = 0;
     for (unsigned w = 0; w < kChunkSlots / 64; ++w) {
-      if (chunk->used[w] != ~uint64_t{0}) {
-        slot_index = w * 64 + static_cast<unsigned>(std::countr_one(chunk->used[w]));
+      const uint64_t word = chunk->used[w].load(std::memory_order_relaxed);
+      if (word != ~uint64_t{0}) {
+        slot_index = w * 64 + static_cast<unsigned>(std::countr_one(word));
         break;
       }
     }
     Slot& slot = chunk->slots[slot_index];
-    inode = new Inode((c << kChunkBits) | slot_index, slot.generation + 1, budget_);
+    inode = new (slot.storage) Inode((c << kChunkBits) | slot_index, slot.generation + 1, budget_);
     ++slot.generation;
-    chunk->used[slot_index / 64] |= uint64_t{1} << (slot_index % 64);
+    // Publishes the inode to get(), which reads the bit without the lock.
+    chunk->used[slot_index / 64].fetch_or(uint64_t{1} << (slot_index % 64),
+                                          std::memory_order_release);
     ++chunk->live;
-    slot.inode.store(inode, std::memory_order_release);
   } catch (const std::bad_alloc&) {
     if (fresh != nullptr) chunks_with_room_.erase(static_cast<uint32_t>(c));
     budget_->uncharge(charge);
@@ -112,16 +104,21 @@ void InodeTable::release(Inode* inode) {
   const uint64_t c = ino >> kChunkBits;
   const unsigned slot_index = static_cast<unsigned>(ino & (kChunkSlots - 1));
   Chunk* emptied = nullptr;
+  // The inode lives in its slot: destroy it before the slot is free for another one. Nobody else
+  // uses it (the caller is the last), so this needs no lock.
+  inode->~Inode();
   {
     MutexLock lock(mu_);
     Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
     ZSFS_CHECK(chunk != nullptr);
     Slot& slot = chunk->slots[slot_index];
-    ZSFS_CHECK_MSG(slot.inode.load(std::memory_order_relaxed) == inode,
-                   "releasing an inode the table does not hold");
-    slot.inode.store(nullptr, std::memory_order_release);
+    // Compares addresses only: the inode itself is gone.
+    ZSFS_CHECK_MSG(
+        taken(*chunk, slot_index) && static_cast<void*>(slot.storage) == static_cast<void*>(inode),
+        "releasing an inode the table does not hold");
     const bool was_full = full(*chunk);
-    chunk->used[slot_index / 64] &= ~(uint64_t{1} << (slot_index % 64));
+    chunk->used[slot_index / 64].fetch_and(~(uint64_t{1} << (slot_index % 64)),
+                                           std::memory_order_release);
     --chunk->live;
     live_.fetch_sub(1, std::memory_order_relaxed);
     // Set operations may allocate; if one fails, this chunk is only less likely to be reused.
@@ -152,14 +149,11 @@ void InodeTable::release(Inode* inode) {
     } catch (const std::bad_alloc&) {
     }
   }
-  delete inode;
-  uint64_t freed = kInodeBytes;
   if (emptied != nullptr) {
     delete emptied;
-    freed += sizeof(Chunk);
+    budget_->uncharge(sizeof(Chunk));
+    charged_bytes_.fetch_sub(sizeof(Chunk), std::memory_order_relaxed);
   }
-  budget_->uncharge(freed);
-  charged_bytes_.fetch_sub(freed, std::memory_order_relaxed);
 }
 
 Status InodeTable::reserve_link() {
@@ -178,7 +172,7 @@ Inode* InodeTable::get(Ino ino) const {
   if (ino == 0 || ino >= kMaxInodes) return nullptr;
   const Chunk* chunk = chunks_[ino >> kChunkBits].load(std::memory_order_acquire);
   if (chunk == nullptr) return nullptr;
-  return chunk->slots[ino & (kChunkSlots - 1)].inode.load(std::memory_order_acquire);
+  return live_inode(*chunk, ino >> kChunkBits, static_cast<unsigned>(ino & (kChunkSlots - 1)));
 }
 
 }  // namespace zsfs::fs

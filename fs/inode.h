@@ -20,6 +20,7 @@
 #include <ctime>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <set>
 #include <string>
 #include <utility>
@@ -39,40 +40,69 @@ namespace zsfs::fs {
 // searched linearly beats any index.
 struct Xattrs {
   std::vector<std::pair<std::string, std::string>> items;
-  uint64_t bytes = 0;  // name and value bytes, counted against kXattrTotalMax and charged
+  uint64_t bytes = 0;  // what the items cost (see xattrs.cc), counted against kXattrTotalMax
 };
 
-struct Inode {
-  Inode(Ino ino_in, uint64_t generation_in, MemoryBudget* budget)
-      : nopen(0), doomed(false), ino(ino_in), generation(generation_in), blocks(budget) {}
+// What few inodes need, kept apart so that the others do not pay for it: extended attributes,
+// a symbolic link's target, a device's number. An inode has extras only while one of these is
+// set.
+struct InodeExtras {
+  Xattrs xattrs;
+  std::string symlink;
+  uint64_t rdev = 0;
 
-  // The fields are ordered to pack: an inode is about 170 bytes, and the filesystem holds one
-  // per file (the Linux source tree is 80,000 of them).
+  bool empty() const { return xattrs.items.empty() && symlink.empty() && rdev == 0; }
+  // Bytes charged for the extras: the object, and a target too long to sit inside it. (Xattr
+  // items are charged as they come and go, in Xattrs::bytes.)
+  uint64_t own_bytes() const { return own_bytes_for(symlink.size()); }
+  static uint64_t own_bytes_for(size_t symlink_length) {
+    return sizeof(InodeExtras) + (symlink_length > 15 ? symlink_length + 1 : 0);
+  }
+};
+
+// A timestamp in 12 bytes (a timespec takes 16): three per inode, and there are millions of
+// inodes. Converts to and from timespec.
+struct __attribute__((packed)) Timestamp {
+  int64_t sec = 0;
+  uint32_t nsec = 0;
+
+  Timestamp() = default;
+  Timestamp(const timespec& t)  // NOLINT(google-explicit-constructor)
+      : sec(t.tv_sec), nsec(static_cast<uint32_t>(t.tv_nsec)) {}
+  operator timespec() const {  // NOLINT(google-explicit-constructor)
+    return timespec{static_cast<time_t>(sec), static_cast<long>(nsec)};
+  }
+};
+static_assert(sizeof(Timestamp) == 12);
+
+struct Inode {
+  Inode(Ino ino_in, uint32_t generation_in, MemoryBudget* budget)
+      : nopen(0), doomed(false), generation(generation_in), ino(ino_in), blocks(budget) {}
+
+  // The fields are ordered to pack (128 bytes): the filesystem holds one inode per file, and the
+  // Linux source tree is 80,000 of them.
   mutable RwLock mu;
   uint32_t nopen : 31 ZSFS_GUARDED_BY(mu);
   uint32_t doomed : 1 ZSFS_GUARDED_BY(mu);
-  const Ino ino;
-  const uint64_t generation;
-
+  const uint32_t generation;
   uint32_t mode ZSFS_GUARDED_BY(mu) = 0;
+  const Ino ino;
+
   uint32_t uid ZSFS_GUARDED_BY(mu) = 0;
   uint32_t gid ZSFS_GUARDED_BY(mu) = 0;
   uint32_t nlink ZSFS_GUARDED_BY(mu) = 0;
-  uint64_t rdev ZSFS_GUARDED_BY(mu) = 0;
+  Timestamp atime ZSFS_GUARDED_BY(mu);
+  Timestamp mtime ZSFS_GUARDED_BY(mu);
+  Timestamp ctime ZSFS_GUARDED_BY(mu);
   // Regular files: bytes; directories: tmpfs's bogus entry count; symlinks: target length.
   uint64_t size ZSFS_GUARDED_BY(mu) = 0;
   uint64_t nlookup ZSFS_GUARDED_BY(mu) = 0;
-  timespec atime ZSFS_GUARDED_BY(mu){};
-  timespec mtime ZSFS_GUARDED_BY(mu){};
-  timespec ctime ZSFS_GUARDED_BY(mu){};
 
-  std::unique_ptr<Xattrs> xattrs ZSFS_GUARDED_BY(mu);
+  std::unique_ptr<InodeExtras> extras ZSFS_GUARDED_BY(mu);
   // Regular files: the data.
   BlockMap blocks ZSFS_GUARDED_BY(mu);
   // Directories: the entries and the parent (guarded by the namespace lock, not mu).
   std::unique_ptr<Directory> dir;
-  // Symbolic links: the target.
-  std::unique_ptr<std::string> symlink ZSFS_GUARDED_BY(mu);
 
   uint32_t type() const ZSFS_REQUIRES_SHARED(mu) { return mode & S_IFMT; }
   bool is_dir() const ZSFS_REQUIRES_SHARED(mu) { return S_ISDIR(mode); }
@@ -139,7 +169,7 @@ class InodeTable {
   // Inodes and extra names together: what the limit bounds.
   uint64_t used() const { return live() + links_.load(std::memory_order_relaxed); }
   uint64_t limit() const { return max_inodes_; }
-  // Bytes charged for inodes and the table's chunks.
+  // Bytes charged for the table's chunks (which hold the inodes).
   uint64_t memory_bytes() const { return charged_bytes_.load(std::memory_order_relaxed); }
 
   // Calls fn(inode) for every live inode, in number order. The caller makes sure none is freed
@@ -150,28 +180,40 @@ class InodeTable {
     for (uint64_t c = 0; c < chunks; ++c) {
       const Chunk* chunk = chunks_[c].load(std::memory_order_acquire);
       if (chunk == nullptr) continue;
-      for (const Slot& slot : chunk->slots) {
-        if (Inode* inode = slot.inode.load(std::memory_order_acquire)) fn(*inode);
+      for (unsigned i = 0; i < kChunkSlots; ++i) {
+        if (Inode* inode = live_inode(*chunk, c, i)) fn(*inode);
       }
     }
   }
 
  private:
-  // 1024 numbers a chunk: 16 KiB of slots, allocated when a number in it is first used and freed
-  // when its last inode goes, so that memory returns after mass deletion.
-  static constexpr unsigned kChunkBits = 10;
+  // 256 numbers a chunk, each slot holding its inode in place (no heap block per inode): about
+  // 43 KiB, allocated when a number in it is first used and freed when its last inode goes, so
+  // that memory returns after mass deletion.
+  static constexpr unsigned kChunkBits = 8;
   static constexpr uint64_t kChunkSlots = uint64_t{1} << kChunkBits;
   static constexpr uint64_t kMaxChunks = kMaxInodes >> kChunkBits;
   struct Slot {
-    std::atomic<Inode*> inode{nullptr};
     uint32_t generation = 0;  // of the last inode that had this number; guarded by mu_
+    alignas(Inode) unsigned char storage[sizeof(Inode)];
   };
   struct Chunk {
     Slot slots[kChunkSlots];
-    uint64_t used[kChunkSlots / 64] = {};  // numbers taken (ino 0, never valid, counts as taken)
-    uint32_t live = 0;                     // inodes in the chunk
+    // Numbers taken (ino 0, never valid, counts as taken): a set bit means the slot holds a live
+    // inode. Changed under mu_; read without it by get(), so atomic.
+    std::atomic<uint64_t> used[kChunkSlots / 64] = {};
+    uint32_t live = 0;  // inodes in the chunk
   };
   static bool full(const Chunk& chunk);
+  static bool taken(const Chunk& chunk, unsigned slot) {
+    return (chunk.used[slot / 64].load(std::memory_order_acquire) >> (slot % 64) & 1) != 0;
+  }
+  // The inode in slot `slot` of chunk number c, or null.
+  static Inode* live_inode(const Chunk& chunk, uint64_t c, unsigned slot) {
+    if ((c == 0 && slot == 0) || !taken(chunk, slot)) return nullptr;
+    return std::launder(
+        reinterpret_cast<Inode*>(const_cast<unsigned char*>(chunk.slots[slot].storage)));
+  }
 
   const uint64_t max_inodes_;
   MemoryBudget* budget_;

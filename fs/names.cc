@@ -99,12 +99,19 @@ Result<Attr> Filesystem::Impl::setattr(Ino ino, const SetAttr& change, const Cal
   if (change.mode) inode->mode = (inode->mode & S_IFMT) | (*change.mode & 07777);
   if (change.uid) inode->uid = *change.uid;
   if (change.gid) inode->gid = *change.gid;
-  auto apply_time = [&](const TimeChange& c, timespec& field) {
-    if (c.kind == TimeChange::Kind::kNow) field = t;
-    if (c.kind == TimeChange::Kind::kValue) field = c.value;
+  auto changed = [&](const TimeChange& c, const Timestamp& current) -> Timestamp {
+    switch (c.kind) {
+      case TimeChange::Kind::kNow:
+        return t;
+      case TimeChange::Kind::kValue:
+        return c.value;
+      case TimeChange::Kind::kOmit:
+        break;
+    }
+    return current;
   };
-  apply_time(change.atime, inode->atime);
-  apply_time(change.mtime, inode->mtime);
+  inode->atime = changed(change.atime, inode->atime);
+  inode->mtime = changed(change.mtime, inode->mtime);
   inode->ctime = change.ctime ? *change.ctime : t;
   return attr_of(*inode);
 }
@@ -114,7 +121,7 @@ Result<std::string> Filesystem::Impl::readlink(Ino ino) {
   if (inode == nullptr) return Errno{ESTALE};
   ReaderLock lock(inode->mu);
   if (!S_ISLNK(inode->mode)) return Errno{EINVAL};
-  return *inode->symlink;
+  return inode->extras->symlink;
 }
 
 Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint32_t mode,
@@ -123,9 +130,13 @@ Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint
   ZSFS_TRY_STATUS(check_new_name(name));
   const uint32_t type = mode & S_IFMT;
   // What the new inode owns besides itself, charged before anything changes.
-  const uint64_t extra = type == S_IFDIR   ? sizeof(Directory)
-                         : type == S_IFLNK ? symlink_bytes(symlink_target.size())
-                                           : 0;
+  const bool device = (type == S_IFCHR || type == S_IFBLK) && rdev != 0;
+  uint64_t extra = 0;
+  if (type == S_IFDIR) {
+    extra = sizeof(Directory);
+  } else if (type == S_IFLNK || device) {
+    extra = InodeExtras::own_bytes_for(symlink_target.size());
+  }
 
   WriterLock ns(ns_mu_);
   Inode* dir = get(parent);
@@ -163,7 +174,6 @@ Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint
     inode->uid = caller.uid;
     inode->gid = gid;
     inode->nlink = type == S_IFDIR ? 2 : 1;
-    inode->rdev = (type == S_IFCHR || type == S_IFBLK) ? rdev : 0;
     inode->atime = inode->mtime = inode->ctime = t;
     inode->nlookup = 1;
     inode->nopen = open ? 1 : 0;
@@ -173,8 +183,12 @@ Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint
         inode->dir->parent = parent;
         inode->size = 2 * kBogoDirentBytes;
       } else if (type == S_IFLNK) {
-        inode->symlink = std::make_unique<std::string>(symlink_target);
+        inode->extras = std::make_unique<InodeExtras>();
+        inode->extras->symlink = symlink_target;
         inode->size = symlink_target.size();
+      } else if (device) {
+        inode->extras = std::make_unique<InodeExtras>();
+        inode->extras->rdev = rdev;
       }
     } catch (const std::bad_alloc&) {
       return Errno{ENOMEM};
@@ -186,7 +200,7 @@ Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint
     {
       WriterLock lock(inode->mu);
       inode->dir.reset();
-      inode->symlink.reset();
+      inode->extras.reset();
     }
     inodes_.release(inode);
     budget_.uncharge(extra);

@@ -71,7 +71,8 @@ Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_vi
   if (inode == nullptr) return Errno{ESTALE};
   WriterLock lock(inode->mu);
   if (has_prefix(name, "user.") && !inode->is_reg() && !inode->is_dir()) return Errno{EPERM};
-  Xattrs* attrs = inode->xattrs.get();
+  InodeExtras* extras = inode->extras.get();
+  Xattrs* attrs = extras != nullptr ? &extras->xattrs : nullptr;
   auto it = attrs == nullptr ? decltype(attrs->items)::iterator{}
                              : std::find_if(attrs->items.begin(), attrs->items.end(),
                                             [&](const auto& item) { return item.first == name; });
@@ -83,15 +84,14 @@ Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_vi
   const uint64_t new_bytes = entry_bytes(name, value);
   const uint64_t total = (attrs != nullptr ? attrs->bytes : 0) - old_bytes + new_bytes;
   if (total > kXattrTotalMax) return Errno{ENOSPC};
-  const uint64_t set_bytes = attrs == nullptr ? sizeof(Xattrs) : 0;
-  if (new_bytes + set_bytes > old_bytes && !budget_.try_charge(new_bytes + set_bytes - old_bytes)) {
-    return Errno{ENOSPC};
-  }
+  // Growth is charged before it is taken; shrinking is uncharged after.
+  const uint64_t grown = new_bytes + (extras == nullptr ? InodeExtras::own_bytes_for(0) : 0);
+  if (grown > old_bytes && !budget_.try_charge(grown - old_bytes)) return Errno{ENOSPC};
   try {
-    if (attrs == nullptr) {
-      inode->xattrs = std::make_unique<Xattrs>();
-      attrs = inode->xattrs.get();
-      attrs->bytes = sizeof(Xattrs);
+    if (extras == nullptr) {
+      inode->extras = std::make_unique<InodeExtras>();
+      extras = inode->extras.get();
+      attrs = &extras->xattrs;
       it = attrs->items.end();
     }
     if (exists) {
@@ -100,12 +100,13 @@ Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_vi
       attrs->items.emplace_back(std::string(name), std::string(value));
     }
   } catch (const std::bad_alloc&) {
-    if (new_bytes + set_bytes > old_bytes) budget_.uncharge(new_bytes + set_bytes - old_bytes);
+    if (extras != nullptr && extras->empty()) inode->extras.reset();
+    if (grown > old_bytes) budget_.uncharge(grown - old_bytes);
     return Errno{ENOMEM};
   }
-  if (old_bytes > new_bytes + set_bytes) budget_.uncharge(old_bytes - new_bytes - set_bytes);
+  if (old_bytes > grown) budget_.uncharge(old_bytes - grown);
   attrs->bytes = attrs->bytes - old_bytes + new_bytes;
-  extra_bytes_ += new_bytes + set_bytes - old_bytes;
+  extra_bytes_ += grown - old_bytes;  // wraps correctly when it shrank
   inode->ctime = now();
   return {};
 }
@@ -117,8 +118,8 @@ Result<std::string> Filesystem::Impl::getxattr(Ino ino, std::string_view name,
   if (inode == nullptr) return Errno{ESTALE};
   if (is_virtual(name)) return virtual_xattr(*inode, name, caller);
   ReaderLock lock(inode->mu);
-  if (inode->xattrs != nullptr) {
-    for (const auto& [key, value] : inode->xattrs->items) {
+  if (inode->extras != nullptr) {
+    for (const auto& [key, value] : inode->extras->xattrs.items) {
       if (key == name) return value;
     }
   }
@@ -145,8 +146,8 @@ Result<std::string> Filesystem::Impl::listxattr(Ino ino, const Caller& caller) {
   if (inode == nullptr) return Errno{ESTALE};
   ReaderLock lock(inode->mu);
   std::string names;
-  if (inode->xattrs != nullptr) {
-    for (const auto& item : inode->xattrs->items) {
+  if (inode->extras != nullptr) {
+    for (const auto& item : inode->extras->xattrs.items) {
       // As tmpfs: trusted.* attributes are listed to privileged callers only.
       if (has_prefix(item.first, "trusted.") && caller.uid != 0) continue;
       names += item.first;
@@ -163,17 +164,18 @@ Status Filesystem::Impl::removexattr(Ino ino, std::string_view name, const Calle
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
   WriterLock lock(inode->mu);
-  Xattrs* attrs = inode->xattrs.get();
-  if (attrs == nullptr) return Errno{ENODATA};
-  auto it = std::find_if(attrs->items.begin(), attrs->items.end(),
+  InodeExtras* extras = inode->extras.get();
+  if (extras == nullptr) return Errno{ENODATA};
+  Xattrs& attrs = extras->xattrs;
+  auto it = std::find_if(attrs.items.begin(), attrs.items.end(),
                          [&](const auto& item) { return item.first == name; });
-  if (it == attrs->items.end()) return Errno{ENODATA};
+  if (it == attrs.items.end()) return Errno{ENODATA};
   uint64_t freed = entry_bytes(it->first, it->second);
-  attrs->items.erase(it);
-  attrs->bytes -= freed;
-  if (attrs->items.empty()) {
-    freed += attrs->bytes;  // the set itself
-    inode->xattrs.reset();
+  attrs.items.erase(it);
+  attrs.bytes -= freed;
+  if (extras->empty()) {
+    freed += extras->own_bytes();
+    inode->extras.reset();
   }
   budget_.uncharge(freed);
   extra_bytes_ -= freed;

@@ -205,7 +205,7 @@ Model dense(uint64_t first, uint64_t last) {
 // ---- Basics ------------------------------------------------------------------------------------
 
 TEST(BlockMapBasics, EmptyMap) {
-  static_assert(sizeof(BlockMap) <= 32);
+  static_assert(sizeof(BlockMap) <= 24);
   MemoryBudget budget(kPlenty);
   TestMap map(&budget);
   EXPECT_TRUE(map.empty());
