@@ -13,7 +13,7 @@
 namespace zsfs::fs {
 namespace {
 
-// 512 entries of 24 bytes: a 12 KiB chunk, small enough that a nearly empty filesystem costs
+// 512 entries of 20 bytes: a 10 KiB chunk, small enough that a nearly empty filesystem costs
 // little and a chunk empties (and is given back) soon after its files are deleted.
 constexpr uint32_t kChunkEntries = 512;
 // Local indices must leave room for the shard bits in a 32-bit BlockRef, and the largest ref
@@ -43,28 +43,49 @@ uint64_t mix64(uint64_t x) {
   return x;
 }
 
+// The 32 bits of an index hash that an entry keeps, folded as IdIndex folds hashes into its tags.
+// The store hands IdIndex this tag, zero-extended, in place of the hash: IdIndex folds it to
+// itself, so insert, find, erase and the check all meet the same slots from the entry alone.
+uint32_t index_tag(uint64_t hash) {
+  return static_cast<uint32_t>(hash ^ (hash >> 32));
+}
+
 }  // namespace
 
 struct DedupStore::Entry {
-  // The fingerprint's low half, or the same-filled word. For a free entry: the next free slot of
-  // its chunk (kNoSlot ends the list).
-  uint64_t key = 0;
-  pool::Handle handle = pool::kNullHandle;  // the encoded bytes; null for same-filled entries
-  uint32_t refs = 0;                        // 0 for a free entry
+  // index_tag() of the entry's index hash (the fingerprint's low half, or mix64 of the
+  // same-filled word). Only candidates whose tag matches are compared byte by byte, so 32 bits
+  // are enough: two different blocks share a tag once in 4 billion, and then cost one compare.
+  // For a free entry: the next free slot of its chunk (kNoSlot ends the list).
+  uint32_t tag = 0;
+  uint32_t refs = 0;  // 0 for a free entry
+  // The pool handle of the encoded bytes, or a same-filled entry's word: in two halves, so that
+  // the entry needs 4-byte alignment only and packs into 20 bytes.
+  uint32_t value_low = 0;
+  uint32_t value_high = 0;
   uint16_t stored_bytes = 0;
   codec::Encoding encoding = codec::Encoding::kRaw;
   uint8_t flags = 0;  // kIndexed, kStaged
 
   bool indexed() const { return (flags & kIndexed) != 0; }
   bool staged() const { return (flags & kStaged) != 0; }
+  bool same_filled() const { return encoding == codec::Encoding::kSameFilled; }
+  uint64_t value() const { return uint64_t{value_high} << 32 | value_low; }
+  void set_value(uint64_t v) {
+    value_low = static_cast<uint32_t>(v);
+    value_high = static_cast<uint32_t>(v >> 32);
+  }
+  // Null for same-filled and free entries.
+  pool::Handle handle() const { return same_filled() ? pool::kNullHandle : value(); }
+  uint64_t word() const { return value(); }
 };
 
 struct DedupStore::Chunk {
-  // 24 bytes an entry: the dedup store's share of the per-block metadata.
-  static_assert(sizeof(Entry) == 24);
+  // 20 bytes an entry: the dedup store's share of the per-block metadata.
+  static_assert(sizeof(Entry) == 20);
   std::array<Entry, kChunkEntries> entries;
   uint32_t live = 0;
-  uint32_t free_head = kNoSlot;    // free slots handed back, chained through Entry::key
+  uint32_t free_head = kNoSlot;    // free slots handed back, chained through Entry::tag
   uint32_t fresh = 0;              // slots [fresh, kChunkEntries) were never used
   uint32_t partial_pos = kNoSlot;  // position in Shard::partial, kNoSlot when full
 };
@@ -137,7 +158,7 @@ DedupStore::Entry& DedupStore::entry(const Shard& shard,
 
 bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
                               codec::Encoding encoding) const {
-  pool::ReadGuard guard = pool_->read(e.handle);
+  pool::ReadGuard guard = pool_->read(e.handle());
   const std::span<const std::byte> stored = guard.bytes();
   if (e.encoding == encoding) {
     // The compressor is deterministic: equal payloads of one encoding mean equal blocks (and
@@ -191,12 +212,12 @@ BlockRef DedupStore::find_equal(unsigned shard_index, uint64_t key, codec::Block
   size_t count = 0;
   {
     MutexLock lock(shard.mu);
-    shard.index.find(key, [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+    shard.index.find(index_tag(key), [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
       Entry& e = entry(shard, id);
-      if (e.encoding != codec::Encoding::kSameFilled && e.key == key && e.refs < kMaxRefs) {
+      if (!e.same_filled() && e.refs < kMaxRefs) {
         ++e.refs;
         ++shard.stats.stored_refs;
-        pool_->read_bytes(e.handle, std::span(payloads[count].data(), e.stored_bytes));
+        pool_->read_bytes(e.handle(), std::span(payloads[count].data(), e.stored_bytes));
         candidates[count++] = {id, e.encoding, e.stored_bytes};
       }
       return count == kMaxCandidates;
@@ -260,10 +281,9 @@ Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, 
     BlockRef twin = kHole;
     if (dedup_) {
       // Another thread may have stored the same block since find_equal(), raw or compressed.
-      twin = shard.index.find(key, [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+      twin = shard.index.find(index_tag(key), [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
         const Entry& e = entry(shard, id);
-        return e.encoding != codec::Encoding::kSameFilled && e.key == key && e.refs < kMaxRefs &&
-               holds_locked(e, data, payload, encoding);
+        return !e.same_filled() && e.refs < kMaxRefs && holds_locked(e, data, payload, encoding);
       });
     }
     if (twin != kHole) {
@@ -271,7 +291,7 @@ Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, 
       ++shard.stats.stored_refs;
       result = twin;
     } else {
-      result = insert_locked(shard, shard_index, key, key, dedup_, *handle, encoding,
+      result = insert_locked(shard, shard_index, index_tag(key), dedup_, *handle, encoding,
                              static_cast<uint32_t>(payload.size()));
       keep_handle = result.ok();
       *fresh = keep_handle;
@@ -296,7 +316,7 @@ void DedupStore::encode_staged(BlockRef ref) {
     const Entry& e = entry(shard, ref);
     ZSFS_CHECK_MSG(e.staged(), "compressing a block that is not staged");
     // When the queue's reference is the last one, the block is gone already: skip the work.
-    raw = e.refs > 1 ? e.handle : pool::kNullHandle;
+    raw = e.refs > 1 ? e.handle() : pool::kNullHandle;
   }
   pool::Handle compressed = pool::kNullHandle;
   codec::Compressed result{codec::Encoding::kRaw, codec::kBlockSize};
@@ -325,7 +345,7 @@ void DedupStore::encode_staged(BlockRef ref) {
       shard.stats.stored_bytes -= e.stored_bytes;
       shard.stats.stored_bytes += result.size_bytes;
       --shard.stats.raw_blocks;
-      e.handle = compressed;
+      e.set_value(compressed);
       e.encoding = result.encoding;
       e.stored_bytes = static_cast<uint16_t>(result.size_bytes);
     }
@@ -339,22 +359,22 @@ Result<BlockRef> DedupStore::put_word(uint64_t word) {
   const unsigned shard_index = static_cast<unsigned>(hash >> (64 - kShardBits));
   Shard& shard = *shards_[shard_index];
   MutexLock lock(shard.mu);
-  const BlockRef found = shard.index.find(hash, [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
-    const Entry& e = entry(shard, id);
-    return e.encoding == codec::Encoding::kSameFilled && e.key == word && e.refs < kMaxRefs;
-  });
+  const BlockRef found =
+      shard.index.find(index_tag(hash), [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
+        const Entry& e = entry(shard, id);
+        return e.same_filled() && e.word() == word && e.refs < kMaxRefs;
+      });
   if (found != kHole) {
     ++entry(shard, found).refs;
     ++shard.stats.same_refs;
     return found;
   }
-  return insert_locked(shard, shard_index, word, hash, true, pool::kNullHandle,
+  return insert_locked(shard, shard_index, index_tag(hash), true, word,
                        codec::Encoding::kSameFilled, 0);
 }
 
-Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, uint64_t key,
-                                           uint64_t index_hash, bool indexed, pool::Handle handle,
-                                           codec::Encoding encoding,
+Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, uint32_t tag,
+                                           bool indexed, uint64_t value, codec::Encoding encoding,
                                            uint32_t stored_bytes) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
   // Find a chunk with a free slot, or make one.
   uint32_t chunk_number;
@@ -386,7 +406,7 @@ Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, u
   uint32_t slot;
   if (chunk.free_head != kNoSlot) {
     slot = chunk.free_head;
-    chunk.free_head = static_cast<uint32_t>(chunk.entries[slot].key);
+    chunk.free_head = chunk.entries[slot].tag;
   } else {
     slot = chunk.fresh++;
   }
@@ -403,12 +423,16 @@ Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, u
   const BlockRef ref = ((chunk_number * kChunkEntries + slot + 1) << kShardBits) |
                        static_cast<BlockRef>(shard_index);
   Entry& e = chunk.entries[slot];
-  e = Entry{key,      handle,
-            1,        static_cast<uint16_t>(stored_bytes),
-            encoding, indexed ? kIndexed : uint8_t{0}};
+  e = Entry{};
+  e.tag = tag;
+  e.refs = 1;
+  e.set_value(value);
+  e.stored_bytes = static_cast<uint16_t>(stored_bytes);
+  e.encoding = encoding;
+  e.flags = indexed ? kIndexed : uint8_t{0};
 
   if (indexed) {
-    Status inserted = shard.index.insert(index_hash, ref);
+    Status inserted = shard.index.insert(tag, ref);
     if (!inserted.ok()) {
       e.flags = 0;
       free_entry_locked(shard, ref);
@@ -434,7 +458,7 @@ void DedupStore::free_entry_locked(Shard& shard, BlockRef ref) ZSFS_NO_THREAD_SA
   Chunk& chunk = *shard.chunks[chunk_number];
   Entry& e = chunk.entries[slot];
   e = Entry{};
-  e.key = chunk.free_head;
+  e.tag = chunk.free_head;
   chunk.free_head = slot;
   if (chunk.partial_pos == kNoSlot) {
     chunk.partial_pos = static_cast<uint32_t>(shard.partial.size());
@@ -493,7 +517,7 @@ void DedupStore::unref(BlockRef ref) {
     const bool same = e.encoding == codec::Encoding::kSameFilled;
     --(same ? shard.stats.same_refs : shard.stats.stored_refs);
     if (--e.refs > 0) return;
-    if (e.indexed()) shard.index.erase(same ? mix64(e.key) : e.key, ref);
+    if (e.indexed()) shard.index.erase(e.tag, ref);
     if (same) {
       --shard.stats.same_entries;
     } else {
@@ -501,7 +525,7 @@ void DedupStore::unref(BlockRef ref) {
       shard.stats.stored_bytes -= e.stored_bytes;
       if (e.encoding == codec::Encoding::kRaw) --shard.stats.raw_blocks;
     }
-    to_free = e.handle;
+    to_free = e.handle();
     free_entry_locked(shard, ref);
   }
   if (to_free != pool::kNullHandle) pool_->free(to_free);
@@ -521,20 +545,20 @@ Status DedupStore::read(BlockRef ref, codec::MutableBlock out) const {
     MutexLock lock(shard.mu);
     e = entry(shard, ref);
     if (e.encoding == codec::Encoding::kSameFilled) {
-      codec::fill_block(e.key, out);
+      codec::fill_block(e.word(), out);
       return {};
     }
-    if (pool_->object_size(e.handle) != e.stored_bytes) {
+    if (pool_->object_size(e.handle()) != e.stored_bytes) {
       log(LogLevel::kError, "corrupt block: ref %u has %u stored bytes, its pool object %zu", ref,
-          e.stored_bytes, pool_->object_size(e.handle));
+          e.stored_bytes, pool_->object_size(e.handle()));
       return Errno{EIO};
     }
     if (e.encoding == codec::Encoding::kRaw) {
       if (e.stored_bytes != codec::kBlockSize) return Errno{EIO};
-      pool_->read_bytes(e.handle, out);
+      pool_->read_bytes(e.handle(), out);
       return {};
     }
-    pool_->read_bytes(e.handle, std::span(payload.data(), e.stored_bytes));
+    pool_->read_bytes(e.handle(), std::span(payload.data(), e.stored_bytes));
   }
   Status decoded = codec::decompress(e.encoding, std::span(payload.data(), e.stored_bytes), out);
   if (!decoded.ok()) {
@@ -550,7 +574,7 @@ BlockInfo DedupStore::info(BlockRef ref) const {
   const Shard& shard = *shards_[shard_of_ref(ref)];
   MutexLock lock(shard.mu);
   const Entry& e = entry(shard, ref);
-  return BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle};
+  return BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle()};
 }
 
 StoreStats DedupStore::stats() const {
@@ -590,7 +614,7 @@ void DedupStore::for_each(const std::function<void(BlockRef, const BlockInfo&)>&
         const Entry& e = chunk->entries[slot];
         if (e.refs == 0) continue;
         const BlockRef ref = ((n * kChunkEntries + slot + 1) << kShardBits) | s;
-        fn(ref, BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle});
+        fn(ref, BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle()});
       }
     }
   }
@@ -620,23 +644,21 @@ std::string DedupStore::check() const {
         if (e.encoding == codec::Encoding::kSameFilled) {
           ++counted.same_entries;
           counted.same_refs += e.refs;
-          if (e.handle != pool::kNullHandle) fail("same-filled entry holds a pool object");
         } else {
           ++counted.stored_blocks;
           counted.stored_bytes += e.stored_bytes;
           counted.stored_refs += e.refs;
           if (e.encoding == codec::Encoding::kRaw) ++counted.raw_blocks;
-          if (e.handle == pool::kNullHandle) {
+          if (e.handle() == pool::kNullHandle) {
             fail("stored entry without a pool object");
-          } else if (pool_->object_size(e.handle) != e.stored_bytes) {
+          } else if (pool_->object_size(e.handle()) != e.stored_bytes) {
             fail("entry size differs from its pool object's size");
           }
         }
         if (e.staged()) ++counted.staged_blocks;
         if (e.indexed()) {
           ++indexed;
-          const uint64_t hash = e.encoding == codec::Encoding::kSameFilled ? mix64(e.key) : e.key;
-          if (shard.index.find(hash, [&](uint32_t id) { return id == ref; }) != ref) {
+          if (shard.index.find(e.tag, [&](uint32_t id) { return id == ref; }) != ref) {
             fail("indexed entry missing from the index");
           }
         }

@@ -128,9 +128,9 @@ class DedupStore {
 
   static unsigned shard_of_ref(BlockRef ref) { return ref & (kShards - 1); }
   Entry& entry(const Shard& shard, BlockRef ref) const;
-  Result<BlockRef> insert_locked(Shard& shard, unsigned shard_index, uint64_t key,
-                                 uint64_t index_hash, bool indexed, pool::Handle handle,
-                                 codec::Encoding encoding, uint32_t stored_bytes);
+  // Adds an entry with one reference; value is its pool handle, or a same-filled entry's word.
+  Result<BlockRef> insert_locked(Shard& shard, unsigned shard_index, uint32_t tag, bool indexed,
+                                 uint64_t value, codec::Encoding encoding, uint32_t stored_bytes);
   void free_entry_locked(Shard& shard, BlockRef ref);
   // Whether entry e holds the block data, whose payload in encoding is payload. Under the
   // entry's shard lock.
