@@ -22,7 +22,9 @@ constexpr auto kCompactorPeriod = std::chrono::seconds(1);
 // pool is left alone, and a share of the pool, as fragmentation that is worth a pass.
 constexpr uint64_t kCompactMinWasteBytes = 4 << 20;
 constexpr uint64_t kCompactWasteShareDen = 8;  // 1/8 = 12.5% of the pool's pages
-// And it hands freed heap memory back to the system once this much budget has been released.
+// And it hands freed heap memory back to the system once this much budget has been released,
+// and once more when usage has dropped and then held still for a period (the tail of a large
+// deletion would otherwise stay resident).
 constexpr uint64_t kTrimAfterReleasedBytes = 16 << 20;
 
 }  // namespace
@@ -192,6 +194,7 @@ uint64_t Filesystem::Impl::compact() {
 
 void Filesystem::Impl::compactor_loop() {
   uint64_t used_at_last_trim = budget_.used_bytes();
+  uint64_t last_used = used_at_last_trim;
   uint64_t last_pages_held = 0;
   std::unique_lock lock(compactor_mu_);
   while (!stopping_) {
@@ -209,13 +212,15 @@ void Filesystem::Impl::compactor_loop() {
     }
     last_pages_held = ps.pages_held;
     const uint64_t used = budget_.used_bytes();
-    if (used + kTrimAfterReleasedBytes < used_at_last_trim) {
-      // Large deletions leave freed metadata in malloc's arenas; give it back.
+    const bool settled = used == last_used && used < used_at_last_trim;
+    if (used + kTrimAfterReleasedBytes < used_at_last_trim || settled) {
+      // Deletions leave freed metadata in malloc's arenas; give it back.
       malloc_trim(0);
       used_at_last_trim = used;
     } else {
       used_at_last_trim = std::max(used_at_last_trim, used);
     }
+    last_used = used;
     lock.lock();
   }
 }
