@@ -22,8 +22,8 @@ constexpr uint32_t kMaxLocalEntries = (1u << (32 - 4)) - 2;
 // A reference count is kept below this, so that pinning a candidate can never overflow it.
 constexpr uint32_t kMaxRefs = UINT32_MAX - 64;
 constexpr uint32_t kNoSlot = UINT32_MAX;
-// How many fingerprint twins one put() compares at most. More than one is already a collision of
-// XXH3-128's low halves; four is plenty and bounds the work.
+// How many candidates (entries with the block's 32-bit index tag) one put() compares at most.
+// More than one is already a rare tag collision in a shard; four is plenty and bounds the work.
 constexpr size_t kMaxCandidates = 4;
 
 // Entry flags.

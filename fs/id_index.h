@@ -131,7 +131,8 @@ class IdIndex {
   static constexpr size_t kMinCapacity = 8;
 
   static uint32_t tag_of(uint64_t hash) {
-    // Fold the high half in so that callers may pass hashes whose entropy sits anywhere.
+    // Fold the high half in so that callers may pass hashes whose entropy sits anywhere. A hash
+    // below 2^32 is its own tag: DedupStore relies on that to key the index by a kept tag.
     return static_cast<uint32_t>(hash ^ (hash >> 32));
   }
   size_t home(uint32_t tag) const {
