@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "fs/file_account.h"
 #include "fs/filesystem_impl.h"
+#include "fs/heap_trimmer.h"
 
 namespace zsfs::fs {
 namespace {
@@ -22,10 +23,7 @@ constexpr auto kCompactorPeriod = std::chrono::seconds(1);
 // pool is left alone, and a share of the pool, as fragmentation that is worth a pass.
 constexpr uint64_t kCompactMinWasteBytes = 4 << 20;
 constexpr uint64_t kCompactWasteShareDen = 8;  // 1/8 = 12.5% of the pool's pages
-// And it hands freed heap memory back to the system once this much budget has been released,
-// and once more when usage has dropped and then held still for a period (the tail of a large
-// deletion would otherwise stay resident).
-constexpr uint64_t kTrimAfterReleasedBytes = 16 << 20;
+// And it gives freed heap memory back to the system when HeapTrimmer says so.
 
 }  // namespace
 
@@ -193,34 +191,33 @@ uint64_t Filesystem::Impl::compact() {
 }
 
 void Filesystem::Impl::compactor_loop() {
-  uint64_t used_at_last_trim = budget_.used_bytes();
-  uint64_t last_used = used_at_last_trim;
+  // Deletions wake this loop early (destroy() notifies), so "nothing changed" is judged by the
+  // clock, not by counting wake-ups.
+  using Clock = std::chrono::steady_clock;
   uint64_t last_pages_held = 0;
+  Clock::time_point pages_changed = Clock::now();
+  HeapTrimmer trimmer(0, kCompactorPeriod, Clock::now());
   std::unique_lock lock(compactor_mu_);
   while (!stopping_) {
     compactor_cv_.wait_for(lock, kCompactorPeriod);
     if (stopping_) break;
     lock.unlock();
+    const Clock::time_point now = Clock::now();
     const pool::PoolStats ps = pool_->stats();
     const uint64_t pool_bytes = ps.pages_held * pool::kPageSize;
     const uint64_t waste = pool_bytes - std::min(pool_bytes, ps.bytes_stored);
+    if (ps.pages_held != last_pages_held) pages_changed = now;
+    last_pages_held = ps.pages_held;
     if (waste > kCompactMinWasteBytes && waste > pool_bytes / kCompactWasteShareDen) {
       compact();  // which also returns the pool's cached free pages
-    } else if (ps.pages_held == last_pages_held) {
+    } else if (now - pages_changed >= kCompactorPeriod) {
       // Idle: the free pages the pool keeps for quick reuse go back to the system.
       pool_->trim();
     }
-    last_pages_held = ps.pages_held;
+    // The heap's share of the budget: everything but the pool's pages (which the pool returns
+    // itself).
     const uint64_t used = budget_.used_bytes();
-    const bool settled = used == last_used && used < used_at_last_trim;
-    if (used + kTrimAfterReleasedBytes < used_at_last_trim || settled) {
-      // Deletions leave freed metadata in malloc's arenas; give it back.
-      malloc_trim(0);
-      used_at_last_trim = used;
-    } else {
-      used_at_last_trim = std::max(used_at_last_trim, used);
-    }
-    last_used = used;
+    if (trimmer.should_trim(used - std::min(used, pool_bytes), now)) malloc_trim(0);
     lock.lock();
   }
 }

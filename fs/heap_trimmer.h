@@ -1,0 +1,49 @@
+// HeapTrimmer: decides when the daemon hands freed heap memory back to the system.
+//
+// Metadata (inodes, directories, block maps, the dedup store, the pool's handle tables) lives in
+// malloc's arenas; freeing it leaves the pages resident until malloc_trim(). A trim walks every
+// free chunk of every arena and madvises it, holding the arena locks meanwhile, so it must be
+// rare: once per kReleasedBytes of metadata released, and once more when the metadata has shrunk
+// and then held still for a quiet period (the tail of a large deletion would otherwise stay
+// resident). Quiet is judged by the clock, not by counting calls: the compactor that asks is
+// woken by every deletion.
+//
+// Not thread-safe: the compactor thread alone uses it.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+namespace zsfs::fs {
+
+class HeapTrimmer {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  static constexpr uint64_t kReleasedBytes = 16 << 20;
+
+  HeapTrimmer(uint64_t heap_bytes, Clock::duration quiet_period, Clock::time_point now)
+      : quiet_period_(quiet_period), at_last_trim_(heap_bytes), last_(heap_bytes), changed_(now) {}
+
+  // Whether to trim now, the metadata being heap_bytes; after true, the caller trims.
+  bool should_trim(uint64_t heap_bytes, Clock::time_point now) {
+    if (heap_bytes != last_) changed_ = now;
+    last_ = heap_bytes;
+    const bool settled = heap_bytes < at_last_trim_ && now - changed_ >= quiet_period_;
+    if (heap_bytes + kReleasedBytes < at_last_trim_ || settled) {
+      at_last_trim_ = heap_bytes;
+      return true;
+    }
+    at_last_trim_ = std::max(at_last_trim_, heap_bytes);
+    return false;
+  }
+
+ private:
+  const Clock::duration quiet_period_;
+  uint64_t at_last_trim_;      // the metadata at the last trim, or the most since
+  uint64_t last_;              // the metadata at the last call
+  Clock::time_point changed_;  // when it last changed
+};
+
+}  // namespace zsfs::fs
