@@ -143,7 +143,6 @@ void Filesystem::Impl::destroy(Inode* inode) {
     extra_bytes_ -= extra;
   }
   inodes_.release(inode);
-  compactor_cv_.notify_one();
 }
 
 bool Filesystem::Impl::atime_needs_update(const Inode& inode, const timespec& t) const {
