@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -105,6 +107,60 @@ TEST_F(LifecycleTest, UmountEndsTheDaemon) {
   auto status = zsfs_.wait_exit(60s);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(*status, 0) << zsfs_.log();
+}
+
+// CPU time (user + system) the process has used so far, in clock ticks.
+uint64_t cpu_ticks(pid_t pid) {
+  const std::string line = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = line.rfind(')');
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  // After "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+  // utime stime.
+  std::sscanf(line.c_str() + close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+              &utime, &stime);
+  return utime + stime;
+}
+
+// The request thread polls for the next request a few microseconds before it sleeps: an idle
+// mount must cost no CPU.
+TEST_F(LifecycleTest, AnIdleMountUsesNoCpu) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  write_file(zsfs_.path() + "/f", "data");
+  EXPECT_EQ(read_file(zsfs_.path() + "/f"), "data");
+  const uint64_t before = cpu_ticks(zsfs_.pid());
+  std::this_thread::sleep_for(2s);
+  const uint64_t used = cpu_ticks(zsfs_.pid()) - before;
+  const long ticks_per_second = sysconf(_SC_CLK_TCK);
+  // The background compactor looks at the pool once a second; a spinning thread would take
+  // about 2 s of CPU here.
+  EXPECT_LT(used, static_cast<uint64_t>(ticks_per_second / 2)) << used << " ticks in 2 s idle";
+}
+
+// threads=N (N > 1) serves through libfuse's multi-threaded loop, threads=1 through zsfs's own:
+// both serve concurrent clients and stop cleanly.
+TEST_F(LifecycleTest, SeveralRequestThreadsServeAndStop) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=64M,threads=3");
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 200; ++i) {
+        const std::string path = zsfs_.path() + "/c" + std::to_string(c) + "-" + std::to_string(i);
+        const std::string data(static_cast<size_t>(10000 + i), static_cast<char>('a' + c));
+        write_file(path, data);
+        if (read_file(path) != data || unlink(path.c_str()) != 0) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : clients)
+    t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(kill(zsfs_.pid(), SIGTERM), 0);
+  auto status = zsfs_.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGTERM";
+  EXPECT_EQ(*status, 0) << zsfs_.log();
+  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s));
 }
 
 TEST_F(LifecycleTest, SigkillLeavesADeadMountThatFusermountRemoves) {
