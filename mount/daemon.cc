@@ -164,7 +164,9 @@ fuse_session* new_session(const Options& options, const fuse_lowlevel_ops& ops, 
 // (perf: 45% of the daemon's time in the scheduler's switch and wake-up paths). Measured with
 // tests/bench/compare/metaops.c, 100,000 files on 2 cores, create/stat/unlink: sleeping at once
 // 4.3/1.6/2.7 s; polling 5 us 3.3/1.6/2.0 s; 10 us 2.6/0.95/1.8 s; 20 us 2.6/1.1/1.9 s; 50 us
-// no better, and the untar of W1 slower by taking CPU from compression. 10 us left W1 as fast.
+// no better. The untar of W1, where compression needs the CPU too, took 16.1, 17.6 and 13.8 s
+// polling 10 us against 17.0, 19.6 and 15.4 s sleeping at once (alternate runs; this machine's
+// noise is about that large), and 20.9 and 18.3 s polling 50 us against 17.2 and 17.8 s.
 constexpr auto kPollBeforeSleep = std::chrono::microseconds(10);
 
 // Tells the CPU that this is a busy-wait loop (saves power, yields to a sibling hyperthread).
