@@ -194,8 +194,7 @@ void Filesystem::Impl::compactor_loop() {
   // Deletions wake this loop early (destroy() notifies), so "nothing changed" is judged by the
   // clock, not by counting wake-ups.
   using Clock = std::chrono::steady_clock;
-  uint64_t last_pages_held = 0;
-  Clock::time_point pages_changed = Clock::now();
+  StillSince pages_held(0, Clock::now());
   HeapTrimmer trimmer(0, kCompactorPeriod, Clock::now());
   std::unique_lock lock(compactor_mu_);
   while (!stopping_) {
@@ -206,11 +205,10 @@ void Filesystem::Impl::compactor_loop() {
     const pool::PoolStats ps = pool_->stats();
     const uint64_t pool_bytes = ps.pages_held * pool::kPageSize;
     const uint64_t waste = pool_bytes - std::min(pool_bytes, ps.bytes_stored);
-    if (ps.pages_held != last_pages_held) pages_changed = now;
-    last_pages_held = ps.pages_held;
+    const bool pool_idle = pages_held.update(ps.pages_held, now) >= kCompactorPeriod;
     if (waste > kCompactMinWasteBytes && waste > pool_bytes / kCompactWasteShareDen) {
       compact();  // which also returns the pool's cached free pages
-    } else if (now - pages_changed >= kCompactorPeriod) {
+    } else if (pool_idle) {
       // Idle: the free pages the pool keeps for quick reuse go back to the system.
       pool_->trim();
     }

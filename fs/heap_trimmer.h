@@ -1,4 +1,5 @@
-// HeapTrimmer: decides when the daemon hands freed heap memory back to the system.
+// HeapTrimmer: decides when the daemon hands freed heap memory back to the system. StillSince:
+// how long a figure has held still, which the compactor asks of the pool's pages too.
 //
 // Metadata (inodes, directories, block maps, the dedup store, the pool's handle tables) lives in
 // malloc's arenas; freeing it leaves the pages resident until malloc_trim(). A trim walks every
@@ -17,6 +18,27 @@
 
 namespace zsfs::fs {
 
+// How long a watched figure has held still, by the clock.
+class StillSince {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  StillSince(uint64_t value, Clock::time_point now) : last_(value), since_(now) {}
+
+  // Records value as of now; returns how long it has not changed.
+  Clock::duration update(uint64_t value, Clock::time_point now) {
+    if (value != last_) {
+      last_ = value;
+      since_ = now;
+    }
+    return now - since_;
+  }
+
+ private:
+  uint64_t last_;
+  Clock::time_point since_;  // when it last changed
+};
+
 class HeapTrimmer {
  public:
   using Clock = std::chrono::steady_clock;
@@ -24,13 +46,12 @@ class HeapTrimmer {
   static constexpr uint64_t kReleasedBytes = 16 << 20;
 
   HeapTrimmer(uint64_t heap_bytes, Clock::duration quiet_period, Clock::time_point now)
-      : quiet_period_(quiet_period), at_last_trim_(heap_bytes), last_(heap_bytes), changed_(now) {}
+      : quiet_period_(quiet_period), at_last_trim_(heap_bytes), heap_(heap_bytes, now) {}
 
   // Whether to trim now, the metadata being heap_bytes; after true, the caller trims.
   bool should_trim(uint64_t heap_bytes, Clock::time_point now) {
-    if (heap_bytes != last_) changed_ = now;
-    last_ = heap_bytes;
-    const bool settled = heap_bytes < at_last_trim_ && now - changed_ >= quiet_period_;
+    const bool quiet = heap_.update(heap_bytes, now) >= quiet_period_;
+    const bool settled = heap_bytes < at_last_trim_ && quiet;
     if (heap_bytes + kReleasedBytes < at_last_trim_ || settled) {
       at_last_trim_ = heap_bytes;
       return true;
@@ -41,9 +62,8 @@ class HeapTrimmer {
 
  private:
   const Clock::duration quiet_period_;
-  uint64_t at_last_trim_;      // the metadata at the last trim, or the most since
-  uint64_t last_;              // the metadata at the last call
-  Clock::time_point changed_;  // when it last changed
+  uint64_t at_last_trim_;  // the metadata at the last trim, or the most since
+  StillSince heap_;        // the metadata, and how long it has held still
 };
 
 }  // namespace zsfs::fs
