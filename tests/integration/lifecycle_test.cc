@@ -67,26 +67,25 @@ void expect_usable_directory(const std::string& path) {
 
 class LifecycleTest : public ZsfsTest {};
 
+// Sends sig to a running daemon and expects a clean exit that leaves the mount point usable.
+void expect_signal_unmounts_cleanly(ZsfsMount& zsfs, int sig) {
+  write_file(zsfs.path() + "/f", "data");
+  ASSERT_EQ(kill(zsfs.pid(), sig), 0);
+  auto status = zsfs.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on " << strsignal(sig);
+  EXPECT_EQ(*status, 0) << zsfs.log();
+  EXPECT_TRUE(wait_for_mount(zsfs.path(), false, 5s)) << "still mounted after " << strsignal(sig);
+  expect_usable_directory(zsfs.path());
+}
+
 TEST_F(LifecycleTest, SigtermUnmountsCleanly) {
   ZSFS_START_OR_SKIP(zsfs_, "size=32M");
-  write_file(zsfs_.path() + "/f", "data");
-  ASSERT_EQ(kill(zsfs_.pid(), SIGTERM), 0);
-  auto status = zsfs_.wait_exit(60s);
-  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGTERM";
-  EXPECT_EQ(*status, 0) << zsfs_.log();
-  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s)) << "still mounted after SIGTERM";
-  expect_usable_directory(zsfs_.path());
+  expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
 }
 
 TEST_F(LifecycleTest, SigintUnmountsCleanly) {
   ZSFS_START_OR_SKIP(zsfs_, "size=32M");
-  write_file(zsfs_.path() + "/f", "data");
-  ASSERT_EQ(kill(zsfs_.pid(), SIGINT), 0);
-  auto status = zsfs_.wait_exit(60s);
-  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGINT";
-  EXPECT_EQ(*status, 0) << zsfs_.log();
-  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s));
-  expect_usable_directory(zsfs_.path());
+  expect_signal_unmounts_cleanly(zsfs_, SIGINT);
 }
 
 TEST_F(LifecycleTest, FusermountEndsTheDaemon) {
