@@ -142,6 +142,10 @@ class Filesystem {
   // Waits until every block written so far has been compressed and deduplicated by the
   // background (statistics are then final for what was written).
   void settle();
+  // Adds a section to the user.zsfs.stats JSON (after the core's own figures). Not thread-safe:
+  // call before the filesystem is shared between threads; section.write is then called from
+  // whichever thread reads the statistics, so it must be thread-safe itself.
+  void add_stats_section(StatsSection section);
 
   // The implementation, declared in fs/filesystem_impl.h (private to fs/).
   class Impl;

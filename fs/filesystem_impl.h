@@ -91,6 +91,7 @@ class Filesystem::Impl {
   uint64_t compact();
   std::string check();
   void settle() { store_.settle(); }
+  void add_stats_section(StatsSection section) { stats_sections_.push_back(std::move(section)); }
 
   RwLock& quiesce_mu() { return quiesce_mu_; }
 
@@ -160,6 +161,9 @@ class Filesystem::Impl {
   // targets and xattrs.
   std::atomic<uint64_t> extra_bytes_{0};
   std::atomic<uint64_t> compactions_{0};
+
+  // Added before requests are served, read-only after (see Filesystem::add_stats_section).
+  std::vector<StatsSection> stats_sections_;
 
   // Running totals over regular files, kept by FileAccount so that stats() need not visit every
   // inode: sizes, data blocks, bytes of holes below the sizes, block map memory.

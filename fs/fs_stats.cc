@@ -33,7 +33,7 @@ double Stats::compression_ratio() const {
                                     static_cast<double>(compr_data_size);
 }
 
-std::string Stats::to_json() const {
+std::string Stats::to_json(std::span<const StatsSection> sections) const {
   JsonWriter json;
   json.begin_object()
       .field("orig_data_size", orig_data_size)
@@ -67,6 +67,10 @@ std::string Stats::to_json() const {
       .field("dedup", dedup);
   json.key("pool");
   pool.write_json(json, false);
+  for (const StatsSection& section : sections) {
+    json.key(section.key);
+    section.write(json);
+  }
   json.end_object();
   return json.str();
 }

@@ -5,11 +5,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 
+#include "base/json.h"
 #include "pool/stats.h"
 
 namespace zsfs::fs {
+
+// A section that a layer above the core adds to user.zsfs.stats (mount/ adds its FUSE request
+// counts): write puts one JSON value, written at every read of the statistics, under key.
+struct StatsSection {
+  std::string key;
+  std::function<void(JsonWriter&)> write;
+};
 
 struct Stats {
   // As zram's mm_stat.
@@ -55,7 +65,8 @@ struct Stats {
   // How many times smaller the unique stored blocks became: (unique_blocks * 4096) /
   // compr_data_size, dedup and same-filled blocks left out; 0 when nothing is stored.
   double compression_ratio() const;
-  std::string to_json() const;
+  // The figures as one JSON object, followed by the sections' (after "pool").
+  std::string to_json(std::span<const StatsSection> sections = {}) const;
 };
 
 struct FileStats {

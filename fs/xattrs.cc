@@ -195,7 +195,7 @@ Result<std::string> Filesystem::Impl::virtual_xattr(Inode& inode, std::string_vi
     return stats->to_json();
   }
   if (!root) return Errno{ENODATA};
-  if (name == kXattrStats) return stats().to_json();
+  if (name == kXattrStats) return stats().to_json(stats_sections_);
   if (name == kXattrClasses) return classes_text();
   if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
   if (name == kXattrCompact) {

@@ -268,6 +268,9 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
   }
   std::unique_ptr<fs::Filesystem> filesystem = std::move(created).value();
   MountContext ctx(*filesystem, options.writeback);
+  // ctx outlives every reader of the statistics: the filesystem is reset below, before ctx goes.
+  filesystem->add_stats_section(
+      {"requests", [&requests = ctx.requests()](JsonWriter& json) { requests.write_json(json); }});
   const fuse_lowlevel_ops ops = lowlevel_ops();
 
   int status = kExitOk;

@@ -24,7 +24,7 @@ bool is_dot_or_dotdot(const std::string& name) {
 }
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  serve(req, "opendir", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kOpendir, [&](MountContext& ctx, Reply& reply) {
     if (ctx.skip_opendir()) return reply.error(ENOSYS);
     Status opened = ctx.fs().opendir(ino);
     if (!opened.ok()) return reply.error(opened.error());
@@ -37,7 +37,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
-  serve(req, "readdir", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kReaddir, [&](MountContext& ctx, Reply& reply) {
     uint64_t start = 0;
     if (!to_unsigned(offset, start)) return reply.error(EINVAL);
     auto buffer = std::make_unique_for_overwrite<char[]>(size);
@@ -61,7 +61,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
-  serve(req, "readdirplus", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kReaddirplus, [&](MountContext& ctx, Reply& reply) {
     uint64_t start = 0;
     if (!to_unsigned(offset, start)) return reply.error(EINVAL);
     auto buffer = std::make_unique_for_overwrite<char[]>(size);
@@ -93,7 +93,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, f
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-  serve(req, "releasedir", [&](MountContext&, Reply& reply) { reply.ok(); });
+  serve(req, Op::kReleasedir, [&](MountContext&, Reply& reply) { reply.ok(); });
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ void reply_status(Reply& reply, const Status& status) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  serve(req, "lookup", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kLookup, [&](MountContext& ctx, Reply& reply) {
     auto attr = ctx.fs().lookup(parent, name);
     if (!attr.ok() && attr.error() == ENOENT) return reply.negative_entry();
     reply_entry(reply, attr);
@@ -28,14 +28,14 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  serve(req, "forget", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kForget, [&](MountContext& ctx, Reply& reply) {
     ctx.fs().forget(ino, nlookup);
     reply.none();
   });
 }
 
 void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-  serve(req, "forget_multi", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kForgetMulti, [&](MountContext& ctx, Reply& reply) {
     for (size_t i = 0; i < count; ++i)
       ctx.fs().forget(forgets[i].ino, forgets[i].nlookup);
     reply.none();
@@ -43,7 +43,7 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  serve(req, "getattr", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kGetattr, [&](MountContext& ctx, Reply& reply) {
     auto attr = ctx.fs().getattr(ino);
     if (!attr.ok()) return reply.error(attr.error());
     reply.attr(*attr);
@@ -58,7 +58,7 @@ fs::TimeChange time_change(int to_set, int set_bit, int now_bit, const timespec&
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
-  serve(req, "setattr", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kSetattr, [&](MountContext& ctx, Reply& reply) {
     fs::SetAttr change;
     if ((to_set & FUSE_SET_ATTR_MODE) != 0) change.mode = attr->st_mode & 07777;
     if ((to_set & FUSE_SET_ATTR_UID) != 0) change.uid = attr->st_uid;
@@ -80,7 +80,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
-  serve(req, "readlink", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kReadlink, [&](MountContext& ctx, Reply& reply) {
     auto target = ctx.fs().readlink(ino);
     if (!target.ok()) return reply.error(target.error());
     reply.readlink(*target);
@@ -88,13 +88,13 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  serve(req, "mknod", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kMknod, [&](MountContext& ctx, Reply& reply) {
     reply_entry(reply, ctx.fs().mknod(parent, name, mode, rdev, caller_of(req)));
   });
 }
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  serve(req, "mkdir", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kMkdir, [&](MountContext& ctx, Reply& reply) {
     // The kernel sends the permission bits only (umask applied); the type is implied.
     const uint32_t full_mode = S_IFDIR | (mode & 07777);
     reply_entry(reply, ctx.fs().mkdir(parent, name, full_mode, caller_of(req)));
@@ -102,32 +102,32 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
 }
 
 void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-  serve(req, "symlink", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kSymlink, [&](MountContext& ctx, Reply& reply) {
     reply_entry(reply, ctx.fs().symlink(parent, name, target, caller_of(req)));
   });
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  serve(req, "link", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kLink, [&](MountContext& ctx, Reply& reply) {
     reply_entry(reply, ctx.fs().link(ino, new_parent, new_name));
   });
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  serve(req, "unlink", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kUnlink, [&](MountContext& ctx, Reply& reply) {
     reply_status(reply, ctx.fs().unlink(parent, name));
   });
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  serve(req, "rmdir", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kRmdir, [&](MountContext& ctx, Reply& reply) {
     reply_status(reply, ctx.fs().rmdir(parent, name));
   });
 }
 
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
                const char* new_name, unsigned int flags) {
-  serve(req, "rename", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kRename, [&](MountContext& ctx, Reply& reply) {
     reply_status(reply, ctx.fs().rename(parent, name, new_parent, new_name, flags, caller_of(req)));
   });
 }

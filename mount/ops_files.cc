@@ -41,7 +41,7 @@ std::span<std::byte> thread_buffer(size_t size) {
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  serve(req, "open", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kOpen, [&](MountContext& ctx, Reply& reply) {
     if (ctx.skip_open()) return reply.error(ENOSYS);
     Status opened = ctx.fs().open(ino, fi->flags);
     if (!opened.ok()) return reply.error(opened.error());
@@ -52,7 +52,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
-  serve(req, "create", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kCreate, [&](MountContext& ctx, Reply& reply) {
     // Without opens the kernel creates with mknod, and saves the release that a create brings.
     if (ctx.skip_open()) return reply.error(ENOSYS);
     auto attr = ctx.fs().create(parent, name, mode, fi->flags, caller_of(req));
@@ -63,7 +63,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
-  serve(req, "read", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kRead, [&](MountContext& ctx, Reply& reply) {
     uint64_t start = 0;
     if (!to_unsigned(offset, start)) return reply.error(EINVAL);
     std::span<std::byte> buffer = thread_buffer(size);
@@ -77,7 +77,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
 // memory reaches the core without a copy; data in a pipe (splice) is copied out once.
 void op_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t offset,
                   fuse_file_info*) {
-  serve(req, "write", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kWrite, [&](MountContext& ctx, Reply& reply) {
     uint64_t start = 0;
     if (!to_unsigned(offset, start)) return reply.error(EINVAL);
     const size_t size = fuse_buf_size(bufv);
@@ -104,7 +104,7 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t offse
 }
 
 void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  serve(req, "release", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kRelease, [&](MountContext& ctx, Reply& reply) {
     ctx.fs().release(ino);
     reply.ok();
   });
@@ -112,7 +112,7 @@ void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                   fuse_file_info*) {
-  serve(req, "fallocate", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kFallocate, [&](MountContext& ctx, Reply& reply) {
     uint64_t start = 0;
     uint64_t count = 0;
     if (!to_unsigned(offset, start) || !to_unsigned(length, count)) return reply.error(EINVAL);
@@ -121,7 +121,7 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t 
 }
 
 void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info*) {
-  serve(req, "lseek", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kLseek, [&](MountContext& ctx, Reply& reply) {
     // With the writeback cache, written data may still sit in the kernel's page cache, where the
     // core cannot see it, and the kernel does not write it back before asking. ENOSYS makes the
     // kernel answer SEEK_DATA/SEEK_HOLE itself from then on (all data, a hole at the end):
@@ -138,7 +138,7 @@ void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t offset, int whence, fuse_fil
 void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t offset_in, fuse_file_info*,
                         fuse_ino_t ino_out, off_t offset_out, fuse_file_info*, size_t length,
                         int flags) {
-  serve(req, "copy_file_range", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kCopyFileRange, [&](MountContext& ctx, Reply& reply) {
     uint64_t in = 0;
     uint64_t out = 0;
     if (!to_unsigned(offset_in, in) || !to_unsigned(offset_out, out)) {

@@ -71,7 +71,7 @@ void op_destroy(void*) {
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {
-  serve(req, "statfs", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kStatfs, [&](MountContext& ctx, Reply& reply) {
     const fs::StatFs fs_stat = ctx.fs().statfs();
     struct statvfs st {};
     st.f_bsize = fs_stat.block_size;

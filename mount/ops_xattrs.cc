@@ -20,14 +20,14 @@ void reply_sized(Reply& reply, size_t size, const std::string& value) {
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
                  int flags) {
-  serve(req, "setxattr", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kSetxattr, [&](MountContext& ctx, Reply& reply) {
     Status set = ctx.fs().setxattr(ino, name, std::string_view(value, size), flags, caller_of(req));
     reply.error(set.ok() ? 0 : set.error());
   });
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  serve(req, "getxattr", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kGetxattr, [&](MountContext& ctx, Reply& reply) {
     if (size == 0) {
       // A size query must not run an action attribute; the core answers it without doing so.
       auto value_size = ctx.fs().getxattr_size(ino, name, caller_of(req));
@@ -41,7 +41,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  serve(req, "listxattr", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kListxattr, [&](MountContext& ctx, Reply& reply) {
     auto names = ctx.fs().listxattr(ino, caller_of(req));
     if (!names.ok()) return reply.error(names.error());
     reply_sized(reply, size, *names);
@@ -49,7 +49,7 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  serve(req, "removexattr", [&](MountContext& ctx, Reply& reply) {
+  serve(req, Op::kRemovexattr, [&](MountContext& ctx, Reply& reply) {
     Status removed = ctx.fs().removexattr(ino, name, caller_of(req));
     reply.error(removed.ok() ? 0 : removed.error());
   });

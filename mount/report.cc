@@ -80,6 +80,27 @@ std::string du_line(const DuFigures& f, const std::string& path) {
          pad_left(format_bytes(f.shared), 10) + "  " + path + "\n";
 }
 
+// "N (write N, getxattr N, ...)": the total and the most frequent operations, most frequent first.
+std::string requests_summary(const JsonValue& requests, uint64_t total) {
+  constexpr size_t kShown = 6;
+  std::vector<std::pair<uint64_t, std::string>> counts;
+  if (const JsonValue::Object* members = requests.as_object()) {
+    for (const auto& [name, value] : *members) {
+      const auto count = value.as_u64();
+      if (name != "total" && count && *count > 0) counts.emplace_back(*count, name);
+    }
+  }
+  std::stable_sort(counts.begin(), counts.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string text = format_count(total);
+  for (size_t i = 0; i < counts.size() && i < kShown; ++i) {
+    text += (i == 0 ? " (" : ", ") + counts[i].second + " " + format_count(counts[i].first);
+  }
+  if (counts.size() > kShown) text += ", ...";
+  if (!counts.empty()) text += ")";
+  return text;
+}
+
 }  // namespace
 
 std::string render_stats(const JsonValue& stats, std::string_view mount_point) {
@@ -182,6 +203,10 @@ std::string render_stats(const JsonValue& stats, std::string_view mount_point) {
   if (runs && compacted) {
     table.row("Compaction", format_count(*runs) + " runs, " + format_count(*compacted) +
                                 " pages freed (" + format_bytes(*compacted * kBlockBytes) + ")");
+  }
+  if (const JsonValue* requests = stats.find("requests")) {
+    if (auto total = u64(*requests, "total"))
+      table.row("FUSE requests", requests_summary(*requests, *total));
   }
   return table.str();
 }

@@ -115,12 +115,12 @@ void Reply::lseek(off_t offset) {
   fuse_reply_lseek(req_, offset);
 }
 
-void handler_failed(Reply& reply, const char* op, int errno_value, const char* what) noexcept {
+void handler_failed(Reply& reply, Op op, int errno_value, const char* what) noexcept {
   // Reply first: formatting the message could itself run out of memory.
   const bool replied_before = reply.sent();
   if (!replied_before) reply.error(errno_value);
   try {
-    log_error(std::string(op) + ": " + what +
+    log_error(std::string(op_name(op)) + ": " + what +
               (replied_before ? " (after the reply was sent)" : ""));
   } catch (...) {
     log_error("a request failed and its message could not be formatted");

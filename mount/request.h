@@ -4,7 +4,7 @@
 // A handler is written as
 //
 //   void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-//     serve(req, "getattr", [&](MountContext& ctx, Reply& reply) {
+//     serve(req, Op::kGetattr, [&](MountContext& ctx, Reply& reply) {
 //       auto attr = ctx.fs().getattr(ino);
 //       if (!attr.ok()) return reply.error(attr.error());
 //       reply.attr(*attr);
@@ -33,6 +33,7 @@
 #include "fs/filesystem.h"
 #include "mount/fuse_api.h"
 #include "mount/log.h"
+#include "mount/request_counters.h"
 
 namespace zsfs::mount {
 
@@ -49,6 +50,8 @@ class MountContext {
       : fs_(filesystem), writeback_requested_(writeback_requested) {}
 
   fs::Filesystem& fs() const { return fs_; }
+  RequestCounters& requests() { return requests_; }
+  const RequestCounters& requests() const { return requests_; }
   bool writeback_requested() const { return writeback_requested_; }
   // Whether the kernel's writeback cache is on; set once by init(), before the kernel sends any
   // other request. Atomic because that ordering goes through the kernel, which the C++ memory
@@ -66,6 +69,7 @@ class MountContext {
 
  private:
   fs::Filesystem& fs_;
+  RequestCounters requests_;
   const bool writeback_requested_;
   std::atomic<bool> writeback_{false};
   std::atomic<bool> skip_open_{false};
@@ -120,12 +124,13 @@ class Reply {
 };
 
 // Logs a handler's exception and replies errno_value if no reply was sent yet.
-void handler_failed(Reply& reply, const char* op, int errno_value, const char* what) noexcept;
+void handler_failed(Reply& reply, Op op, int errno_value, const char* what) noexcept;
 
-// Runs body(ctx, reply) with the exception barrier described above.
+// Counts the request, then runs body(ctx, reply) with the exception barrier described above.
 template <class Body>
-void serve(fuse_req_t req, const char* op, Body&& body) noexcept {
+void serve(fuse_req_t req, Op op, Body&& body) noexcept {
   MountContext& ctx = context_of(req);
+  ctx.requests().count(op);
   Reply reply(req, ctx.fs());
   try {
     body(ctx, reply);
@@ -136,7 +141,7 @@ void serve(fuse_req_t req, const char* op, Body&& body) noexcept {
   } catch (...) {
     handler_failed(reply, op, EIO, "unknown exception");
   }
-  ZSFS_CHECK_MSG(reply.sent(), op);
+  ZSFS_CHECK_MSG(reply.sent(), op_name(op));
 }
 
 // Offsets and lengths from the kernel arrive as signed types; negative ones are EINVAL.

@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -202,6 +203,51 @@ TEST_F(StatsTest, ZsfsctlStats) {
   ASSERT_TRUE(parsed.ok()) << json.output;
   EXPECT_EQ(parsed->find("mem_limit")->as_u64(), 128u << 20);
   EXPECT_EQ(parsed->find("orig_data_size")->as_u64(), 1u << 20);
+}
+
+// The FUSE request counts follow the system calls that cause them: each unlink(2) of a name the
+// kernel has cached is one UNLINK, each getxattr(2) of a name that does not exist one GETXATTR.
+TEST_F(StatsTest, RequestCountsFollowTheSystemCalls) {
+  ZSFS_START_OR_SKIP(zsfs_);
+  const std::string f = zsfs_.path() + "/f";
+  write_file(f, "x");
+  constexpr uint64_t kFiles = 25;
+  for (uint64_t i = 0; i < kFiles; ++i)
+    write_file(zsfs_.path() + "/u" + std::to_string(i), "data");
+
+  auto requests = [&] {
+    const JsonValue s = read_json_xattr(zsfs_.path(), "user.zsfs.stats");
+    const JsonValue* r = s.find("requests");
+    EXPECT_NE(r, nullptr) << mount::to_json_text(s);
+    return r != nullptr ? *r : JsonValue{};
+  };
+  const JsonValue before = requests();
+  uint64_t sum = 0;
+  for (const auto& [name, value] : *before.as_object()) {
+    if (name != "total") sum += field(before, name);
+  }
+  EXPECT_EQ(field(before, "total"), sum);
+  EXPECT_GE(field(before, "write"), kFiles + 1);
+
+  constexpr uint64_t kGets = 100;
+  char buf[16];
+  for (uint64_t i = 0; i < kGets; ++i) {
+    ASSERT_EQ(getxattr(f.c_str(), "user.missing", buf, sizeof buf), -1);
+    ASSERT_EQ(errno, ENODATA);
+  }
+  for (uint64_t i = 0; i < kFiles; ++i)
+    ASSERT_EQ(unlink((zsfs_.path() + "/u" + std::to_string(i)).c_str()), 0);
+  const JsonValue after = requests();
+  EXPECT_EQ(field(after, "unlink") - field(before, "unlink"), kFiles);
+  // The second reading of the statistics is one more getxattr.
+  EXPECT_EQ(field(after, "getxattr") - field(before, "getxattr"), kGets + 1);
+  EXPECT_EQ(field(after, "write"), field(before, "write"));
+  EXPECT_GE(field(after, "total") - field(before, "total"), kGets + 1 + kFiles);
+
+  RunResult text = zsfsctl({"stats", zsfs_.path()});
+  ASSERT_EQ(text.status, 0) << text.output;
+  EXPECT_NE(text.output.find("FUSE requests"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("getxattr "), std::string::npos) << text.output;
 }
 
 TEST_F(StatsTest, ZsfsctlDu) {

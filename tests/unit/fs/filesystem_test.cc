@@ -502,6 +502,31 @@ TEST_F(FilesystemTest, Xattrs) {
   fs_->release(f);
 }
 
+TEST_F(FilesystemTest, StatsSectionsFollowTheCoreFigures) {
+  int reads = 0;
+  fs_->add_stats_section({"front", [&reads](JsonWriter& json) {
+                            ++reads;
+                            json.begin_object().field("reads", reads).end_object();
+                          }});
+  fs_->add_stats_section({"second", [](JsonWriter& json) { json.value(uint64_t{7}); }});
+  Result<std::string> stats = fs_->getxattr(kRootIno, kXattrStats, user());
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(reads, 1);
+  // After the core's own figures (which end with the pool's object), in the order added.
+  const size_t pool = stats->find("\"pool\":");
+  const size_t front = stats->find("\"front\":{\"reads\":1}");
+  const size_t second = stats->find("\"second\":7}");
+  ASSERT_NE(pool, std::string::npos) << *stats;
+  ASSERT_NE(front, std::string::npos) << *stats;
+  ASSERT_NE(second, std::string::npos) << *stats;
+  EXPECT_LT(pool, front);
+  EXPECT_LT(front, second);
+  EXPECT_EQ(second + std::string("\"second\":7}").size(), stats->size()) << *stats;
+  // Every read writes the sections anew.
+  ASSERT_TRUE(fs_->getxattr(kRootIno, kXattrStats, user()).ok());
+  EXPECT_EQ(reads, 2);
+}
+
 TEST_F(FilesystemTest, VirtualXattrs) {
   Ino f = create("f");
   write_str(*fs_, f, 0, text_block(1, 8192));

@@ -61,6 +61,25 @@ TEST(RenderStats, StagedBlocksShowOnlyWhenThereAreSome) {
             "  to compress  1,234 blocks kept raw until the background compresses them\n");
 }
 
+TEST(RenderStats, RequestsShowTheTotalAndTheMostFrequentOperations) {
+  EXPECT_EQ(render_stats(json(R"({"requests": {"total": 1160426, "lookup": 83778, "forget": 47,
+                                  "getattr": 157792, "setattr": 251137, "mknod": 78626,
+                                  "read": 0, "write": 301858, "getxattr": 281986,
+                                  "mkdir": 5096}})"),
+                         "/m"),
+            "Mounted on     /m\n"
+            "FUSE requests  1,160,426 (write 301,858, getxattr 281,986, setattr 251,137, "
+            "getattr 157,792, lookup 83,778, mknod 78,626, ...)\n");
+  EXPECT_EQ(render_stats(json(R"({"requests": {"total": 3, "statfs": 2, "lookup": 1,
+                                  "read": 0}})"),
+                         "/m"),
+            "Mounted on     /m\n"
+            "FUSE requests  3 (statfs 2, lookup 1)\n");
+  EXPECT_EQ(render_stats(json(R"({"requests": {"total": 0, "read": 0}})"), "/m"),
+            "Mounted on     /m\n"
+            "FUSE requests  0\n");
+}
+
 TEST(RenderStats, MissingFieldsLeaveLinesOut) {
   const std::string text = render_stats(json(R"({"mem_used_total": 4096})"), "/m");
   EXPECT_EQ(text, "Mounted on  /m\n");
