@@ -349,6 +349,27 @@ if len(sys.argv) > 2:
 print(stats[sys.argv[1]])' "$@"
 }
 
+# The round trips the zsfs daemon has served since the mount: its FUSE requests less the forgets,
+# which the kernel sends one way, waiting for no answer. Prints nothing for the other targets or
+# when the statistics cannot be read (a figure missing, not a failed run).
+round_trips() {
+  [[ $target == zsfs ]] || return 0
+  zsfs_stats | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["requests"]
+print(r["total"] - r["forget"] - r["forget_multi"])' 2>/dev/null || true
+}
+
+# Records under KEY the round trips since BEFORE (a round_trips figure). The reading itself adds
+# one or two getxattr requests: noise at the scale of a workload.
+put_round_trips() {
+  local key=$1 before=$2 after
+  [[ -n $before ]] || return 0
+  after=$(round_trips)
+  [[ -n $after ]] && put "$target" "$key" $((after - before))
+  return 0
+}
+
 # Records the target's memory under KEY, and for zsfs also the pool's own figure (KEY_pool).
 record_memory() {
   local key=$1 bytes
@@ -528,9 +549,12 @@ w1_w2() {
   if want W1; then
     log "  W1: untar $(basename "$work/linux.tar") + sync"
     start_peak
+    local trips
+    trips=$(round_trips)
     if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
       "$work/linux.tar" "$mnt"; then
       put "$target" w1_seconds "$step_seconds"
+      put_round_trips w1_round_trips "$trips"
     else
       fail "W1: untar failed"
     fi
@@ -549,10 +573,13 @@ w1_w2() {
 w3() {
   settle
   log "  W3: read back cold (tar -c | cat > /dev/null)"
+  local trips
+  trips=$(round_trips)
   # Through cat: GNU tar skips reading the files when the archive itself is /dev/null.
   if run_step "$target-W3" "$step_timeout" bash -c \
     'set -o pipefail; tar -cf - -C "$1" "$2" | cat >/dev/null' _ "$mnt" "$top_dir"; then
     put "$target" w3_seconds "$step_seconds"
+    put_round_trips w3_round_trips "$trips"
   else
     fail "W3: reading the tree back failed"
   fi
@@ -564,9 +591,12 @@ w4() {
   local before after
   before=$(record_memory w4_before_bytes)
   log "  W4: cp -a of the tree + sync"
+  local trips
+  trips=$(round_trips)
   if run_step "$target-W4" "$step_timeout" bash -c 'cp -a "$1" "$2" && sync -f "$2"' _ \
     "$tree" "$copy"; then
     put "$target" w4_seconds "$step_seconds"
+    put_round_trips w4_round_trips "$trips"
   else
     fail "W4: cp -a failed"
   fi
@@ -580,9 +610,12 @@ w4() {
 w5() {
   settle
   log "  W5: rm -rf of both trees + sync"
+  local trips
+  trips=$(round_trips)
   if run_step "$target-W5" "$step_timeout" bash -c 'rm -rf "$1" "$2" && sync -f "$3"' _ \
     "$tree" "$copy" "$mnt"; then
     put "$target" w5_seconds "$step_seconds"
+    put_round_trips w5_round_trips "$trips"
   else
     fail "W5: rm -rf failed"
   fi
@@ -642,15 +675,17 @@ w6() {
 }
 
 w7() {
-  local dir=$mnt/meta phase result
+  local dir=$mnt/meta phase result trips
   mkdir "$dir"
   for phase in create stat unlink; do
     settle
     log "  W7: $phase $((meta_dirs * meta_files_per_dir)) files in $meta_dirs directories"
+    trips=$(round_trips)
     if run_step "$target-W7-$phase" "$step_timeout" "$work/metaops" "$phase" "$dir" "$meta_dirs" \
       "$meta_files_per_dir"; then
       result=$(awk -F'[= ]' '/^ops=/ { printf "%.1f", $2 / $4 }' "$logs/$target-W7-$phase.log")
       put "$target" "w7_${phase}_ops" "$result"
+      put_round_trips "w7_${phase}_round_trips" "$trips"
       log "  W7: $phase $result ops/s"
     else
       fail "W7: $phase failed"
@@ -694,6 +729,13 @@ run_target() {
 
   settle
   record_memory empty_bytes >/dev/null
+  # The cheapest request's cost: with the round trips counted above, the FUSE floor of a workload.
+  if "$work/roundtrip" "$mnt" >"$logs/$target-roundtrip.log" 2>&1; then
+    put "$target" roundtrip_us "$(sed -n 's/.*best_us=\([0-9.]*\).*/\1/p' "$logs/$target-roundtrip.log")"
+    log "  round trip: $(cat "$logs/$target-roundtrip.log")"
+  else
+    log "  warning: measuring the round trip failed: $(tail -n 1 "$logs/$target-roundtrip.log")"
+  fi
 
   local -a steps=()
   if want W1 || want W2 || want W3 || want W4 || want W5; then steps+=(w1_w2); fi
@@ -757,9 +799,10 @@ else
 fi
 : >"$work/results.tsv"
 
-log "building the helpers (floor, metaops) with $(cc --version | head -n 1)"
+log "building the helpers (floor, metaops, roundtrip) with $(cc --version | head -n 1)"
 cc -O2 -Wall -o "$work/floor" "$here/floor.c" -lzstd
 cc -O2 -Wall -o "$work/metaops" "$here/metaops.c"
+cc -O2 -Wall -o "$work/roundtrip" "$here/roundtrip.c"
 
 if [[ -z $level ]]; then
   if [[ -x $zsfs_bin ]]; then
