@@ -178,6 +178,14 @@ inline void cpu_relax() {
 #endif
 }
 
+// Whether a failed system call was only interrupted. Besides EINTR, the kernel's restart codes
+// (ERESTARTSYS 512 to ERESTART_RESTARTBLOCK 516, never meant for user space) reach a thread whose
+// poll(2) a debugger interrupted to run a function in it (gdb's `call`): seen as the daemon
+// ending with "Unknown error 516" under `call malloc_stats()`.
+inline bool interrupted(int error) {
+  return error == EINTR || (error >= 512 && error <= 516);
+}
+
 // The request loop for one thread (threads=1, the default): as libfuse's, but after each request
 // the thread polls the device, non-blocking, for kPollBeforeSleep before it sleeps in poll(2).
 // Returns 0 once unmounted or asked to stop (by a signal, through libfuse's handlers), or a
@@ -202,12 +210,12 @@ int serve_one_thread(fuse_session* session) {
       // Sleep until a request comes; a signal (EINTR) or an unmount (POLLERR) ends the wait
       // too, and the next receive tells which.
       pollfd wait{fd, POLLIN, 0};
-      if (poll(&wait, 1, -1) < 0 && errno != EINTR) {
+      if (poll(&wait, 1, -1) < 0 && !interrupted(errno)) {
         result = -errno;
         break;
       }
       poll_until = std::chrono::steady_clock::now() + kPollBeforeSleep;
-    } else if (received != -EINTR) {
+    } else if (!interrupted(-received)) {
       // 0: unmounted (libfuse marks the session exited); otherwise a device error.
       result = received;
       break;
