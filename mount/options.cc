@@ -300,8 +300,12 @@ Options default_options(const SystemInfo& system) {
   config.dedup = true;
   config.chain_pages = pool::kDefaultChainPages;
   config.atime = fs::AtimePolicy::kRelatime;
-  // One background compressor per CPU: compression is the daemon's main work.
-  config.encode_threads = std::clamp(system.cores, 1u, kMaxThreads);
+  // One background compressor per CPU but one, at least one: when the background falls behind,
+  // the request thread compresses its blocks itself and is the last compressor. Measured on 2
+  // cores (untar of the Linux tree, alternate runs): 10.6, 13.9, 14.2 s with one against 13.7,
+  // 16.8, 15.5 s with two, whose extra thread only adds context switches; a 2 GiB sequential
+  // write, 309 and 339 MB/s against 298 and 282.
+  config.encode_threads = std::clamp(std::max(system.cores, 2u) - 1, 1u, kMaxThreads);
   return options;
 }
 

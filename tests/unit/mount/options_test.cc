@@ -64,8 +64,17 @@ TEST(Options, DefaultsAreTmpfsLike) {
   EXPECT_EQ(options.config.chain_pages, 8u);
   EXPECT_EQ(options.config.atime, fs::AtimePolicy::kRelatime);
   EXPECT_EQ(options.threads, 1u);
-  EXPECT_EQ(options.config.encode_threads, 2u);  // one per CPU
+  EXPECT_EQ(options.config.encode_threads, 1u);  // one per CPU but one
   EXPECT_TRUE(options.fuse_options.empty());
+}
+
+TEST(Options, EncodeThreadsDefaultToOnePerCpuButOne) {
+  SystemInfo system = test_system();
+  for (const auto& [cores, threads] :
+       {std::pair{0u, 1u}, {1u, 1u}, {2u, 1u}, {3u, 2u}, {8u, 7u}, {200u, 64u}}) {
+    system.cores = cores;
+    EXPECT_EQ(default_options(system).config.encode_threads, threads) << cores << " cores";
+  }
 }
 
 TEST(Options, MountFuse3CommandLine) {
