@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 
-TARGETS = ["zsfs", "tmpfs", "zram"]
-TARGET_NAMES = {"zsfs": "zsfs", "tmpfs": "tmpfs", "zram": "ext4 on zram (lz4)"}
+TARGETS = ["zsfs", "tmpfs", "zram", "null"]
+TARGET_NAMES = {"zsfs": "zsfs", "tmpfs": "tmpfs", "zram": "ext4 on zram (lz4)",
+                "null": "FUSE null daemon"}
 MIB = 1 << 20
 
 
@@ -135,9 +136,10 @@ def main():
         return trips * round_trip_us / 1e6
 
     def ratio_goal(key, op, bound, trips_key=None, ops=None):
-        """A goal on zsfs / zram. With trips_key, the FUSE floor is set beside it: a goal that
-        even the floor misses is "beyond FUSE" (met = "beyond"). ops: the operations behind an
-        ops/s figure, to turn the floor into a ceiling."""
+        """A goal on zsfs / zram. With trips_key, the FUSE floor is set beside it, and the null
+        daemon's own ratio when it ran: a goal that even the floor or the null daemon misses is
+        "beyond FUSE" (met = "beyond"). ops: the operations behind an ops/s figure, to turn the
+        floor into a ceiling."""
         def goal():
             value = ratio(key)
             text = f"zsfs / zram {op} {bound}"
@@ -151,6 +153,12 @@ def main():
                 text += (f"; FUSE floor {best:,.0f} ops/s = {best_ratio:.2f}" if ops else
                          f"; FUSE floor {floor_s:.2f} s = {best_ratio:.2f}")
                 if not met and not (best_ratio <= bound if op == "≤" else best_ratio >= bound):
+                    met = "beyond"
+            null = get("null", key)
+            if trips_key and null and zram:
+                null_ratio = null / zram
+                text += f"; null daemon {null_ratio:.2f}"
+                if not met and not (null_ratio <= bound if op == "≤" else null_ratio >= bound):
                     met = "beyond"
             return text, met
         return goal
@@ -270,12 +278,13 @@ def main():
 
     header = ["Workload", "Measure"] + [TARGET_NAMES[t] for t in TARGETS] + \
         ["zsfs / zram", "Goal for zsfs", "Met"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["--:"] * 4 + ["---"] * 2) + "|"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] * 2 + ["--:"] * (len(TARGETS) + 1) + ["---"] * 2) + "|"]
     goal_lines = []
     for workload, measure, key, kind, better, goal in rows:
         cells = [workload, measure]
         for t in TARGETS:
-            if t not in ran:
+            if t not in ran or (t == "null" and key not in results[t]):
                 cells.append("—")
             elif kind == "text":
                 cells.append(results[t].get(key, "n/a"))
@@ -354,6 +363,11 @@ def main():
                      "requests a system call takes, so no FUSE filesystem can do better on this "
                      "machine; a goal that the floor itself misses is marked beyond FUSE. On "
                      "tmpfs and ext4 the round trip row is the system call alone.")
+    if "null" in ran:
+        notes.append("FUSE null daemon: fusenull.c, a FUSE filesystem that keeps names and "
+                     "attributes and throws data away, set up as zsfs is (same capabilities, "
+                     "caching and request loop), so that the kernel sends it the same requests; "
+                     "it runs W1 and W7 only. A goal that it misses too is marked beyond FUSE.")
     notes.append("W5 on ext4: fstrim runs (untimed) after the rm, so zram can free the blocks. "
                  "W6: fio, psync, buffered, fallocate=none, buffer_compress_percentage=50, "
                  "refill_buffers, end_fsync=1 for the write; random reads time_based "
@@ -393,7 +407,8 @@ def chart(results, ran, rows, floor, work, out, meta):
     def get(t, key):
         return number(results, t, key) if t in ran else None
 
-    colors = {"zsfs": "#1f77b4", "zsfs-pool": "#9ecae1", "tmpfs": "#ff7f0e", "zram": "#2ca02c"}
+    colors = {"zsfs": "#1f77b4", "zsfs-pool": "#9ecae1", "tmpfs": "#ff7f0e", "zram": "#2ca02c",
+              "null": "#7f7f7f"}
     labels = {
         "w1_seconds": "W1 untar", "w3_seconds": "W3 read", "w4_seconds": "W4 cp -a",
         "w5_seconds": "W5 rm -rf", "w6_write_MBps": "W6 seq write", "w6_read_MBps": "W6 seq read",
@@ -431,7 +446,7 @@ def chart(results, ran, rows, floor, work, out, meta):
 
     # Panel 1: speed.
     baseline = "zram" if "zram" in ran else "tmpfs" if "tmpfs" in ran else None
-    speed_series = [t for t in ("zsfs", "tmpfs") if t in ran and t != baseline]
+    speed_series = [t for t in ("zsfs", "tmpfs", "null") if t in ran and t != baseline]
     speed_categories = [(k, labels.get(k, k)) for _, _, k, kind, _, _ in rows
                         if kind in ("s", "MBps", "iops", "ops")]
     lower_is_better = {k for _, _, k, kind, _, _ in rows if kind == "s"}
@@ -450,7 +465,8 @@ def chart(results, ran, rows, floor, work, out, meta):
             f"set title '{speed_title}'\nset logscale y 2\nset yrange [*:*]\n"
             "set ylabel 'relative speed (log scale)'\n"
             "set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2 lc rgb 'black' front\n"
-            + plot_command(speed_path, speed_series, {"zsfs": "zsfs", "tmpfs": "tmpfs"})
+            + plot_command(speed_path, speed_series,
+                           {"zsfs": "zsfs", "tmpfs": "tmpfs", "null": "FUSE null daemon"})
             + "\nunset arrow 1\nunset ylabel\n")
     else:
         speed_panel = empty_panel("Speed", "no speed comparison: it needs two targets and a timed workload")
@@ -492,6 +508,7 @@ def chart(results, ran, rows, floor, work, out, meta):
         memory_panel = empty_panel("Memory", "no memory figures: W1, W2, W4, W5 or W6 did not run")
 
     title_extra = " (quick subset)" if meta.get("quick") == "1" else ""
+    null_extra = " vs a FUSE null daemon" if "null" in ran else ""
     png = os.path.join(out, "results.png")
     script = f"""set terminal pngcairo size 1300,1000 font 'DejaVu Sans,10'
 set output '{png}'
@@ -503,7 +520,7 @@ set boxwidth 0.9
 set key top left
 set grid ytics
 set xtics rotate by -25 nomirror
-set multiplot layout 2,1 title 'zsfs vs tmpfs vs ext4 on zram (lz4){title_extra}, {meta.get("date", "")}'
+set multiplot layout 2,1 title 'zsfs vs tmpfs vs ext4 on zram (lz4){null_extra}{title_extra}, {meta.get("date", "")}'
 {speed_panel}
 {memory_panel}
 unset multiplot

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # run.sh: zsfs side by side with tmpfs and with ext4 on a zram device (lz4), same workloads, one run.
 #
-#   sudo tests/bench/compare/run.sh [--zsfs PATH] [--targets zsfs,tmpfs,zram] [--workloads W1,..,W7]
+#   sudo tests/bench/compare/run.sh [--zsfs PATH] [--targets zsfs,tmpfs,zram,null]
+#                                   [--workloads W1,..,W7]
 #                                   [--quick] [--out DIR] [--level N] [--logs DIR]
 #                                   [--fio-size SIZE] [--fio-runtime SECONDS]
 #                                   [--step-timeout SECONDS]
 #
 #   --zsfs PATH        the zsfs daemon (default: build/release/mount/zsfs in this repository)
-#   --targets LIST     any of zsfs, tmpfs, zram, comma-separated (default: all three)
+#   --targets LIST     any of zsfs, tmpfs, zram, null, comma-separated (default: all four);
+#                      null is fusenull.c, a FUSE daemon that does next to nothing (W1, W7 only)
 #   --workloads LIST   any of W1..W7, comma-separated (default: all); W2..W5 need the tree, which
 #                      is extracted untimed when W1 is not chosen
 #   --quick            a small data set (the fs, kernel, mm and include subtrees, about 100 MB),
@@ -35,7 +37,7 @@ root=$(cd "$here/../../.." && pwd)
 # Options
 
 zsfs_bin=$root/build/release/mount/zsfs
-targets_arg=zsfs,tmpfs,zram
+targets_arg=zsfs,tmpfs,zram,null
 workloads_arg=W1,W2,W3,W4,W5,W6,W7
 quick=0
 out_dir=$root/tests/bench/results
@@ -45,7 +47,7 @@ fio_size=""
 fio_runtime=""
 step_timeout=1800
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 bad_usage() { echo "run.sh: $*" >&2; usage >&2; exit 2; }
 
 while (($#)); do
@@ -69,8 +71,8 @@ declare -A want_target=() want_workload=()
 targets=()
 for t in ${targets_arg//,/ }; do
   case $t in
-    zsfs | tmpfs | zram) [[ -n ${want_target[$t]:-} ]] || targets+=("$t"); want_target[$t]=1 ;;
-    *) bad_usage "unknown target '$t' (accepted: zsfs, tmpfs, zram)" ;;
+    zsfs | tmpfs | zram | null) [[ -n ${want_target[$t]:-} ]] || targets+=("$t"); want_target[$t]=1 ;;
+    *) bad_usage "unknown target '$t' (accepted: zsfs, tmpfs, zram, null)" ;;
   esac
 done
 ((${#targets[@]})) || bad_usage "no target given"
@@ -124,7 +126,9 @@ ensure_packages() {
   local -a needs=(gnuplot:gnuplot-nox fio:fio xz:xz-utils "$tarball":linux-source-6.1
     getfattr:attr mkfs.ext4:e2fsprogs fstrim:util-linux timeout:coreutils cc:gcc
     /usr/include/zstd.h:libzstd-dev /usr/include/xxhash.h:libxxhash-dev python3:python3)
-  [[ -n ${want_target[zsfs]:-} ]] && needs+=(fusermount3:fuse3)
+  [[ -n ${want_target[zsfs]:-}${want_target[null]:-} ]] && needs+=(fusermount3:fuse3)
+  [[ -n ${want_target[null]:-} ]] &&
+    needs+=(/usr/include/fuse3/fuse_lowlevel.h:libfuse3-dev pkg-config:pkg-config)
   for need in "${needs[@]}"; do
     local what=${need%:*} package=${need##*:}
     if [[ $what == /* ]]; then [[ -e $what ]] && continue
@@ -145,8 +149,8 @@ ensure_packages() {
 base=""            # $prefix.XXXXXX: the run's directory
 work=""            # private tmpfs: the tar, the reference tree and manifest, the helpers
 logs=""
-mounts=()          # "kind path" entries, kind = tmpfs | ext4 | zsfs | work
-daemon_pid=""      # the zsfs daemon of the current target
+mounts=()          # "kind path" entries, kind = tmpfs | ext4 | zsfs (any FUSE daemon) | work
+daemon_pid=""      # the FUSE daemon of the current target (zsfs or fusenull)
 sampler_pid=""
 step_pid=""        # the timeout(1) process of the running step (its own process group)
 zram_id=""         # the zram device configured for the current target
@@ -262,7 +266,7 @@ clean_stale() {
   while read -r path kind; do
     log "a previous run left $path mounted ($kind): unmounting it"
     case $kind in
-      fuse.zsfs | fuse) unmount_path zsfs "$path" ;;
+      fuse.zsfs | fuse.fusenull | fuse) unmount_path zsfs "$path" ;;
       *) unmount_path other "$path" ;;
     esac
   done < <(awk -v p="$prefix." 'index($5, p) == 1 {
@@ -333,7 +337,7 @@ meminfo_bytes() { awk -v k="$1:" '$1 == k { printf "%.0f\n", $2 * 1024 }' /proc/
 # mem_used_total for zram, the growth of Shmem since the mount for tmpfs.
 target_memory() {
   case $target in
-    zsfs) awk '$1 == "VmRSS:" { printf "%.0f\n", $2 * 1024 }' "/proc/$daemon_pid/status" ;;
+    zsfs | null) awk '$1 == "VmRSS:" { printf "%.0f\n", $2 * 1024 }' "/proc/$daemon_pid/status" ;;
     zram) awk '{ print $3 }' "/sys/block/zram$zram_id/mm_stat" ;;
     tmpfs) echo $(($(meminfo_bytes Shmem) - shmem_base)) ;;
   esac
@@ -439,7 +443,7 @@ stop_peak() {
 # The current target still answers (the daemon alive, the mount there).
 target_alive() {
   is_mounted "$mnt" || return 1
-  [[ $target != zsfs ]] || kill -0 "$daemon_pid" 2>/dev/null
+  [[ $target != zsfs && $target != null ]] || kill -0 "$daemon_pid" 2>/dev/null
 }
 
 fail() {
@@ -524,6 +528,22 @@ mount_zsfs() {
   done
 }
 
+# The FUSE null daemon: fusenull.c, built with the helpers; stopped as zsfs is.
+mount_null() {
+  "$work/fusenull" "$mnt" >"$logs/null-daemon.log" 2>&1 &
+  daemon_pid=$!
+  mounts+=("zsfs $mnt")
+  local deadline=$((SECONDS + 20))
+  until is_mounted "$mnt"; do
+    if ! kill -0 "$daemon_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      log "fusenull did not mount $mnt; its log:"
+      tail -n 20 "$logs/null-daemon.log" | sed 's/^/    /' >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
 # ---------------------------------------------------------------------------------------------
 # Workloads
 
@@ -567,6 +587,18 @@ w1_w2() {
     local held
     held=$(record_memory w2_bytes)
     log "  W2: memory held $((held >> 20)) MiB"
+  fi
+}
+
+# W1 alone, on the null daemon: it keeps no data, so there is nothing to measure or read back.
+w1_null() {
+  settle
+  log "  W1: untar $(basename "$work/linux.tar") + sync"
+  if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
+    "$work/linux.tar" "$mnt"; then
+    put "$target" w1_seconds "$step_seconds"
+  else
+    fail "W1: untar failed"
   fi
 }
 
@@ -708,6 +740,7 @@ run_target() {
     tmpfs) mount_tmpfs || status=$? ;;
     zram) mount_zram || status=$? ;;
     zsfs) mount_zsfs || status=$? ;;
+    null) mount_null || status=$? ;;
   esac
   if ((status == 3)); then
     put "$target" skipped "no usable zram"
@@ -728,7 +761,7 @@ run_target() {
   put "$target" ran 1
 
   settle
-  record_memory empty_bytes >/dev/null
+  [[ $target == null ]] || record_memory empty_bytes >/dev/null
   # The cheapest request's cost: with the round trips counted above, the FUSE floor of a workload.
   if "$work/roundtrip" "$mnt" >"$logs/$target-roundtrip.log" 2>&1; then
     put "$target" roundtrip_us "$(sed -n 's/.*best_us=\([0-9.]*\).*/\1/p' "$logs/$target-roundtrip.log")"
@@ -738,29 +771,35 @@ run_target() {
   fi
 
   local -a steps=()
-  if want W1 || want W2 || want W3 || want W4 || want W5; then steps+=(w1_w2); fi
-  want W3 && steps+=(w3)
-  want W4 && steps+=(w4)
-  if want W5; then steps+=(w5)
-  elif ((${#steps[@]})); then steps+=(remove_trees_untimed)
+  if [[ $target == null ]]; then
+    # Names, modes and times only: the workloads that need the data (W2 to W6) do not apply.
+    want W1 && steps+=(w1_null)
+    want W7 && steps+=(w7)
+  else
+    if want W1 || want W2 || want W3 || want W4 || want W5; then steps+=(w1_w2); fi
+    want W3 && steps+=(w3)
+    want W4 && steps+=(w4)
+    if want W5; then steps+=(w5)
+    elif ((${#steps[@]})); then steps+=(remove_trees_untimed)
+    fi
+    want W6 && steps+=(w6)
+    want W7 && steps+=(w7)
   fi
-  want W6 && steps+=(w6)
-  want W7 && steps+=(w7)
   local step
   for step in "${steps[@]}"; do
     "$step" || fail "$step failed"
     if ! target_alive; then
       fail "the $target mount is gone after $step (daemon exited or crashed?)"
-      [[ $target == zsfs ]] && tail -n 20 "$logs/zsfs-daemon.log" | sed 's/^/    /' >&2
+      [[ $target == zsfs || $target == null ]] && tail -n 20 "$logs/$target-daemon.log" | sed 's/^/    /' >&2
       break
     fi
   done
 
   log "=== $target: unmounting"
   pop_mount
-  if [[ $target == zsfs ]] && ((daemon_status != 0)); then
-    fail "the zsfs daemon exited with status $daemon_status"
-    tail -n 20 "$logs/zsfs-daemon.log" | sed 's/^/    /' >&2
+  if [[ $target == zsfs || $target == null ]] && ((daemon_status != 0)); then
+    fail "the $target daemon exited with status $daemon_status"
+    tail -n 20 "$logs/$target-daemon.log" | sed 's/^/    /' >&2
   fi
 }
 
@@ -799,10 +838,14 @@ else
 fi
 : >"$work/results.tsv"
 
-log "building the helpers (floor, metaops, roundtrip) with $(cc --version | head -n 1)"
+log "building the helpers (floor, metaops, roundtrip, fusenull) with $(cc --version | head -n 1)"
 cc -O2 -Wall -o "$work/floor" "$here/floor.c" -lzstd
 cc -O2 -Wall -o "$work/metaops" "$here/metaops.c"
 cc -O2 -Wall -o "$work/roundtrip" "$here/roundtrip.c"
+if [[ -n ${want_target[null]:-} ]]; then
+  # shellcheck disable=SC2046  # pkg-config's flags are words
+  cc -O2 -Wall -o "$work/fusenull" "$here/fusenull.c" $(pkg-config --cflags --libs fuse3)
+fi
 
 if [[ -z $level ]]; then
   if [[ -x $zsfs_bin ]]; then
