@@ -3,7 +3,7 @@
 results.png (a gnuplot chart), and prints the table.
 
   report.py --results results.tsv --meta meta.txt --floor floor.txt --histogram floor.hist
-            --out DIR [--work DIR]
+            --out DIR [--work DIR] [--no-chart]
 
 results.tsv: "target<TAB>key<TAB>value" lines written by run.sh; meta.txt and floor.txt:
 key=value lines; floor.hist: "frame_size count" lines from floor.c, so the floor can be computed
@@ -91,6 +91,7 @@ def main():
     parser.add_argument("--histogram", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--work", default=None)
+    parser.add_argument("--no-chart", action="store_true", help="write results.md only")
     args = parser.parse_args()
 
     results, failures = read_results(args.results)
@@ -395,7 +396,8 @@ def main():
         print(f"Note: {n}")
     print()
 
-    chart(results, ran, rows, floor, work, args.out, meta)
+    if not args.no_chart:
+        chart(results, ran, rows, floor, work, args.out, meta)
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 
