@@ -511,16 +511,18 @@ mount_zram() {
   mounts+=("ext4 $mnt")
 }
 
-mount_zsfs() {
-  [[ -x $zsfs_bin ]] || { log "zsfs daemon $zsfs_bin not found or not executable"; return 1; }
-  local log_file=$logs/zsfs-daemon.log
-  "$zsfs_bin" -f "$mnt" >"$log_file" 2>&1 &
+# Starts a FUSE daemon in the foreground ("$@": the command, mount point included), its output to
+# $logs/$target-daemon.log, and waits up to 20 s for the mount. Unmounted (fusermount3 -u) and
+# waited for by pop_mount, as kind "zsfs".
+start_fuse_daemon() {
+  local log_file=$logs/$target-daemon.log
+  "$@" >"$log_file" 2>&1 &
   daemon_pid=$!
   mounts+=("zsfs $mnt")
   local deadline=$((SECONDS + 20))
   until is_mounted "$mnt"; do
     if ! kill -0 "$daemon_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-      log "zsfs did not mount $mnt; its log:"
+      log "$(basename "$1") did not mount $mnt; its log:"
       tail -n 20 "$log_file" | sed 's/^/    /' >&2
       return 1
     fi
@@ -528,20 +530,14 @@ mount_zsfs() {
   done
 }
 
-# The FUSE null daemon: fusenull.c, built with the helpers; stopped as zsfs is.
+mount_zsfs() {
+  [[ -x $zsfs_bin ]] || { log "zsfs daemon $zsfs_bin not found or not executable"; return 1; }
+  start_fuse_daemon "$zsfs_bin" -f "$mnt"
+}
+
+# The FUSE null daemon: fusenull.c, built with the helpers.
 mount_null() {
-  "$work/fusenull" "$mnt" >"$logs/null-daemon.log" 2>&1 &
-  daemon_pid=$!
-  mounts+=("zsfs $mnt")
-  local deadline=$((SECONDS + 20))
-  until is_mounted "$mnt"; do
-    if ! kill -0 "$daemon_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-      log "fusenull did not mount $mnt; its log:"
-      tail -n 20 "$logs/null-daemon.log" | sed 's/^/    /' >&2
-      return 1
-    fi
-    sleep 0.1
-  done
+  start_fuse_daemon "$work/fusenull" "$mnt"
 }
 
 # ---------------------------------------------------------------------------------------------
