@@ -325,6 +325,7 @@ Status Filesystem::removexattr(Ino ino, std::string_view name, const Caller& cal
 StatFs Filesystem::statfs() {
   return impl_->statfs();
 }
+
 void Filesystem::add_stats_section(StatsSection section) {
   impl_->add_stats_section(std::move(section));
 }
