@@ -187,7 +187,6 @@ void PageSource::purge() {
   std::vector<std::byte*> pages;
   {
     MutexLock lock(mu_);
-    if (cached_pages_.empty()) return;
     try {
       pages.assign(cached_pages_.begin(), cached_pages_.end());
     } catch (const std::bad_alloc&) {
@@ -197,10 +196,66 @@ void PageSource::purge() {
   }
   std::sort(pages.begin(), pages.end());
   return_to_os(pages);
-  MutexLock lock(mu_);
-  // free_pages_ has room for every carved page (see allocate()): this cannot allocate.
-  for (auto it = pages.rbegin(); it != pages.rend(); ++it)
-    free_pages_.push_back(*it);
+  std::vector<Region> unused;
+  {
+    MutexLock lock(mu_);
+    // free_pages_ has room for every carved page (see allocate()): this cannot allocate.
+    for (auto it = pages.rbegin(); it != pages.rend(); ++it)
+      free_pages_.push_back(*it);
+    unused = take_free_regions();
+  }
+  for (const Region& region : unused) {
+    ZSFS_CHECK(munmap(region.base, region.nr_pages * kPageSize) == 0);
+  }
+}
+
+std::vector<PageSource::Region> PageSource::take_free_regions() {
+  std::vector<Region> unused;
+  const auto is_unused = [](const Region& region) {
+    return std::all_of(region.held.begin(), region.held.end(), [](uint64_t w) { return w == 0; });
+  };
+  if (std::none_of(regions_.begin(), regions_.end(), is_unused)) return unused;
+  // Everything below allocates before it changes anything, so that a refusal leaves the source
+  // as it was (the regions are then kept until the next purge).
+  std::vector<Region> kept;
+  std::vector<std::byte*> free_kept;
+  size_t pages_kept = 0;
+  try {
+    for (Region& region : regions_) {
+      if (!is_unused(region)) pages_kept += region.nr_pages;
+    }
+    kept.reserve(regions_.size());
+    unused.reserve(regions_.size());
+    free_kept.reserve(pages_kept);  // release() must never allocate: room for every carved page
+  } catch (const std::bad_alloc&) {
+    return {};
+  }
+  for (Region& region : regions_) {
+    (is_unused(region) ? unused : kept).push_back(std::move(region));
+  }
+  // unused keeps regions_' order, by base address.
+  const auto in_unused = [&](const std::byte* page) {
+    auto after = std::upper_bound(unused.begin(), unused.end(), page,
+                                  [](const std::byte* p, const Region& r) { return p < r.base; });
+    return after != unused.begin() && page < (after - 1)->base + (after - 1)->nr_pages * kPageSize;
+  };
+  for (std::byte* page : free_pages_) {
+    if (!in_unused(page)) free_kept.push_back(page);
+  }
+  std::erase_if(cached_pages_, in_unused);  // empty unless a release came since the purge began
+  if (carve_next_ != nullptr &&
+      in_unused(carve_next_ == carve_end_ ? carve_next_ - 1 : carve_next_)) {
+    carve_next_ = carve_end_ = nullptr;
+  }
+  for (const Region& region : unused) {
+    bytes_reserved_ -= region.nr_pages * kPageSize;
+    pages_carved_ -= region.nr_pages;
+  }
+  regions_ = std::move(kept);
+  free_pages_ = std::move(free_kept);
+  // A source that starts over maps small again.
+  if (regions_.empty()) next_region_bytes_ = config_.min_region_bytes;
+  return unused;
 }
 
 uint64_t PageSource::pages_cached() const {

@@ -62,7 +62,9 @@ class PageSource {
   void release(std::byte* page);
   // Gives several pages back, with one madvise call per run of adjacent pages.
   void release(std::span<std::byte* const> pages);
-  // Returns the cached free pages' memory to the operating system.
+  // Returns the cached free pages' memory to the operating system, then unmaps every mapping
+  // none of whose pages is held, and drops them from the free list (whose memory shrinks with
+  // them): after mass deletion the source is back to what it needs for the pages still held.
   void purge();
   uint64_t pages_cached() const;
 
@@ -79,6 +81,9 @@ class PageSource {
   };
 
   Status map_region() ZSFS_REQUIRES(mu_);
+  // Takes the mappings with no page held out of the bookkeeping (free list, cache, counters) and
+  // returns them, to be unmapped once the lock is released.
+  std::vector<Region> take_free_regions() ZSFS_REQUIRES(mu_);
   // madvise(MADV_DONTNEED) on sorted pages, one call per run of adjacent ones.
   static void return_to_os(std::span<std::byte* const> sorted_pages);
   Region& region_of(std::byte* page) ZSFS_REQUIRES(mu_);

@@ -130,6 +130,77 @@ TEST(PageSource, CachedPagesAreReusedZeroedAndPurged) {
   source.release(again);
 }
 
+bool mapped(const std::byte* page) {
+  unsigned char vec = 0;
+  return mincore(const_cast<std::byte*>(page), kPage, &vec) == 0;
+}
+
+TEST(PageSource, PurgeUnmapsMappingsWithNoPageHeld) {
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSource source(&budget, PageSourceConfig{.min_region_bytes = 4 * kPage,
+                                              .max_region_bytes = 4 * kPage,
+                                              .max_cached_bytes = 2 * kPage});
+  std::vector<std::byte*> pages;
+  for (int i = 0; i < 10; ++i)
+    pages.push_back(*source.allocate());  // mappings of 4, 4 and 4 pages (2 carved)
+  ASSERT_EQ(source.nr_regions(), 3u);
+  std::vector<std::byte*> sorted = pages;
+  std::sort(sorted.begin(), sorted.end());
+  const auto region_of = [&](const std::byte* p) {
+    std::vector<std::byte*> bases;
+    for (std::byte* q : sorted) {
+      if (bases.empty() || q >= bases.back() + 4 * kPage) bases.push_back(q);
+    }
+    return std::upper_bound(bases.begin(), bases.end(), p) - bases.begin() - 1;
+  };
+  // Keep one page of the second mapping, release everything else (some into the cache).
+  std::byte* kept = nullptr;
+  std::vector<std::byte*> released;
+  for (std::byte* p : pages) {
+    if (kept == nullptr && region_of(p) == 1) {
+      kept = p;
+    } else {
+      released.push_back(p);
+    }
+  }
+  std::memset(kept, 0x5a, kPage);
+  source.release(released);
+  EXPECT_EQ(source.nr_regions(), 3u);  // release alone keeps the mappings
+  source.purge();
+  EXPECT_EQ(source.nr_regions(), 1u);
+  EXPECT_EQ(source.bytes_reserved(), 4 * kPage);
+  EXPECT_EQ(source.pages_cached(), 0u);
+  EXPECT_EQ(source.pages_held(), 1u);
+  for (std::byte* p : released) {
+    if (region_of(p) != 1) {
+      EXPECT_FALSE(mapped(p));
+    }
+  }
+  EXPECT_TRUE(std::all_of(kept, kept + kPage, [](std::byte b) { return b == std::byte{0x5a}; }));
+  // The kept mapping's free pages are handed out first, then a new mapping comes.
+  std::vector<std::byte*> again;
+  for (int i = 0; i < 5; ++i) {
+    Result<std::byte*> page = source.allocate();
+    ASSERT_TRUE(page.ok());
+    EXPECT_TRUE(all_zero(*page));
+    again.push_back(*page);
+  }
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(region_of(again[i]), 1) << i;
+  EXPECT_EQ(source.nr_regions(), 2u);
+  again.push_back(kept);
+  source.release(again);
+  source.purge();
+  EXPECT_EQ(source.nr_regions(), 0u);
+  EXPECT_EQ(source.bytes_reserved(), 0u);
+  EXPECT_EQ(budget.used_bytes(), 0u);
+  // A source that has given everything back starts over.
+  std::byte* fresh = *source.allocate();
+  EXPECT_TRUE(all_zero(fresh));
+  EXPECT_EQ(source.nr_regions(), 1u);
+  source.release(fresh);
+}
+
 TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
   MemoryBudget budget(3 * kPage + 100);
   PageSource source(&budget);
