@@ -8,17 +8,18 @@
 //
 // Mappings are MAP_NORESERVE (address space only: memory is committed page by page as it is
 // touched) and MADV_NOHUGEPAGE (a transparent huge page would keep 2 MiB resident for one live
-// 4 KiB page, and MADV_DONTNEED of one 4 KiB piece would have to split it). They are unmapped
-// only when the source is destroyed. A page that was never touched or was released reads as
-// zeros.
+// 4 KiB page, and MADV_DONTNEED of one 4 KiB piece would have to split it). A mapping none of
+// whose pages is held is unmapped by purge() (with its free-list entries, so that the free list's
+// own memory returns after mass deletion), the others when the source is destroyed. A page that
+// was never touched or was released reads as zeros.
 //
 // Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
 // carved page is on the free list, not resident; a page is out at most once (a bitmap per mapping
 // catches a double or foreign release).
 //
-// Thread-safe: one mutex guards the mappings and the free list; madvise runs outside it. Callers
-// may hold their own locks (the pool calls in with a class lock held); the source calls nothing
-// that takes a lock of theirs.
+// Thread-safe: one mutex guards the mappings and the free list; madvise and munmap run outside
+// it. Callers may hold their own locks (the pool calls in with a class lock held); the source
+// calls nothing that takes a lock of theirs.
 #pragma once
 
 #include <atomic>
