@@ -25,6 +25,13 @@ bool resident(const std::byte* page) {
   return (vec & 1) != 0;
 }
 
+// Mappings of four pages each, so that a test sees several with few pages.
+PageSourceConfig four_page_mappings(PageSourceConfig config = {}) {
+  config.min_region_bytes = 4 * kPage;
+  config.max_region_bytes = 4 * kPage;
+  return config;
+}
+
 bool all_zero(const std::byte* page) {
   return std::all_of(page, page + kPage, [](std::byte b) { return b == std::byte{0}; });
 }
@@ -137,9 +144,7 @@ bool mapped(const std::byte* page) {
 
 TEST(PageSource, PurgeUnmapsMappingsWithNoPageHeld) {
   MemoryBudget budget(uint64_t{1} << 30);
-  PageSource source(&budget, PageSourceConfig{.min_region_bytes = 4 * kPage,
-                                              .max_region_bytes = 4 * kPage,
-                                              .max_cached_bytes = 2 * kPage});
+  PageSource source(&budget, four_page_mappings({.max_cached_bytes = 2 * kPage}));
   std::vector<std::byte*> pages;
   for (int i = 0; i < 10; ++i)
     pages.push_back(*source.allocate());  // mappings of 4, 4 and 4 pages (2 carved)
@@ -224,9 +229,7 @@ TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
 
 TEST(PageSource, AddressSpaceLimitIsEnomem) {
   MemoryBudget budget(uint64_t{1} << 30);
-  PageSource source(&budget, PageSourceConfig{.min_region_bytes = 4 * kPage,
-                                              .max_region_bytes = 4 * kPage,
-                                              .max_reserved_bytes = 8 * kPage});
+  PageSource source(&budget, four_page_mappings({.max_reserved_bytes = 8 * kPage}));
   std::vector<std::byte*> pages;
   for (int i = 0; i < 8; ++i) {
     Result<std::byte*> page = source.allocate();
