@@ -23,7 +23,6 @@ constexpr auto kCompactorPeriod = std::chrono::seconds(1);
 // pool is left alone, and a share of the pool, as fragmentation that is worth a pass.
 constexpr uint64_t kCompactMinWasteBytes = 4 << 20;
 constexpr uint64_t kCompactWasteShareDen = 8;  // 1/8 = 12.5% of the pool's pages
-// And it gives freed heap memory back to the system when HeapTrimmer says so.
 
 }  // namespace
 
@@ -195,8 +194,8 @@ uint64_t Filesystem::Impl::compact() {
 }
 
 void Filesystem::Impl::compactor_loop() {
-  // Deletions wake this loop early (destroy() notifies), so "nothing changed" is judged by the
-  // clock, not by counting wake-ups.
+  // "Nothing changed" is judged by the clock (StillSince), not by counting passes of this loop.
+  // Freed heap memory goes back to the system when HeapTrimmer says so.
   using Clock = std::chrono::steady_clock;
   StillSince pages_held(0, Clock::now());
   HeapTrimmer trimmer(0, kCompactorPeriod, Clock::now());

@@ -6,8 +6,8 @@
 // free chunk of every arena and madvises it, holding the arena locks meanwhile, so it must be
 // rare: once per kReleasedBytes of metadata released, and once more when the metadata has shrunk
 // and then held still for a quiet period (the tail of a large deletion would otherwise stay
-// resident). Quiet is judged by the clock, not by counting calls: the compactor that asks is
-// woken by every deletion.
+// resident). Quiet is judged by the clock, not by counting calls, so that it does not depend on
+// how often the caller asks.
 //
 // Not thread-safe: the compactor thread alone uses it.
 #pragma once
