@@ -141,25 +141,28 @@ def main():
         daemon's own ratio when it ran: a goal that even the floor or the null daemon misses is
         "beyond FUSE" (met = "beyond"). ops: the operations behind an ops/s figure, to turn the
         floor into a ceiling."""
+        def meets(r):
+            return r <= bound if op == "≤" else r >= bound
+
         def goal():
             value = ratio(key)
             text = f"zsfs / zram {op} {bound}"
             if value is None:
                 return text, None
-            met = value <= bound if op == "≤" else value >= bound
+            met = meets(value)
             floor_s, zram = fuse_floor_seconds(trips_key) if trips_key else None, get("zram", key)
             if floor_s and zram:
                 best = ops / floor_s if ops else floor_s
                 best_ratio = best / zram
                 text += (f"; FUSE floor {best:,.0f} ops/s = {best_ratio:.2f}" if ops else
                          f"; FUSE floor {floor_s:.2f} s = {best_ratio:.2f}")
-                if not met and not (best_ratio <= bound if op == "≤" else best_ratio >= bound):
+                if not met and not meets(best_ratio):
                     met = "beyond"
             null = get("null", key)
             if trips_key and null and zram:
                 null_ratio = null / zram
                 text += f"; null daemon {null_ratio:.2f}"
-                if not met and not (null_ratio <= bound if op == "≤" else null_ratio >= bound):
+                if not met and not meets(null_ratio):
                     met = "beyond"
             return text, met
         return goal

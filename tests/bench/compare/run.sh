@@ -337,7 +337,7 @@ meminfo_bytes() { awk -v k="$1:" '$1 == k { printf "%.0f\n", $2 * 1024 }' /proc/
 # mem_used_total for zram, the growth of Shmem since the mount for tmpfs.
 target_memory() {
   case $target in
-    zsfs | null) awk '$1 == "VmRSS:" { printf "%.0f\n", $2 * 1024 }' "/proc/$daemon_pid/status" ;;
+    zsfs) awk '$1 == "VmRSS:" { printf "%.0f\n", $2 * 1024 }' "/proc/$daemon_pid/status" ;;
     zram) awk '{ print $3 }' "/sys/block/zram$zram_id/mm_stat" ;;
     tmpfs) echo $(($(meminfo_bytes Shmem) - shmem_base)) ;;
   esac
@@ -440,10 +440,13 @@ stop_peak() {
   return 0
 }
 
+# Whether the current target is served by a FUSE daemon of ours (zsfs or the null daemon).
+fuse_target() { [[ $target == zsfs || $target == null ]]; }
+
 # The current target still answers (the daemon alive, the mount there).
 target_alive() {
   is_mounted "$mnt" || return 1
-  [[ $target != zsfs && $target != null ]] || kill -0 "$daemon_pid" 2>/dev/null
+  ! fuse_target || kill -0 "$daemon_pid" 2>/dev/null
 }
 
 fail() {
@@ -560,20 +563,25 @@ remove_trees_untimed() {
   return 0
 }
 
+# W1's timed untar: its time, and on zsfs its round trips.
+w1_untar() {
+  log "  W1: untar $(basename "$work/linux.tar") + sync"
+  local trips
+  trips=$(round_trips)
+  if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
+    "$work/linux.tar" "$mnt"; then
+    put "$target" w1_seconds "$step_seconds"
+    put_round_trips w1_round_trips "$trips"
+  else
+    fail "W1: untar failed"
+  fi
+}
+
 w1_w2() {
   settle
   if want W1; then
-    log "  W1: untar $(basename "$work/linux.tar") + sync"
     start_peak
-    local trips
-    trips=$(round_trips)
-    if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
-      "$work/linux.tar" "$mnt"; then
-      put "$target" w1_seconds "$step_seconds"
-      put_round_trips w1_round_trips "$trips"
-    else
-      fail "W1: untar failed"
-    fi
+    w1_untar
     stop_peak
   else
     untar_untimed || fail "extracting the tree failed"
@@ -589,13 +597,7 @@ w1_w2() {
 # W1 alone, on the null daemon: it keeps no data, so there is nothing to measure or read back.
 w1_null() {
   settle
-  log "  W1: untar $(basename "$work/linux.tar") + sync"
-  if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
-    "$work/linux.tar" "$mnt"; then
-    put "$target" w1_seconds "$step_seconds"
-  else
-    fail "W1: untar failed"
-  fi
+  w1_untar
 }
 
 w3() {
@@ -786,14 +788,14 @@ run_target() {
     "$step" || fail "$step failed"
     if ! target_alive; then
       fail "the $target mount is gone after $step (daemon exited or crashed?)"
-      [[ $target == zsfs || $target == null ]] && tail -n 20 "$logs/$target-daemon.log" | sed 's/^/    /' >&2
+      fuse_target && tail -n 20 "$logs/$target-daemon.log" | sed 's/^/    /' >&2
       break
     fi
   done
 
   log "=== $target: unmounting"
   pop_mount
-  if [[ $target == zsfs || $target == null ]] && ((daemon_status != 0)); then
+  if fuse_target && ((daemon_status != 0)); then
     fail "the $target daemon exited with status $daemon_status"
     tail -n 20 "$logs/$target-daemon.log" | sed 's/^/    /' >&2
   fi
