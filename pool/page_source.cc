@@ -217,13 +217,13 @@ std::vector<PageSource::Region> PageSource::take_free_regions() {
   if (std::none_of(regions_.begin(), regions_.end(), is_unused)) return unused;
   // Everything below allocates before it changes anything, so that a refusal leaves the source
   // as it was (the regions are then kept until the next purge).
+  size_t pages_kept = 0;
+  for (const Region& region : regions_) {
+    if (!is_unused(region)) pages_kept += region.nr_pages;
+  }
   std::vector<Region> kept;
   std::vector<std::byte*> free_kept;
-  size_t pages_kept = 0;
   try {
-    for (Region& region : regions_) {
-      if (!is_unused(region)) pages_kept += region.nr_pages;
-    }
     kept.reserve(regions_.size());
     unused.reserve(regions_.size());
     free_kept.reserve(pages_kept);  // release() must never allocate: room for every carved page

@@ -155,11 +155,7 @@ TEST_F(LifecycleTest, SeveralRequestThreadsServeAndStop) {
   for (std::thread& t : clients)
     t.join();
   EXPECT_EQ(failures.load(), 0);
-  ASSERT_EQ(kill(zsfs_.pid(), SIGTERM), 0);
-  auto status = zsfs_.wait_exit(60s);
-  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGTERM";
-  EXPECT_EQ(*status, 0) << zsfs_.log();
-  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s));
+  expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
 }
 
 TEST_F(LifecycleTest, SigkillLeavesADeadMountThatFusermountRemoves) {
