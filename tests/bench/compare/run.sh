@@ -563,18 +563,27 @@ remove_trees_untimed() {
   return 0
 }
 
-# W1's timed untar: its time, and on zsfs its round trips.
+# timed_step W MESSAGE COMMAND...: runs workload W's timed step ("$target-W", bounded by the
+# step timeout) and records its time as wN_seconds and, on zsfs, its round trips as
+# wN_round_trips; a failure is recorded with MESSAGE.
+timed_step() {
+  local workload=$1 message=$2 trips key
+  shift 2
+  key=${workload,,}
+  trips=$(round_trips)
+  if run_step "$target-$workload" "$step_timeout" "$@"; then
+    put "$target" "${key}_seconds" "$step_seconds"
+    put_round_trips "${key}_round_trips" "$trips"
+  else
+    fail "$message"
+  fi
+}
+
+# W1's timed untar.
 w1_untar() {
   log "  W1: untar $(basename "$work/linux.tar") + sync"
-  local trips
-  trips=$(round_trips)
-  if run_step "$target-W1" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
-    "$work/linux.tar" "$mnt"; then
-    put "$target" w1_seconds "$step_seconds"
-    put_round_trips w1_round_trips "$trips"
-  else
-    fail "W1: untar failed"
-  fi
+  timed_step W1 "W1: untar failed" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
+    "$work/linux.tar" "$mnt"
 }
 
 w1_w2() {
@@ -603,16 +612,9 @@ w1_null() {
 w3() {
   settle
   log "  W3: read back cold (tar -c | cat > /dev/null)"
-  local trips
-  trips=$(round_trips)
   # Through cat: GNU tar skips reading the files when the archive itself is /dev/null.
-  if run_step "$target-W3" "$step_timeout" bash -c \
-    'set -o pipefail; tar -cf - -C "$1" "$2" | cat >/dev/null' _ "$mnt" "$top_dir"; then
-    put "$target" w3_seconds "$step_seconds"
-    put_round_trips w3_round_trips "$trips"
-  else
-    fail "W3: reading the tree back failed"
-  fi
+  timed_step W3 "W3: reading the tree back failed" bash -c \
+    'set -o pipefail; tar -cf - -C "$1" "$2" | cat >/dev/null' _ "$mnt" "$top_dir"
   verify_tree w3_verify "$tree"
 }
 
@@ -621,15 +623,7 @@ w4() {
   local before after
   before=$(record_memory w4_before_bytes)
   log "  W4: cp -a of the tree + sync"
-  local trips
-  trips=$(round_trips)
-  if run_step "$target-W4" "$step_timeout" bash -c 'cp -a "$1" "$2" && sync -f "$2"' _ \
-    "$tree" "$copy"; then
-    put "$target" w4_seconds "$step_seconds"
-    put_round_trips w4_round_trips "$trips"
-  else
-    fail "W4: cp -a failed"
-  fi
+  timed_step W4 "W4: cp -a failed" bash -c 'cp -a "$1" "$2" && sync -f "$2"' _ "$tree" "$copy"
   settle
   after=$(record_memory w4_after_bytes)
   put "$target" w4_growth_bytes $((after - before))
@@ -640,15 +634,8 @@ w4() {
 w5() {
   settle
   log "  W5: rm -rf of both trees + sync"
-  local trips
-  trips=$(round_trips)
-  if run_step "$target-W5" "$step_timeout" bash -c 'rm -rf "$1" "$2" && sync -f "$3"' _ \
-    "$tree" "$copy" "$mnt"; then
-    put "$target" w5_seconds "$step_seconds"
-    put_round_trips w5_round_trips "$trips"
-  else
-    fail "W5: rm -rf failed"
-  fi
+  timed_step W5 "W5: rm -rf failed" bash -c 'rm -rf "$1" "$2" && sync -f "$3"' _ \
+    "$tree" "$copy" "$mnt"
   # ext4 keeps freed blocks in zram until they are discarded.
   [[ $target == zram ]] && fstrim "$mnt"
   settle
