@@ -1,6 +1,6 @@
-// codec: names, configuration, and the choice between zstd and raw for one block. The zstd
-// payload itself is made and read in zstd_block.cc; same-filled blocks and fingerprints have files
-// of their own.
+// codec: names, configuration, and the choice between compressed and raw for one block. The
+// payloads themselves are made and read in zstd_block.cc and lz4_block.cc; dictionaries,
+// same-filled blocks and fingerprints have files of their own.
 #include "codec/codec.h"
 
 #include <cerrno>
@@ -8,6 +8,7 @@
 
 #include <zstd.h>
 
+#include "codec/lz4_block.h"
 #include "codec/zstd_block.h"
 
 namespace zsfs::codec {
@@ -37,6 +38,8 @@ std::string_view to_string(Encoding encoding) {
       return "raw";
     case Encoding::kZstd:
       return "zstd";
+    case Encoding::kLz4:
+      return "lz4";
   }
   return "unknown";
 }
@@ -45,6 +48,8 @@ std::string_view to_string(Algorithm algorithm) {
   switch (algorithm) {
     case Algorithm::kNone:
       return "none";
+    case Algorithm::kLz4:
+      return "lz4";
     case Algorithm::kZstd:
       return "zstd";
   }
@@ -52,7 +57,7 @@ std::string_view to_string(Algorithm algorithm) {
 }
 
 std::optional<Algorithm> parse_algorithm(std::string_view name) {
-  for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kZstd}) {
+  for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kLz4, Algorithm::kZstd}) {
     if (name == to_string(algorithm)) return algorithm;
   }
   return std::nullopt;
@@ -66,8 +71,9 @@ int max_level() {
 }
 
 Result<Compressor> Compressor::create(const CodecConfig& config) {
-  const bool known_algorithm =
-      config.algorithm == Algorithm::kNone || config.algorithm == Algorithm::kZstd;
+  const bool known_algorithm = config.algorithm == Algorithm::kNone ||
+                               config.algorithm == Algorithm::kLz4 ||
+                               config.algorithm == Algorithm::kZstd;
   if (!known_algorithm || config.level < min_level() || config.level > max_level() ||
       config.raw_threshold_bytes < 1 || config.raw_threshold_bytes > kBlockSize) {
     return Errno{EINVAL};
@@ -75,22 +81,35 @@ Result<Compressor> Compressor::create(const CodecConfig& config) {
   return Compressor(config);
 }
 
-Compressed Compressor::compress(Block block, MutableBlock out) const {
+Compressed Compressor::compress(Block block, MutableBlock out, const Dictionary* dict) const {
   ZSFS_DCHECK(block.data() + block.size() <= out.data() || out.data() + out.size() <= block.data());
-  if (config_.algorithm == Algorithm::kZstd) {
-    if (std::optional<size_t> size_bytes =
-            zstd_block::encode(block, config_.level, config_.raw_threshold_bytes, out)) {
-      return Compressed{Encoding::kZstd, *size_bytes};
-    }
+  switch (config_.algorithm) {
+    case Algorithm::kZstd:
+      if (std::optional<size_t> size_bytes =
+              zstd_block::encode(block, config_.level, config_.raw_threshold_bytes, out, dict)) {
+        return Compressed{Encoding::kZstd, *size_bytes};
+      }
+      break;
+    case Algorithm::kLz4:
+      if (std::optional<size_t> size_bytes =
+              lz4_block::encode(block, config_.raw_threshold_bytes, out)) {
+        return Compressed{Encoding::kLz4, *size_bytes};
+      }
+      break;
+    case Algorithm::kNone:
+      break;
   }
   std::memcpy(out.data(), block.data(), kBlockSize);
   return Compressed{Encoding::kRaw, kBlockSize};
 }
 
-Status decompress(Encoding encoding, std::span<const std::byte> payload, MutableBlock out) {
+Status decompress(Encoding encoding, std::span<const std::byte> payload, MutableBlock out,
+                  const Dictionary* dict) {
   switch (encoding) {
     case Encoding::kZstd:
-      return zstd_block::decode(payload, out);
+      return zstd_block::decode(payload, out, dict);
+    case Encoding::kLz4:
+      return lz4_block::decode(payload, out);
     case Encoding::kRaw:
       if (payload.size() != kBlockSize) return Errno{EIO};
       std::memcpy(out.data(), payload.data(), kBlockSize);

@@ -3,34 +3,27 @@
 // A block is one of:
 // - same-filled: one 8-byte word repeated (all zeros included), kept as that word alone, as zram
 //   does;
-// - zstd: compressed with zstd into a payload with no byte that a 4 KiB object in RAM does not
-//   need (layout below);
+// - lz4: compressed with lz4, the fast encoding a write stores first (lz4_block.h);
+// - zstd: compressed with zstd, with or without a dictionary (zstd_block.h, dictionary.h): the
+//   small encoding, for writes when chosen, and for what the recompressor keeps;
 // - raw: kept as it is, when compression would not save enough to matter (the compressed size is
 //   at or above the raw threshold, which the filesystem ties to the pool's huge-class size).
-// The Encoding tag is stored with each block, so a block stays readable whatever the compression
-// settings are later.
+// The Encoding tag is stored with each block (and, for zstd, which dictionary), so a block stays
+// readable whatever the compression settings are later.
 //
-// A kZstd payload is
-//
-//   [ the blocks of one magicless zstd frame ][ check: 4 bytes, little-endian ]
-//
-// - The frame carries no magic number, content size, checksum or dictionary id, and its window is
-//   the block (window log 12). Its 2-byte frame header is then the same for every block, so it is
-//   not stored either: the decoder hands it to zstd ahead of the payload. What remains per object
-//   is zstd's 3-byte block header and the check: 7 bytes, against 10 for zstd's default frame
-//   (14 with its checksum). Payloads live in RAM for the life of one process and never reach a
-//   disk, so the format owes nothing to other zstd readers.
-// - check = the low 32 bits of the block's fingerprint. Without it, zstd decodes many damaged
-//   frames to 4096 wrong bytes without complaint (a flipped literal is a flipped output byte); with
-//   it, decompress() reports damage as EIO, except for the 1 in 2^32 damaged payloads whose wrong
-//   bytes happen to share the check. Raw and same-filled payloads carry no redundancy and are not
-//   checked: a damaged raw block reads back damaged, as it would from tmpfs.
+// Both compressed payloads end with a 4-byte check, the low 32 bits of the block's fingerprint
+// (block_check.h): decoders turn many damaged payloads into 4096 wrong bytes without complaint,
+// and the check turns that into EIO. Raw and same-filled payloads carry no redundancy and are not
+// checked: a damaged raw block reads back damaged, as it would from tmpfs. Payloads live in RAM
+// for the life of one process (or in zsfs's own files), so the formats owe nothing to other
+// readers and carry no byte a 4 KiB object does not need.
 //
 // The fingerprint (XXH3-128) is an index key only: equal fingerprints never prove two blocks
 // equal; the dedup store compares bytes before sharing a block.
 //
 // Thread safety: everything here may be called from any thread. Compression and decompression
-// use per-thread zstd contexts, created on a thread's first use and reused until it exits.
+// use per-thread contexts, created on a thread's first use and reused until it exits;
+// dictionaries are shared read-only.
 #pragma once
 
 #include <cstddef>
@@ -48,11 +41,16 @@ inline constexpr size_t kBlockSize = 4096;
 using Block = std::span<const std::byte, kBlockSize>;
 using MutableBlock = std::span<std::byte, kBlockSize>;
 
+class Dictionary;  // codec/dictionary.h
+
+// Two bits in a stored block's format (fs/ packs it with a dictionary slot): keep below 4.
 enum class Encoding : uint8_t {
   kSameFilled = 0,  // the block is one 8-byte word repeated; the word is the whole payload
   kRaw = 1,         // the 4096 bytes as they are
-  kZstd = 2,        // a zstd payload (layout above) that decodes to exactly 4096 bytes
+  kZstd = 2,        // a zstd payload (zstd_block.h) that decodes to exactly 4096 bytes
+  kLz4 = 3,         // an lz4 payload (lz4_block.h) that decodes to exactly 4096 bytes
 };
+inline constexpr unsigned kEncodingBits = 2;
 std::string_view to_string(Encoding encoding);
 
 // The repeated word if the block is one 8-byte word repeated, else nothing. The word is the
@@ -69,9 +67,9 @@ struct Fingerprint {
 // XXH3-128 of the block (seed 0).
 Fingerprint fingerprint(Block block);
 
-enum class Algorithm : uint8_t { kNone, kZstd };
+enum class Algorithm : uint8_t { kNone, kLz4, kZstd };
 std::string_view to_string(Algorithm algorithm);
-// The inverse of to_string(Algorithm): "none" or "zstd"; nothing for any other name.
+// The inverse of to_string(Algorithm): "none", "lz4" or "zstd"; nothing for any other name.
 std::optional<Algorithm> parse_algorithm(std::string_view name);
 
 // The default zstd level, chosen by measurement (see codec.cc and the closing note of the codec
@@ -83,14 +81,15 @@ int max_level();
 
 struct CodecConfig {
   Algorithm algorithm = Algorithm::kZstd;
-  // min_level()..max_level(); as in zstd, 0 means zstd's own default level (3).
+  // zstd's level, min_level()..max_level(); as in zstd, 0 means zstd's own default level (3).
+  // lz4 has one setting only (its default acceleration), and ignores it.
   int level = kDefaultLevel;
   // A compressed result of this many bytes or more is kept raw instead. 1..4096.
   size_t raw_threshold_bytes = kBlockSize;
 };
 
 struct Compressed {
-  Encoding encoding;  // kZstd or kRaw
+  Encoding encoding;  // kZstd, kLz4 or kRaw
   size_t size_bytes;  // bytes written to the output
 };
 
@@ -100,12 +99,14 @@ class Compressor {
   // threshold outside 1..4096. The level is checked even for Algorithm::kNone.
   static Result<Compressor> create(const CodecConfig& config);
 
-  // Encodes block into out (which must hold kBlockSize bytes and not overlap block): zstd when
-  // that is smaller than the raw threshold, raw otherwise. Does not look for same-filled blocks:
-  // callers check that first with same_filled_word(). Deterministic: the same block and config
-  // give the same bytes. zstd gives up as soon as its output cannot fit under the threshold, so
-  // an incompressible block costs little more than zstd's first pass over it.
-  Compressed compress(Block block, MutableBlock out) const;
+  // Encodes block into out (which must hold kBlockSize bytes and not overlap block) with the
+  // configured algorithm when that is smaller than the raw threshold, raw otherwise. Does not
+  // look for same-filled blocks: callers check that first with same_filled_word().
+  // Deterministic: the same block, config and dictionary give the same bytes. Both algorithms
+  // give up as soon as their output cannot fit under the threshold, so an incompressible block
+  // costs little more than a first pass over it. dict (zstd only; lz4 ignores it) must have been
+  // digested for the configured level; the result then decodes only with dict.
+  Compressed compress(Block block, MutableBlock out, const Dictionary* dict = nullptr) const;
 
   const CodecConfig& config() const { return config_; }
 
@@ -114,12 +115,15 @@ class Compressor {
   CodecConfig config_;
 };
 
-// Decodes a kZstd or kRaw payload into out. EIO when the payload is corrupt, truncated, has
-// trailing bytes, fails its check, or does not decode to exactly kBlockSize bytes, and for a
-// kSameFilled or unknown encoding (the caller decodes kSameFilled payloads with fill_block()).
-// ENOMEM when this thread's zstd context cannot be allocated. On error out's contents are
-// unspecified, but nothing outside out is touched. payload and out must not overlap.
-// The codec does not log: the caller knows which file and block failed, and says so.
-Status decompress(Encoding encoding, std::span<const std::byte> payload, MutableBlock out);
+// Decodes a kZstd, kLz4 or kRaw payload into out; dict is the dictionary a kZstd payload was
+// made with (null for none; ignored by the others). EIO when the payload is corrupt, truncated,
+// has trailing bytes, fails its check (a kZstd payload decoded with the wrong dictionary does),
+// or does not decode to exactly kBlockSize bytes, and for a kSameFilled or unknown encoding (the
+// caller decodes kSameFilled payloads with fill_block()). ENOMEM when this thread's zstd context
+// cannot be allocated. On error out's contents are unspecified, but nothing outside out is
+// touched. payload and out must not overlap. The codec does not log: the caller knows which file
+// and block failed, and says so.
+Status decompress(Encoding encoding, std::span<const std::byte> payload, MutableBlock out,
+                  const Dictionary* dict = nullptr);
 
 }  // namespace zsfs::codec

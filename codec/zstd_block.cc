@@ -11,7 +11,6 @@
 
 #include <array>
 #include <atomic>
-#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +21,7 @@
 #include <zstd_errors.h>
 
 #include "base/check.h"
+#include "codec/block_check.h"
 
 namespace zsfs::codec::zstd_block {
 namespace {
@@ -114,19 +114,6 @@ class ThreadDecompressor {
 thread_local ThreadCompressor t_compressor;
 thread_local ThreadDecompressor t_decompressor;
 
-// The check is stored little-endian, whatever the host.
-void store_le32(uint32_t value, std::byte* out) {
-  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap32(value);
-  std::memcpy(out, &value, sizeof value);
-}
-
-uint32_t load_le32(const std::byte* in) {
-  uint32_t value;
-  std::memcpy(&value, in, sizeof value);
-  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap32(value);
-  return value;
-}
-
 // A zstd that writes another header than the parameters imply (a future library that chose
 // differently) must not cost data: the block is kept raw, and this is said once, loudly.
 void report_unexpected_header(std::span<const std::byte, kFrameHeader.size()> frame) {
@@ -147,11 +134,8 @@ Errno decode_error(size_t zstd_result) {
 
 }  // namespace
 
-uint32_t check_of(Block block) {
-  return static_cast<uint32_t>(fingerprint(block).low);
-}
-
-std::optional<size_t> encode(Block block, int level, size_t limit_bytes, MutableBlock out) {
+std::optional<size_t> encode(Block block, int level, size_t limit_bytes, MutableBlock out,
+                             const Dictionary* dict) {
   if (limit_bytes <= kMinPayloadBytes) return std::nullopt;
   // The payload is the frame less its header, plus the check: it stays under limit_bytes exactly
   // when the frame is at most max_frame_bytes long. zstd gets that much room plus its slack and
@@ -163,6 +147,16 @@ std::optional<size_t> encode(Block block, int level, size_t limit_bytes, Mutable
 
   ZSTD_CCtx* cctx = t_compressor.with_level(level);
   if (cctx == nullptr) return std::nullopt;
+  const ZSTD_CDict* cdict = nullptr;
+  if (dict != nullptr) {
+    cdict = dict->cdict(level);
+    ZSFS_CHECK_MSG(cdict != nullptr, "dictionary not digested for this level");
+  }
+  // A block that did not fit leaves the context mid-frame, where zstd refuses a new dictionary:
+  // end that session first (ZSTD_compress2 would, but only after the dictionary is set). A null
+  // dictionary returns the context to none.
+  set_or_die(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only));
+  set_or_die(ZSTD_CCtx_refCDict(cctx, cdict));
   const std::span<std::byte> scratch = t_compressor.scratch();
   const size_t frame_bytes = ZSTD_compress2(
       cctx, scratch.data(), max_frame_bytes + kCompressSlackBytes, block.data(), block.size());
@@ -183,18 +177,20 @@ std::optional<size_t> encode(Block block, int level, size_t limit_bytes, Mutable
   }
   const size_t body_bytes = frame_bytes - kFrameHeader.size();
   std::memcpy(out.data(), scratch.data() + kFrameHeader.size(), body_bytes);
-  store_le32(check_of(block), out.data() + body_bytes);
+  block_check::store(block_check::of(block), out.data() + body_bytes);
   return body_bytes + kCheckBytes;
 }
 
-Status decode(std::span<const std::byte> payload, MutableBlock out) {
+Status decode(std::span<const std::byte> payload, MutableBlock out, const Dictionary* dict) {
   if (payload.size() < kMinPayloadBytes) return Errno{EIO};
   const std::span<const std::byte> body = payload.first(payload.size() - kCheckBytes);
 
   ZSTD_DCtx* dctx = t_decompressor.get();
   if (dctx == nullptr) return Errno{ENOMEM};
-  // A failed decode can leave the context mid-frame; start every payload afresh.
+  // A failed decode can leave the context mid-frame; start every payload afresh, with the
+  // payload's own dictionary (null: none).
   set_or_die(ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only));
+  set_or_die(ZSTD_DCtx_refDDict(dctx, dict != nullptr ? dict->ddict() : nullptr));
 
   // The frame is fed in two pieces: its header, which is not stored, then the stored body.
   // Decoding stops where the frame ends, so trailing bytes stay unread and are caught below.
@@ -212,7 +208,7 @@ Status decode(std::span<const std::byte> payload, MutableBlock out) {
   // been an error already).
   if (result != 0 || input.pos != input.size || dst.pos != out.size()) return Errno{EIO};
   // Read last: the check follows the body that zstd has just pulled into the cache.
-  if (check_of(out) != load_le32(payload.data() + body.size())) return Errno{EIO};
+  if (!block_check::matches(out, payload.data() + body.size())) return Errno{EIO};
   return ok_status();
 }
 

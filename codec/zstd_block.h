@@ -10,7 +10,11 @@
 //   block it was made from.
 // - Each thread owns at most one compression and one decompression context, created on first use
 //   and freed when the thread exits. A compression context's level is set only when it differs
-//   from the level that context last used.
+//   from the level that context last used; the dictionary a context refers to is set for every
+//   block (a pointer swap inside zstd), so no block is ever made or read with a stale one.
+// - A frame made with a dictionary has the same 2-byte header as one made without (no dictionary
+//   id is written, the window stays 4 KiB: the dictionary is history in front of the block, which
+//   zstd lets matches reach whatever the window), so the header check covers both.
 #pragma once
 
 #include <array>
@@ -20,7 +24,9 @@
 #include <span>
 
 #include "base/result.h"
+#include "codec/block_check.h"
 #include "codec/codec.h"
+#include "codec/dictionary.h"
 
 namespace zsfs::codec::zstd_block {
 
@@ -32,24 +38,24 @@ inline constexpr std::array<std::byte, 2> kFrameHeader{std::byte{0x00}, std::byt
 // so the window descriptor above cannot change.
 inline constexpr int kWindowLog = 12;
 static_assert(size_t{1} << kWindowLog == kBlockSize);
-// Bytes of the check that ends each payload: the low 32 bits of the block's fingerprint. 32 bits
-// is zstd's own choice for its frame checksum: damage slips through once in 2^32.
-inline constexpr size_t kCheckBytes = 4;
+// Bytes of the check that ends each payload (block_check.h).
+inline constexpr size_t kCheckBytes = block_check::kCheckBytes;
 // The smallest payload there can be: a 3-byte block header, one byte of RLE block content, check.
 inline constexpr size_t kMinPayloadBytes = 3 + 1 + kCheckBytes;
 
 // Encodes block at level into out when the payload is shorter than limit_bytes; returns its size.
 // Nothing when it would not be (zstd stops as soon as its output cannot fit), or when this thread
 // cannot allocate its context: either way the caller keeps the block raw. level must be in
-// min_level()..max_level().
-std::optional<size_t> encode(Block block, int level, size_t limit_bytes, MutableBlock out);
+// min_level()..max_level(). With dict, the block is compressed against it: dict must have been
+// digested for level (Dictionary::cdict(level) not null), and the payload decodes only with dict.
+std::optional<size_t> encode(Block block, int level, size_t limit_bytes, MutableBlock out,
+                             const Dictionary* dict = nullptr);
 
-// Decodes a kZstd payload into out: EIO when it is damaged in any way (see decompress()), ENOMEM
+// Decodes a kZstd payload into out, with the dictionary it was made with (null for none): EIO
+// when it is damaged in any way or was made with another dictionary (see decompress()), ENOMEM
 // when this thread cannot allocate its context.
-Status decode(std::span<const std::byte> payload, MutableBlock out);
-
-// The check stored at the end of a payload made from block.
-uint32_t check_of(Block block);
+Status decode(std::span<const std::byte> payload, MutableBlock out,
+              const Dictionary* dict = nullptr);
 
 // For tests and benchmarks: how often this thread's compression context has had its level set,
 // and the bytes its zstd contexts hold now (0 before first use).

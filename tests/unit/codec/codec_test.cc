@@ -58,19 +58,21 @@ TEST(CodecNames, AreStable) {
   EXPECT_EQ(to_string(Encoding::kSameFilled), "same_filled");
   EXPECT_EQ(to_string(Encoding::kRaw), "raw");
   EXPECT_EQ(to_string(Encoding::kZstd), "zstd");
+  EXPECT_EQ(to_string(Encoding::kLz4), "lz4");
   EXPECT_EQ(to_string(static_cast<Encoding>(77)), "unknown");
   EXPECT_EQ(to_string(Algorithm::kNone), "none");
+  EXPECT_EQ(to_string(Algorithm::kLz4), "lz4");
   EXPECT_EQ(to_string(Algorithm::kZstd), "zstd");
   EXPECT_EQ(to_string(static_cast<Algorithm>(77)), "unknown");
 }
 
 TEST(CodecNames, ParseAlgorithmInvertsToString) {
-  for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kZstd}) {
+  for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kLz4, Algorithm::kZstd}) {
     EXPECT_EQ(parse_algorithm(to_string(algorithm)), algorithm);
   }
   EXPECT_FALSE(parse_algorithm("").has_value());
   EXPECT_FALSE(parse_algorithm("ZSTD").has_value());
-  EXPECT_FALSE(parse_algorithm("lz4").has_value());
+  EXPECT_FALSE(parse_algorithm("lz4hc").has_value());
   EXPECT_FALSE(parse_algorithm("unknown").has_value());
 }
 
@@ -87,7 +89,7 @@ TEST(CodecConfig, LevelRangeIsZstdsIncludingFastLevels) {
 TEST(CodecConfig, AcceptsEveryValidSetting) {
   for (int level : {min_level(), -1, 0, 1, kDefaultLevel, max_level()}) {
     for (size_t threshold : {size_t{1}, size_t{2048}, kBlockSize}) {
-      for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kZstd}) {
+      for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kLz4, Algorithm::kZstd}) {
         const CodecConfig config{
             .algorithm = algorithm, .level = level, .raw_threshold_bytes = threshold};
         Result<Compressor> compressor = Compressor::create(config);
@@ -101,7 +103,7 @@ TEST(CodecConfig, AcceptsEveryValidSetting) {
 }
 
 TEST(CodecConfig, RejectsLevelsOutsideTheRange) {
-  for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kZstd}) {
+  for (Algorithm algorithm : {Algorithm::kNone, Algorithm::kLz4, Algorithm::kZstd}) {
     for (int level : {INT_MIN, min_level() - 1, max_level() + 1, INT_MAX}) {
       Result<Compressor> compressor =
           Compressor::create(CodecConfig{.algorithm = algorithm, .level = level});
@@ -122,7 +124,7 @@ TEST(CodecConfig, RejectsThresholdsOutsideTheBlock) {
 
 TEST(CodecConfig, RejectsUnknownAlgorithms) {
   Result<Compressor> compressor =
-      Compressor::create(CodecConfig{.algorithm = static_cast<Algorithm>(2)});
+      Compressor::create(CodecConfig{.algorithm = static_cast<Algorithm>(3)});
   ASSERT_FALSE(compressor.ok());
   EXPECT_EQ(compressor.error(), EINVAL);
 }
@@ -254,7 +256,7 @@ TEST(Codec, WorksOnUnalignedBuffers) {
 TEST(Decompress, RejectsEncodingsItDoesNotDecode) {
   BlockBytes payload{}, out;
   for (auto encoding :
-       {Encoding::kSameFilled, static_cast<Encoding>(3), static_cast<Encoding>(255)}) {
+       {Encoding::kSameFilled, static_cast<Encoding>(4), static_cast<Encoding>(255)}) {
     for (size_t size : {size_t{0}, size_t{8}, kBlockSize}) {
       const Status status = decompress(encoding, std::span(payload.data(), size), out);
       ASSERT_FALSE(status.ok());

@@ -182,7 +182,7 @@ TEST(Corruption, TrailingBytesAreAnError) {
 // frame's shape can be what decompress() objects to.
 Payload handmade_payload(const Payload& body, const BlockBytes& checked) {
   Payload payload = body;
-  const uint32_t check = zstd_block::check_of(checked);
+  const uint32_t check = block_check::of(checked);
   for (size_t i = 0; i < 4; ++i)
     payload.push_back(static_cast<std::byte>(check >> (8 * i)));
   return payload;

@@ -88,7 +88,7 @@ TEST(ZstdBlock, PayloadIsAStandardFrameOnceMagicAndHeaderAreRestored) {
         check |= std::to_integer<uint32_t>(payload[body_bytes + i]) << (8 * i);
       }
       EXPECT_EQ(check, static_cast<uint32_t>(fingerprint(bytes).low));
-      EXPECT_EQ(check, zstd_block::check_of(bytes));
+      EXPECT_EQ(check, block_check::of(bytes));
 
       // Magic + header + body is a frame that zstd's plain one-shot decoder reads back.
       std::vector<std::byte> frame(kMagic, kMagic + 4);
