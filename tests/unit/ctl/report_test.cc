@@ -1,10 +1,13 @@
-#include "mount/report.h"
+#include "ctl/report.h"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace zsfs::mount {
+namespace zsfs::ctl {
+
+using mount::parse_json;
+
 namespace {
 
 JsonValue json(std::string_view text) {
@@ -133,4 +136,4 @@ TEST(RenderCheck, OkOrProblems) {
 }
 
 }  // namespace
-}  // namespace zsfs::mount
+}  // namespace zsfs::ctl

@@ -12,7 +12,9 @@
 
 #include "mount/json_parser.h"
 
-namespace zsfs::mount {
+namespace zsfs::ctl {
+
+using mount::JsonValue;
 
 // user.zsfs.stats as a two-column table.
 std::string render_stats(const JsonValue& stats, std::string_view mount_point);
@@ -34,4 +36,4 @@ std::string render_compact(const JsonValue& result);
 // user.zsfs.check's report; consistent tells whether it says "ok": true.
 std::string render_check(const JsonValue& report, bool& consistent);
 
-}  // namespace zsfs::mount
+}  // namespace zsfs::ctl

@@ -18,11 +18,17 @@
 
 #include <CLI/CLI.hpp>
 
+#include "ctl/report.h"
 #include "mount/expected.h"
 #include "mount/json_parser.h"
-#include "mount/report.h"
 
-namespace zsfs::mount {
+namespace zsfs::ctl {
+
+using mount::Check;
+using mount::Done;
+using mount::Expected;
+using mount::parse_json;
+using mount::Unexpected;
 namespace {
 
 constexpr int kExitOk = 0;
@@ -247,11 +253,11 @@ int run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace zsfs::mount
+}  // namespace zsfs::ctl
 
 int main(int argc, char** argv) {
   try {
-    return zsfs::mount::run(argc, argv);
+    return zsfs::ctl::run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "zsfsctl: %s\n", e.what());
     return 2;

@@ -1,4 +1,4 @@
-#include "mount/report.h"
+#include "ctl/report.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -7,7 +7,13 @@
 
 #include "mount/units.h"
 
-namespace zsfs::mount {
+namespace zsfs::ctl {
+
+using mount::format_bytes;
+using mount::format_count;
+using mount::format_percent;
+using mount::to_json_text;
+
 namespace {
 
 // Block and page size of the figures the core reports in blocks and pages.
@@ -272,4 +278,4 @@ std::string render_check(const JsonValue& report, bool& consistent) {
   return text;
 }
 
-}  // namespace zsfs::mount
+}  // namespace zsfs::ctl
