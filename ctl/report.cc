@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "mount/json_reader.h"
 #include "mount/units.h"
 
 namespace zsfs::ctl {
@@ -12,22 +13,17 @@ namespace zsfs::ctl {
 using mount::format_bytes;
 using mount::format_count;
 using mount::format_percent;
-using mount::to_json_text;
+using mount::json_bool;
+using mount::json_i64;
+using mount::json_member;
+using mount::json_number;
+using mount::json_string;
+using mount::json_u64;
 
 namespace {
 
 // Block and page size of the figures the core reports in blocks and pages.
 constexpr uint64_t kBlockBytes = 4096;
-
-std::optional<uint64_t> u64(const JsonValue& object, std::string_view key) {
-  const JsonValue* value = object.find(key);
-  return value != nullptr ? value->as_u64() : std::nullopt;
-}
-
-std::optional<double> real(const JsonValue& object, std::string_view key) {
-  const JsonValue* value = object.find(key);
-  return value != nullptr ? value->as_double() : std::nullopt;
-}
 
 double ratio(uint64_t part, uint64_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
@@ -69,13 +65,13 @@ struct DuFigures {
   uint64_t shared = 0;
 };
 
-DuFigures du_figures(const JsonValue& file) {
+DuFigures du_figures(const Json& file) {
   DuFigures f;
-  f.files = u64(file, "files").value_or(0);
-  f.logical = u64(file, "logical_bytes").value_or(0);
-  f.data = u64(file, "data_blocks").value_or(0) * kBlockBytes;
-  f.stored = u64(file, "stored_bytes").value_or(0);
-  f.shared = u64(file, "shared_blocks").value_or(0) * kBlockBytes;
+  f.files = json_u64(file, "files").value_or(0);
+  f.logical = json_u64(file, "logical_bytes").value_or(0);
+  f.data = json_u64(file, "data_blocks").value_or(0) * kBlockBytes;
+  f.stored = json_u64(file, "stored_bytes").value_or(0);
+  f.shared = json_u64(file, "shared_blocks").value_or(0) * kBlockBytes;
   return f;
 }
 
@@ -87,12 +83,12 @@ std::string du_line(const DuFigures& f, const std::string& path) {
 }
 
 // "N (write N, getxattr N, ...)": the total and the most frequent operations, most frequent first.
-std::string requests_summary(const JsonValue& requests, uint64_t total) {
+std::string requests_summary(const Json& requests, uint64_t total) {
   constexpr size_t kShown = 6;
   std::vector<std::pair<uint64_t, std::string>> counts;
-  if (const JsonValue::Object* members = requests.as_object()) {
-    for (const auto& [name, value] : *members) {
-      const auto count = value.as_u64();
+  if (requests.is_object()) {
+    for (const auto& [name, value] : requests.items()) {
+      const auto count = json_u64(requests, name);
       if (name != "total" && count && *count > 0) counts.emplace_back(*count, name);
     }
   }
@@ -109,44 +105,42 @@ std::string requests_summary(const JsonValue& requests, uint64_t total) {
 
 }  // namespace
 
-std::string render_stats(const JsonValue& stats, std::string_view mount_point) {
+std::string render_stats(const Json& stats, std::string_view mount_point) {
   Table table;
   table.row("Mounted on", std::string(mount_point));
 
-  const JsonValue* algorithm = stats.find("algorithm");
-  const auto level = stats.find("level") != nullptr ? stats.find("level")->as_i64() : std::nullopt;
-  const JsonValue* dedup = stats.find("dedup");
-  if (algorithm != nullptr && algorithm->as_string() != nullptr) {
-    std::string settings = *algorithm->as_string();
+  const std::string* algorithm = json_string(stats, "algorithm");
+  const auto level = json_i64(stats, "level");
+  const auto dedup = json_bool(stats, "dedup");
+  if (algorithm != nullptr) {
+    std::string settings = *algorithm;
     if (level && settings != "none") settings += " level " + std::to_string(*level);
-    if (dedup != nullptr && dedup->as_bool()) {
-      settings += std::string(", dedup ") + (*dedup->as_bool() ? "on" : "off");
-    }
+    if (dedup) settings += std::string(", dedup ") + (*dedup ? "on" : "off");
     table.row("Compression", settings);
   }
 
-  const auto used = u64(stats, "mem_used_total");
-  const auto limit = u64(stats, "mem_limit");
+  const auto used = json_u64(stats, "mem_used_total");
+  const auto limit = json_u64(stats, "mem_limit");
   if (used && limit) {
     std::string value = format_bytes(*used) + " of " + format_bytes(*limit) + " (" +
                         format_percent(ratio(*used, *limit)) + ")";
-    if (auto peak = u64(stats, "mem_used_max")) value += ", peak " + format_bytes(*peak);
+    if (auto peak = json_u64(stats, "mem_used_max")) value += ", peak " + format_bytes(*peak);
     table.row("Memory used", value);
   }
-  if (auto pages = u64(stats, "pool_pages")) {
+  if (auto pages = json_u64(stats, "pool_pages")) {
     std::string value =
         format_bytes(*pages * kBlockBytes) + " in " + format_count(*pages) + " pages";
-    if (auto efficiency = real(stats, "pool_efficiency")) {
+    if (auto efficiency = json_number(stats, "pool_efficiency")) {
       value += ", " + format_percent(*efficiency) + " filled";
     }
     table.row("  pool", value);
   }
-  if (auto metadata = u64(stats, "metadata_bytes")) {
+  if (auto metadata = json_u64(stats, "metadata_bytes")) {
     std::string value = format_bytes(*metadata);
-    const auto inodes = u64(stats, "inode_bytes");
-    const auto maps = u64(stats, "block_map_bytes");
-    const auto dedup_bytes = u64(stats, "dedup_bytes");
-    const auto pool_meta = u64(stats, "pool_metadata_bytes");
+    const auto inodes = json_u64(stats, "inode_bytes");
+    const auto maps = json_u64(stats, "block_map_bytes");
+    const auto dedup_bytes = json_u64(stats, "dedup_bytes");
+    const auto pool_meta = json_u64(stats, "pool_metadata_bytes");
     if (inodes && maps && dedup_bytes && pool_meta) {
       value += " (inodes " + format_bytes(*inodes) + ", block maps " + format_bytes(*maps) +
                ", dedup " + format_bytes(*dedup_bytes) + ", pool " + format_bytes(*pool_meta) + ")";
@@ -154,47 +148,48 @@ std::string render_stats(const JsonValue& stats, std::string_view mount_point) {
     table.row("  metadata", value);
   }
 
-  const auto inodes = u64(stats, "inodes");
-  const auto inode_limit = u64(stats, "inode_limit");
+  const auto inodes = json_u64(stats, "inodes");
+  const auto inode_limit = json_u64(stats, "inode_limit");
   if (inodes && inode_limit) {
     table.row("Inodes", format_count(*inodes) + " of " + format_count(*inode_limit));
   }
-  if (auto logical = u64(stats, "logical_bytes")) {
+  if (auto logical = json_u64(stats, "logical_bytes")) {
     std::string value = format_bytes(*logical);
-    if (auto holes = u64(stats, "hole_bytes")) value += " (" + format_bytes(*holes) + " in holes)";
+    if (auto holes = json_u64(stats, "hole_bytes"))
+      value += " (" + format_bytes(*holes) + " in holes)";
     table.row("File sizes", value);
   }
-  const auto orig = u64(stats, "orig_data_size");
+  const auto orig = json_u64(stats, "orig_data_size");
   if (orig) {
     std::string value = format_bytes(*orig);
-    if (auto blocks = u64(stats, "data_blocks"))
+    if (auto blocks = json_u64(stats, "data_blocks"))
       value += " in " + format_count(*blocks) + " blocks";
     table.row("Data", value);
   }
-  if (auto same = u64(stats, "same_pages")) {
+  if (auto same = json_u64(stats, "same_pages")) {
     table.row("  same-filled", format_bytes(*same * kBlockBytes) + " (" + format_count(*same) +
                                    " blocks, kept without memory)");
   }
-  if (auto saved = u64(stats, "dedup_saved_bytes")) {
+  if (auto saved = json_u64(stats, "dedup_saved_bytes")) {
     std::string value = format_bytes(*saved) + " saved";
-    if (auto refs = u64(stats, "shared_refs")) {
+    if (auto refs = json_u64(stats, "shared_refs")) {
       value += " (" + format_count(*refs) + " shared references)";
     }
     table.row("  deduplicated", value);
   }
-  const auto unique = u64(stats, "unique_blocks");
-  const auto compressed = u64(stats, "compr_data_size");
+  const auto unique = json_u64(stats, "unique_blocks");
+  const auto compressed = json_u64(stats, "compr_data_size");
   if (unique && compressed) {
     std::string value = format_bytes(*unique * kBlockBytes) + " in " + format_count(*unique) +
                         " unique blocks, compressed to " + format_bytes(*compressed) + " (" +
                         format_percent(ratio(*compressed, *unique * kBlockBytes)) + ")";
     table.row("  stored", value);
   }
-  if (auto staged = u64(stats, "staged_blocks"); staged && *staged > 0) {
+  if (auto staged = json_u64(stats, "staged_blocks"); staged && *staged > 0) {
     table.row("  to compress",
               format_count(*staged) + " blocks kept raw until the background compresses them");
   }
-  if (auto huge = u64(stats, "huge_pages")) {
+  if (auto huge = json_u64(stats, "huge_pages")) {
     table.row("  incompressible", format_count(*huge) + " blocks kept as they are");
   }
   if (orig && used && *used > 0) {
@@ -204,14 +199,14 @@ std::string render_stats(const JsonValue& stats, std::string_view mount_point) {
     table.row("Data to memory", std::string(buf) + " (" + format_bytes(*orig) + " of data in " +
                                     format_bytes(*used) + " of memory)");
   }
-  const auto runs = u64(stats, "compactions");
-  const auto compacted = u64(stats, "pages_compacted");
+  const auto runs = json_u64(stats, "compactions");
+  const auto compacted = json_u64(stats, "pages_compacted");
   if (runs && compacted) {
     table.row("Compaction", format_count(*runs) + " runs, " + format_count(*compacted) +
                                 " pages freed (" + format_bytes(*compacted * kBlockBytes) + ")");
   }
-  if (const JsonValue* requests = stats.find("requests")) {
-    if (auto total = u64(*requests, "total"))
+  if (const Json* requests = json_member(stats, "requests")) {
+    if (auto total = json_u64(*requests, "total"))
       table.row("FUSE requests", requests_summary(*requests, *total));
   }
   return table.str();
@@ -236,23 +231,22 @@ std::string render_du(const std::vector<DuRow>& rows) {
 }
 
 std::string render_du_json(const std::vector<DuRow>& rows) {
-  JsonValue::Array items;
+  Json items = Json::array();
   for (const DuRow& row : rows) {
-    JsonValue::Object members;
-    members.emplace_back("path", JsonValue::string(row.path));
-    if (const JsonValue::Object* fields = row.file.as_object()) {
-      for (const auto& member : *fields) {
-        if (member.first != "path") members.push_back(member);
+    Json members = {{"path", row.path}};
+    if (row.file.is_object()) {
+      for (const auto& [key, value] : row.file.items()) {
+        if (key != "path") members[key] = value;
       }
     }
-    items.push_back(JsonValue::object(std::move(members)));
+    items.push_back(std::move(members));
   }
-  return to_json_text(JsonValue::array(std::move(items)));
+  return to_json_text(items);
 }
 
-std::string render_compact(const JsonValue& result) {
+std::string render_compact(const Json& result) {
   for (std::string_view key : {"pages_freed", "freed_pages", "pages"}) {
-    if (auto pages = u64(result, key)) {
+    if (auto pages = json_u64(result, key)) {
       return "compacted: " + format_count(*pages) + " pages freed (" +
              format_bytes(*pages * kBlockBytes) + ")\n";
     }
@@ -260,20 +254,18 @@ std::string render_compact(const JsonValue& result) {
   return "compacted: " + to_json_text(result) + "\n";
 }
 
-std::string render_check(const JsonValue& report, bool& consistent) {
-  const JsonValue* ok = report.find("ok");
-  consistent = ok != nullptr && ok->as_bool() == true;
+std::string render_check(const Json& report, bool& consistent) {
+  consistent = json_bool(report, "ok") == true;
   if (consistent) return "consistent\n";
-  const JsonValue* found = report.find("problems");
-  const JsonValue::Array* problems = found != nullptr ? found->as_array() : nullptr;
-  if (problems == nullptr || problems->empty()) {
+  const Json* problems = json_member(report, "problems");
+  if (problems == nullptr || !problems->is_array() || problems->empty()) {
     return "INCONSISTENT: " + to_json_text(report) + "\n";
   }
   std::string text = "INCONSISTENT: " + std::to_string(problems->size()) +
                      (problems->size() == 1 ? " problem\n" : " problems\n");
-  for (const JsonValue& problem : *problems) {
-    text += "  " + (problem.as_string() != nullptr ? *problem.as_string() : to_json_text(problem)) +
-            "\n";
+  for (const Json& problem : *problems) {
+    text +=
+        "  " + (problem.is_string() ? problem.get<std::string>() : to_json_text(problem)) + "\n";
   }
   return text;
 }

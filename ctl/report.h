@@ -10,19 +10,17 @@
 #include <string_view>
 #include <vector>
 
-#include "mount/json_parser.h"
+#include "base/json.h"
 
 namespace zsfs::ctl {
 
-using mount::JsonValue;
-
 // user.zsfs.stats as a two-column table.
-std::string render_stats(const JsonValue& stats, std::string_view mount_point);
+std::string render_stats(const Json& stats, std::string_view mount_point);
 
 // One `zsfsctl du` argument and its user.zsfs.file JSON.
 struct DuRow {
   std::string path;
-  JsonValue file;
+  Json file;
 };
 
 // A header, one line per row, and a total line when there is more than one row.
@@ -31,9 +29,9 @@ std::string render_du(const std::vector<DuRow>& rows);
 std::string render_du_json(const std::vector<DuRow>& rows);
 
 // user.zsfs.compact's result.
-std::string render_compact(const JsonValue& result);
+std::string render_compact(const Json& result);
 
 // user.zsfs.check's report; consistent tells whether it says "ok": true.
-std::string render_check(const JsonValue& report, bool& consistent);
+std::string render_check(const Json& report, bool& consistent);
 
 }  // namespace zsfs::ctl

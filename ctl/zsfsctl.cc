@@ -20,7 +20,7 @@
 
 #include "ctl/report.h"
 #include "mount/expected.h"
-#include "mount/json_parser.h"
+#include "mount/json_reader.h"
 
 namespace zsfs::ctl {
 
@@ -109,8 +109,8 @@ Expected<std::string> read_zsfs_attribute(const std::string& path, const char* n
   }
 }
 
-Expected<JsonValue> read_json_attribute(const std::string& path, const char* name,
-                                        bool mount_point_only, std::string* raw = nullptr) {
+Expected<Json> read_json_attribute(const std::string& path, const char* name, bool mount_point_only,
+                                   std::string* raw = nullptr) {
   auto text = read_zsfs_attribute(path, name, mount_point_only);
   if (!text.ok()) return Unexpected{text.message()};
   auto json = parse_json(*text);

@@ -33,62 +33,56 @@ double Stats::compression_ratio() const {
 }
 
 std::string Stats::to_json(std::span<const StatsSection> sections) const {
-  JsonWriter json;
-  json.begin_object()
-      .field("orig_data_size", orig_data_size)
-      .field("compr_data_size", compr_data_size)
-      .field("mem_used_total", mem_used_total)
-      .field("mem_limit", mem_limit)
-      .field("mem_used_max", mem_used_max)
-      .field("same_pages", same_pages)
-      .field("pages_compacted", pages_compacted)
-      .field("huge_pages", huge_pages)
-      .field("staged_blocks", staged_blocks)
-      .field("logical_bytes", logical_bytes)
-      .field("hole_bytes", hole_bytes)
-      .field("data_blocks", data_blocks)
-      .field("unique_blocks", unique_blocks)
-      .field("shared_refs", shared_refs)
-      .field("dedup_saved_bytes", dedup_saved_bytes)
-      .field("compression_ratio", compression_ratio())
-      .field("inodes", inodes)
-      .field("inode_limit", inode_limit)
-      .field("pool_pages", pool_pages)
-      .field("pool_efficiency", pool_efficiency)
-      .field("metadata_bytes", metadata_bytes)
-      .field("inode_bytes", inode_bytes)
-      .field("block_map_bytes", block_map_bytes)
-      .field("dedup_bytes", dedup_bytes)
-      .field("pool_metadata_bytes", pool_metadata_bytes)
-      .field("compactions", compactions)
-      .field("algorithm", std::string_view(algorithm))
-      .field("level", level)
-      .field("dedup", dedup);
-  json.key("pool");
-  pool.write_json(json, false);
-  for (const StatsSection& section : sections) {
-    json.key(section.key);
-    section.write(json);
-  }
-  json.end_object();
-  return json.str();
+  Json json = {
+      {"orig_data_size", orig_data_size},
+      {"compr_data_size", compr_data_size},
+      {"mem_used_total", mem_used_total},
+      {"mem_limit", mem_limit},
+      {"mem_used_max", mem_used_max},
+      {"same_pages", same_pages},
+      {"pages_compacted", pages_compacted},
+      {"huge_pages", huge_pages},
+      {"staged_blocks", staged_blocks},
+      {"logical_bytes", logical_bytes},
+      {"hole_bytes", hole_bytes},
+      {"data_blocks", data_blocks},
+      {"unique_blocks", unique_blocks},
+      {"shared_refs", shared_refs},
+      {"dedup_saved_bytes", dedup_saved_bytes},
+      {"compression_ratio", compression_ratio()},
+      {"inodes", inodes},
+      {"inode_limit", inode_limit},
+      {"pool_pages", pool_pages},
+      {"pool_efficiency", pool_efficiency},
+      {"metadata_bytes", metadata_bytes},
+      {"inode_bytes", inode_bytes},
+      {"block_map_bytes", block_map_bytes},
+      {"dedup_bytes", dedup_bytes},
+      {"pool_metadata_bytes", pool_metadata_bytes},
+      {"compactions", compactions},
+      {"algorithm", algorithm},
+      {"level", level},
+      {"dedup", dedup},
+      {"pool", pool.to_json(false)},
+  };
+  for (const StatsSection& section : sections)
+    json[section.key] = section.value();
+  return to_json_text(json);
 }
 
 std::string FileStats::to_json() const {
-  JsonWriter json;
-  json.begin_object()
-      .field("ino", ino)
-      .field("directory", directory)
-      .field("files", files)
-      .field("logical_bytes", logical_bytes)
-      .field("data_blocks", data_blocks)
-      .field("same_blocks", same_blocks)
-      .field("stored_blocks", stored_blocks)
-      .field("stored_bytes", stored_bytes)
-      .field("shared_blocks", shared_blocks)
-      .field("hole_bytes", hole_bytes)
-      .end_object();
-  return json.str();
+  return to_json_text({
+      {"ino", ino},
+      {"directory", directory},
+      {"files", files},
+      {"logical_bytes", logical_bytes},
+      {"data_blocks", data_blocks},
+      {"same_blocks", same_blocks},
+      {"stored_blocks", stored_blocks},
+      {"stored_bytes", stored_bytes},
+      {"shared_blocks", shared_blocks},
+      {"hole_bytes", hole_bytes},
+  });
 }
 
 StatFs Filesystem::Impl::statfs() {
@@ -337,18 +331,14 @@ std::string Filesystem::Impl::check() {
     problem("names reserved against the inode limit differ from the hard links");
   }
 
-  JsonWriter json;
-  json.begin_object()
-      .field("ok", problems.empty())
-      .field("inodes", inodes)
-      .field("stored_entries", entries)
-      .field("mem_used_total", budget_.used_bytes());
-  json.key("problems").begin_array();
-  for (const std::string& p : problems)
-    json.value(std::string_view(p));
-  json.end_array().end_object();
   if (!problems.empty()) log(LogLevel::kError, "consistency check failed: %s", problems[0].c_str());
-  return json.str();
+  return to_json_text({
+      {"ok", problems.empty()},
+      {"inodes", inodes},
+      {"stored_entries", entries},
+      {"mem_used_total", budget_.used_bytes()},
+      {"problems", problems},
+  });
 }
 
 }  // namespace zsfs::fs

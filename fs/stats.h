@@ -9,16 +9,16 @@
 #include <span>
 #include <string>
 
-#include "base/json.h"
+#include "base/json_fwd.h"
 #include "pool/stats.h"
 
 namespace zsfs::fs {
 
 // A section that a layer above the core adds to user.zsfs.stats (mount/ adds its FUSE request
-// counts): write puts one JSON value, written at every read of the statistics, under key.
+// counts): value gives the JSON value put under key, taken at every read of the statistics.
 struct StatsSection {
   std::string key;
-  std::function<void(JsonWriter&)> write;
+  std::function<Json()> value;
 };
 
 struct Stats {

@@ -201,13 +201,11 @@ Result<std::string> Filesystem::Impl::virtual_xattr(Inode& inode, std::string_vi
   if (name == kXattrCompact) {
     const uint64_t before = pool_->stats().pages_held;
     const uint64_t freed = compact();
-    JsonWriter json;
-    json.begin_object()
-        .field("pages_freed", freed)
-        .field("pages_before", before)
-        .field("pages_after", pool_->stats().pages_held)
-        .end_object();
-    return json.str();
+    return to_json_text({
+        {"pages_freed", freed},
+        {"pages_before", before},
+        {"pages_after", pool_->stats().pages_held},
+    });
   }
   return check();
 }

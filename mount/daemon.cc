@@ -18,7 +18,7 @@
 
 #include "fs/filesystem.h"
 #include "mount/fuse_api.h"
-#include "mount/json_parser.h"
+#include "mount/json_reader.h"
 #include "mount/log.h"
 #include "mount/mount_point.h"
 #include "mount/ops.h"
@@ -260,8 +260,7 @@ int check_at_unmount([[maybe_unused]] fs::Filesystem& filesystem) {
 #else
   const std::string report = filesystem.check();
   auto parsed = parse_json(report);
-  const JsonValue* ok = parsed.ok() ? parsed->find("ok") : nullptr;
-  if (ok != nullptr && ok->as_bool() == true) return kExitOk;
+  if (parsed.ok() && json_bool(*parsed, "ok") == true) return kExitOk;
   log_error("CONSISTENCY CHECK FAILED at unmount: " + report);
   return kExitCheck;
 #endif
@@ -278,7 +277,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
   MountContext ctx(*filesystem, options.writeback);
   // ctx outlives every reader of the statistics: the filesystem is reset below, before ctx goes.
   filesystem->add_stats_section(
-      {"requests", [&requests = ctx.requests()](JsonWriter& json) { requests.write_json(json); }});
+      {"requests", [&requests = ctx.requests()] { return requests.to_json(); }});
   const fuse_lowlevel_ops ops = lowlevel_ops();
 
   int status = kExitOk;

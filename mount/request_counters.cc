@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "base/json.h"
+
 namespace zsfs::mount {
 namespace {
 
@@ -28,7 +30,7 @@ uint64_t RequestCounters::total() const noexcept {
   return sum;
 }
 
-void RequestCounters::write_json(JsonWriter& json) const {
+Json RequestCounters::to_json() const {
   // One pass over the counters, so that the total is the sum of the figures beside it even while
   // requests are being counted.
   std::array<uint64_t, kOpCount> counts{};
@@ -37,10 +39,10 @@ void RequestCounters::write_json(JsonWriter& json) const {
     counts[i] = counts_[i].load(std::memory_order_relaxed);
     sum += counts[i];
   }
-  json.begin_object().field("total", sum);
+  Json json = {{"total", sum}};
   for (size_t i = 0; i < kOpCount; ++i)
-    json.field(kOpNames[i], counts[i]);
-  json.end_object();
+    json[kOpNames[i]] = counts[i];
+  return json;
 }
 
 }  // namespace zsfs::mount

@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "base/json.h"
+#include "base/json_fwd.h"
 
 namespace zsfs::mount {
 
@@ -71,7 +71,7 @@ class RequestCounters {
 
   // {"total": N, "lookup": N, ...}: every operation, zeros included, so that scripts can take
   // differences between two readings without checking for missing keys.
-  void write_json(JsonWriter& json) const;
+  Json to_json() const;
 
  private:
   std::array<std::atomic<uint64_t>, kOpCount> counts_{};

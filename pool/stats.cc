@@ -19,43 +19,35 @@ double PoolStats::efficiency() const {
   return static_cast<double>(bytes_stored) / static_cast<double>(pages_held * kPageSize);
 }
 
-void PoolStats::write_json(JsonWriter& json, bool with_classes) const {
-  json.begin_object()
-      .field("pages_held", pages_held)
-      .field("objects", objects)
-      .field("bytes_stored", bytes_stored)
-      .field("efficiency", efficiency())
-      .field("huge_objects", huge_objects)
-      .field("huge_class_size", huge_class_size)
-      .field("pages_compacted", pages_compacted)
-      .field("metadata_bytes", metadata_bytes);
-  if (with_classes) {
-    json.key("classes").begin_array();
-    for (const ClassStats& c : classes) {
-      if (c.zspages == 0) continue;
-      json.begin_object()
-          .field("index", c.size_class.index)
-          .field("size_bytes", c.size_class.size_bytes)
-          .field("pages_per_zspage", c.size_class.pages_per_zspage)
-          .field("objects_per_zspage", c.size_class.objects_per_zspage)
-          .field("huge", c.size_class.huge)
-          .field("zspages", c.zspages)
-          .field("pages", c.pages)
-          .field("objects_allocated", c.objects_allocated)
-          .field("objects_in_use", c.objects_in_use)
-          .field("bytes_in_use", c.bytes_in_use);
-      json.key("fullness").begin_array();
-      for (uint64_t n : c.fullness)
-        json.value(n);
-      json.end_array()
-          .field("pages_compacted", c.pages_compacted)
-          .field("freeable_pages", c.freeable_pages)
-          .field("metadata_bytes", c.metadata_bytes)
-          .end_object();
-    }
-    json.end_array();
+Json PoolStats::to_json(bool with_classes) const {
+  Json json = {
+      {"pages_held", pages_held},           {"objects", objects},
+      {"bytes_stored", bytes_stored},       {"efficiency", efficiency()},
+      {"huge_objects", huge_objects},       {"huge_class_size", huge_class_size},
+      {"pages_compacted", pages_compacted}, {"metadata_bytes", metadata_bytes},
+  };
+  if (!with_classes) return json;
+  Json& out = json["classes"] = Json::array();
+  for (const ClassStats& c : classes) {
+    if (c.zspages == 0) continue;
+    out.push_back({
+        {"index", c.size_class.index},
+        {"size_bytes", c.size_class.size_bytes},
+        {"pages_per_zspage", c.size_class.pages_per_zspage},
+        {"objects_per_zspage", c.size_class.objects_per_zspage},
+        {"huge", c.size_class.huge},
+        {"zspages", c.zspages},
+        {"pages", c.pages},
+        {"objects_allocated", c.objects_allocated},
+        {"objects_in_use", c.objects_in_use},
+        {"bytes_in_use", c.bytes_in_use},
+        {"fullness", c.fullness},
+        {"pages_compacted", c.pages_compacted},
+        {"freeable_pages", c.freeable_pages},
+        {"metadata_bytes", c.metadata_bytes},
+    });
   }
-  json.end_object();
+  return json;
 }
 
 namespace {

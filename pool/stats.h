@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "base/json.h"
+#include "base/json_fwd.h"
 #include "pool/size_class.h"
 
 namespace zsfs::pool {
@@ -45,9 +45,9 @@ struct PoolStats {
 
   // bytes_stored / (pages_held * 4096); 1.0 for an empty pool.
   double efficiency() const;
-  // Appends one JSON object with the pool-wide figures; with_classes adds a "classes" array
-  // (classes with no zspages are left out).
-  void write_json(JsonWriter& json, bool with_classes) const;
+  // One JSON object with the pool-wide figures; with_classes adds a "classes" array (classes
+  // with no zspages are left out).
+  Json to_json(bool with_classes) const;
   // A table like zsmalloc's debugfs classes file, one line per class that holds zspages, then a
   // Total line. "class" is the kernel's class index, (size - 32) / 16, so that the table can be
   // compared with the kernel's; "compacted" (pages_compacted) is an extra last column.

@@ -23,7 +23,7 @@
 
 #include <gtest/gtest.h>
 
-#include "mount/json_parser.h"
+#include "mount/json_reader.h"
 
 namespace zsfs::test {
 
@@ -218,7 +218,7 @@ class TmpfsDir {
 RunResult zsfsctl(const std::vector<std::string>& args, const RunOptions& options = {});
 
 // Reads a virtual xattr (one getxattr with a large buffer) and parses it as JSON.
-mount::JsonValue read_json_xattr(const std::string& path, const std::string& name);
+Json read_json_xattr(const std::string& path, const std::string& name);
 // Waits until the daemon's background work on what was written (compression, deduplication) is
 // done, so statistics are final: reading user.zsfs.check does that (root or the owner only).
 void settle(const std::string& mount_point);

@@ -33,7 +33,7 @@ RunResult zsfsctl(const std::vector<std::string>& args, const RunOptions& option
   return run(argv, options);
 }
 
-mount::JsonValue read_json_xattr(const std::string& path, const std::string& name) {
+Json read_json_xattr(const std::string& path, const std::string& name) {
   std::string value(1 << 20, '\0');
   const ssize_t n = getxattr(path.c_str(), name.c_str(), value.data(), value.size());
   if (n < 0) {
@@ -50,22 +50,21 @@ mount::JsonValue read_json_xattr(const std::string& path, const std::string& nam
 }
 
 void settle(const std::string& mount_point) {
-  const mount::JsonValue check = read_json_xattr(mount_point, "user.zsfs.check");
-  const mount::JsonValue* ok = check.find("ok");
-  EXPECT_TRUE(ok != nullptr && ok->as_bool() == true)
-      << "consistency check: " << mount::to_json_text(check);
+  const Json check = read_json_xattr(mount_point, "user.zsfs.check");
+  EXPECT_TRUE(mount::json_bool(check, "ok") == true)
+      << "consistency check: " << to_json_text(check);
 }
 
 uint64_t stat_field(const std::string& mount_point, const std::string& field) {
   settle(mount_point);
-  const mount::JsonValue stats = read_json_xattr(mount_point, "user.zsfs.stats");
-  const mount::JsonValue* value = stats.find(field);
-  if (value == nullptr || !value->as_u64()) {
+  const Json stats = read_json_xattr(mount_point, "user.zsfs.stats");
+  const auto value = mount::json_u64(stats, field);
+  if (!value) {
     ADD_FAILURE() << "user.zsfs.stats has no integer field " << field << ": "
-                  << mount::to_json_text(stats);
+                  << to_json_text(stats);
     return 0;
   }
-  return *value->as_u64();
+  return *value;
 }
 
 uint64_t wait_for_stat(const std::string& mount_point, const std::string& field, uint64_t expected,

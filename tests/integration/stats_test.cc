@@ -15,7 +15,11 @@
 namespace zsfs::test {
 namespace {
 
-using mount::JsonValue;
+using mount::json_bool;
+using mount::json_i64;
+using mount::json_member;
+using mount::json_string;
+using mount::json_u64;
 
 // Every field fs/stats.h promises in user.zsfs.stats and user.zsfs.file.
 const std::vector<std::string> kStatsFields = {
@@ -29,19 +33,18 @@ const std::vector<std::string> kFileFields = {"ino",          "files",         "
                                               "data_blocks",  "same_blocks",   "stored_blocks",
                                               "stored_bytes", "shared_blocks", "hole_bytes"};
 
-uint64_t field(const JsonValue& json, const std::string& name) {
-  const JsonValue* value = json.find(name);
-  EXPECT_TRUE(value != nullptr && value->as_u64())
-      << "no integer " << name << " in " << mount::to_json_text(json);
-  return value != nullptr && value->as_u64() ? *value->as_u64() : 0;
+uint64_t field(const Json& json, const std::string& name) {
+  const auto value = json_u64(json, name);
+  EXPECT_TRUE(value) << "no integer " << name << " in " << to_json_text(json);
+  return value.value_or(0);
 }
 
 // Settled statistics: what was written has been compressed and deduplicated.
-JsonValue stats(const ZsfsMount& m) {
+Json stats(const ZsfsMount& m) {
   settle(m.path());
   return read_json_xattr(m.path(), "user.zsfs.stats");
 }
-JsonValue file_stats(const std::string& path) {
+Json file_stats(const std::string& path) {
   return read_json_xattr(path, "user.zsfs.file");
 }
 
@@ -49,37 +52,37 @@ class StatsTest : public ZsfsTest {};
 
 TEST_F(StatsTest, StatsHaveEveryField) {
   ZSFS_START_OR_SKIP(zsfs_, "size=64M,nr_inodes=5000,level=5,dedup=on");
-  const JsonValue s = stats(zsfs_);
+  const Json s = stats(zsfs_);
   for (const auto& name : kStatsFields)
     field(s, name);
-  ASSERT_NE(s.find("pool_efficiency"), nullptr);
-  ASSERT_NE(s.find("algorithm"), nullptr);
-  EXPECT_EQ(*s.find("algorithm")->as_string(), "zstd");
-  EXPECT_EQ(s.find("level")->as_i64(), 5);
-  EXPECT_EQ(s.find("dedup")->as_bool(), true);
+  ASSERT_NE(json_member(s, "pool_efficiency"), nullptr);
+  ASSERT_NE(json_string(s, "algorithm"), nullptr);
+  EXPECT_EQ(*json_string(s, "algorithm"), "zstd");
+  EXPECT_EQ(json_i64(s, "level"), 5);
+  EXPECT_EQ(json_bool(s, "dedup"), true);
   EXPECT_EQ(field(s, "mem_limit"), 64u << 20);
   EXPECT_EQ(field(s, "inode_limit"), 5000u);
   EXPECT_EQ(field(s, "inodes"), 1u);  // the root
   EXPECT_LE(field(s, "mem_used_total"), field(s, "mem_limit"));
-  const JsonValue f = file_stats(zsfs_.path());
+  const Json f = file_stats(zsfs_.path());
   for (const auto& name : kFileFields)
     field(f, name);
-  EXPECT_EQ(f.find("directory")->as_bool(), true);
+  EXPECT_EQ(json_bool(f, "directory"), true);
 }
 
 TEST_F(StatsTest, ZerosCostNoPoolMemory) {
   ZSFS_START_OR_SKIP(zsfs_);
-  const JsonValue before = stats(zsfs_);
+  const Json before = stats(zsfs_);
   write_file(zsfs_.path() + "/zeros", std::string(16 << 20, '\0'));
   write_file(zsfs_.path() + "/ones", std::string(4 << 20, '\x01'));
-  const JsonValue after = stats(zsfs_);
+  const Json after = stats(zsfs_);
   EXPECT_EQ(field(after, "same_pages") - field(before, "same_pages"), 5120u);
   EXPECT_EQ(field(after, "data_blocks") - field(before, "data_blocks"), 5120u);
   EXPECT_EQ(field(after, "unique_blocks"), field(before, "unique_blocks"));
   EXPECT_EQ(field(after, "compr_data_size"), field(before, "compr_data_size"));
   EXPECT_EQ(field(after, "pool_pages"), field(before, "pool_pages"));
   EXPECT_EQ(field(after, "logical_bytes"), 20u << 20);
-  const JsonValue f = file_stats(zsfs_.path() + "/zeros");
+  const Json f = file_stats(zsfs_.path() + "/zeros");
   EXPECT_EQ(field(f, "same_blocks"), 4096u);
   EXPECT_EQ(field(f, "stored_blocks"), 0u);
   EXPECT_EQ(field(f, "stored_bytes"), 0u);
@@ -89,7 +92,7 @@ TEST_F(StatsTest, SecondCopyCostsNoCompressedBytes) {
   ZSFS_START_OR_SKIP(zsfs_);
   const std::string a = zsfs_.path() + "/a";
   write_file(a, compressible_data(8 << 20));
-  const JsonValue one = stats(zsfs_);
+  const Json one = stats(zsfs_);
   EXPECT_EQ(field(one, "unique_blocks"), 2048u);
   EXPECT_GT(field(one, "compr_data_size"), 0u);
   EXPECT_LT(field(one, "compr_data_size"), 8u << 20);
@@ -97,7 +100,7 @@ TEST_F(StatsTest, SecondCopyCostsNoCompressedBytes) {
   // A copy through read(2) and write(2) (dd; cat and cp would use copy_file_range): dedup finds
   // every block.
   ASSERT_EQ(run({"dd", "if=" + a, "of=" + zsfs_.path() + "/b", "bs=1M", "status=none"}).status, 0);
-  const JsonValue two = stats(zsfs_);
+  const Json two = stats(zsfs_);
   EXPECT_EQ(field(two, "unique_blocks"), field(one, "unique_blocks"));
   EXPECT_EQ(field(two, "compr_data_size"), field(one, "compr_data_size"));
   EXPECT_EQ(field(two, "shared_refs") - field(one, "shared_refs"), 2048u);
@@ -105,12 +108,12 @@ TEST_F(StatsTest, SecondCopyCostsNoCompressedBytes) {
 
   // A copy through copy_file_range (cp and cat do that): blocks shared by reference.
   ASSERT_EQ(run({"cp", a, zsfs_.path() + "/c"}).status, 0);
-  const JsonValue three = stats(zsfs_);
+  const Json three = stats(zsfs_);
   EXPECT_EQ(field(three, "unique_blocks"), field(one, "unique_blocks"));
   EXPECT_EQ(field(three, "compr_data_size"), field(one, "compr_data_size"));
   EXPECT_EQ(field(three, "orig_data_size"), 3 * (8u << 20));
 
-  const JsonValue b = file_stats(zsfs_.path() + "/b");
+  const Json b = file_stats(zsfs_.path() + "/b");
   EXPECT_EQ(field(b, "data_blocks"), 2048u);
   EXPECT_EQ(field(b, "stored_blocks"), 2048u);
   EXPECT_EQ(field(b, "shared_blocks"), 2048u);
@@ -141,13 +144,13 @@ TEST_F(StatsTest, DirectoryTotalsAndHoles) {
   const int fd = open((d + "/sub/sparse").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_EQ(pwrite(fd, "x", 1, 1 << 20), 1);
   close(fd);
-  const JsonValue dir = file_stats(d);
-  EXPECT_EQ(dir.find("directory")->as_bool(), true);
+  const Json dir = file_stats(d);
+  EXPECT_EQ(json_bool(dir, "directory"), true);
   EXPECT_EQ(field(dir, "files"), 3u);
   EXPECT_EQ(field(dir, "logical_bytes"), 10000u + 20000u + (1u << 20) + 1);
   EXPECT_EQ(field(dir, "hole_bytes"), 1u << 20);
-  const JsonValue sparse = file_stats(d + "/sub/sparse");
-  EXPECT_EQ(sparse.find("directory")->as_bool(), false);
+  const Json sparse = file_stats(d + "/sub/sparse");
+  EXPECT_EQ(json_bool(sparse, "directory"), false);
   EXPECT_EQ(field(sparse, "files"), 1u);
   EXPECT_EQ(field(sparse, "data_blocks"), 1u);
 }
@@ -201,8 +204,8 @@ TEST_F(StatsTest, ZsfsctlStats) {
   ASSERT_EQ(json.status, 0) << json.output;
   auto parsed = mount::parse_json(json.output);
   ASSERT_TRUE(parsed.ok()) << json.output;
-  EXPECT_EQ(parsed->find("mem_limit")->as_u64(), 128u << 20);
-  EXPECT_EQ(parsed->find("orig_data_size")->as_u64(), 1u << 20);
+  EXPECT_EQ(json_u64(*parsed, "mem_limit"), 128u << 20);
+  EXPECT_EQ(json_u64(*parsed, "orig_data_size"), 1u << 20);
 }
 
 // The FUSE request counts follow the system calls that cause them: each unlink(2) of a name the
@@ -216,14 +219,14 @@ TEST_F(StatsTest, RequestCountsFollowTheSystemCalls) {
     write_file(zsfs_.path() + "/u" + std::to_string(i), "data");
 
   auto requests = [&] {
-    const JsonValue s = read_json_xattr(zsfs_.path(), "user.zsfs.stats");
-    const JsonValue* r = s.find("requests");
-    EXPECT_NE(r, nullptr) << mount::to_json_text(s);
-    return r != nullptr ? *r : JsonValue{};
+    const Json s = read_json_xattr(zsfs_.path(), "user.zsfs.stats");
+    const Json* r = json_member(s, "requests");
+    EXPECT_NE(r, nullptr) << to_json_text(s);
+    return r != nullptr ? *r : Json{};
   };
-  const JsonValue before = requests();
+  const Json before = requests();
   uint64_t sum = 0;
-  for (const auto& [name, value] : *before.as_object()) {
+  for (const auto& [name, value] : before.items()) {
     if (name != "total") sum += field(before, name);
   }
   EXPECT_EQ(field(before, "total"), sum);
@@ -237,7 +240,7 @@ TEST_F(StatsTest, RequestCountsFollowTheSystemCalls) {
   }
   for (uint64_t i = 0; i < kFiles; ++i)
     ASSERT_EQ(unlink((zsfs_.path() + "/u" + std::to_string(i)).c_str()), 0);
-  const JsonValue after = requests();
+  const Json after = requests();
   EXPECT_EQ(field(after, "unlink") - field(before, "unlink"), kFiles);
   // The second reading of the statistics is one more getxattr.
   EXPECT_EQ(field(after, "getxattr") - field(before, "getxattr"), kGets + 1);
@@ -267,12 +270,12 @@ TEST_F(StatsTest, ZsfsctlDu) {
   RunResult json = zsfsctl({"du", "--json", d});
   ASSERT_EQ(json.status, 0) << json.output;
   auto parsed = mount::parse_json(json.output);
-  ASSERT_TRUE(parsed.ok() && parsed->as_array() && parsed->as_array()->size() == 1) << json.output;
-  const JsonValue& row = parsed->as_array()->at(0);
-  EXPECT_EQ(*row.find("path")->as_string(), d);
-  EXPECT_EQ(row.find("files")->as_u64(), 2u);
-  EXPECT_EQ(row.find("logical_bytes")->as_u64(), 2u << 20);
-  EXPECT_EQ(row.find("shared_blocks")->as_u64(), 512u);
+  ASSERT_TRUE(parsed.ok() && parsed->is_array() && parsed->size() == 1) << json.output;
+  const Json& row = parsed->at(0);
+  EXPECT_EQ(*json_string(row, "path"), d);
+  EXPECT_EQ(json_u64(row, "files"), 2u);
+  EXPECT_EQ(json_u64(row, "logical_bytes"), 2u << 20);
+  EXPECT_EQ(json_u64(row, "shared_blocks"), 512u);
 }
 
 TEST_F(StatsTest, ZsfsctlClassesCompactCheck) {
@@ -294,7 +297,7 @@ TEST_F(StatsTest, ZsfsctlClassesCompactCheck) {
   EXPECT_EQ(compact_json.status, 0);
   auto parsed = mount::parse_json(compact_json.output);
   ASSERT_TRUE(parsed.ok()) << compact_json.output;
-  EXPECT_TRUE(parsed->find("pages_freed") != nullptr) << compact_json.output;
+  EXPECT_TRUE(json_u64(*parsed, "pages_freed")) << compact_json.output;
   RunResult check = zsfsctl({"check", zsfs_.path()});
   EXPECT_EQ(check.status, 0) << check.output;
   EXPECT_EQ(check.output, "consistent\n");

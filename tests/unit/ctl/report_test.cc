@@ -4,16 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include "mount/json_reader.h"
+
 namespace zsfs::ctl {
 
 using mount::parse_json;
 
 namespace {
 
-JsonValue json(std::string_view text) {
+Json json(std::string_view text) {
   auto parsed = parse_json(text);
   EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.message());
-  return parsed.ok() ? *parsed : JsonValue();
+  return parsed.ok() ? *parsed : Json();
 }
 
 // A user.zsfs.stats document as fs/fs_stats.cc writes it.

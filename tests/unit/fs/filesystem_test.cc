@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/json.h"
 #include "tests/unit/fs/fs_test_util.h"
 
 namespace zsfs::fs {
@@ -504,11 +505,11 @@ TEST_F(FilesystemTest, Xattrs) {
 
 TEST_F(FilesystemTest, StatsSectionsFollowTheCoreFigures) {
   int reads = 0;
-  fs_->add_stats_section({"front", [&reads](JsonWriter& json) {
+  fs_->add_stats_section({"front", [&reads] {
                             ++reads;
-                            json.begin_object().field("reads", reads).end_object();
+                            return Json{{"reads", reads}};
                           }});
-  fs_->add_stats_section({"second", [](JsonWriter& json) { json.value(uint64_t{7}); }});
+  fs_->add_stats_section({"second", [] { return Json(uint64_t{7}); }});
   Result<std::string> stats = fs_->getxattr(kRootIno, kXattrStats, user());
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(reads, 1);
