@@ -4,6 +4,7 @@
 // of one shard: chunk * kChunkEntries + slot. It is never 0 (the hole).
 #include "fs/dedup_store.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -19,18 +20,23 @@ constexpr uint32_t kChunkEntries = 512;
 // Local indices must leave room for the shard bits in a 32-bit BlockRef, and the largest ref
 // must stay below kUnwritten.
 constexpr uint32_t kMaxLocalEntries = (1u << (32 - 4)) - 2;
-// A reference count is kept below this, so that pinning a candidate can never overflow it.
-constexpr uint32_t kMaxRefs = UINT32_MAX - 64;
+// An entry's reference count has 24 bits (the other 8 hold half of its clock); it is kept below
+// this, so that pinning a candidate can never overflow it. A block shared more often than this
+// (16.7 million times: 64 GiB of one block's copies) is stored again, as a second entry.
+constexpr uint32_t kRefBits = 24;
+constexpr uint32_t kMaxRefs = (1u << kRefBits) - 64;
 constexpr uint32_t kNoSlot = UINT32_MAX;
 // How many candidates (entries with the block's 32-bit index tag) one put() compares at most.
 // More than one is already a rare tag collision in a shard; four is plenty and bounds the work.
 constexpr size_t kMaxCandidates = 4;
 
-// Entry flags.
+// Entry flags (3 bits).
 // In the shard's index: a dedup candidate, or a same-filled word.
 constexpr uint8_t kIndexed = 1;
 // Kept raw for now and queued for compression in the background; the queue holds a reference.
 constexpr uint8_t kStaged = 2;
+// The recompressor has been through it (recompressed, or found not worth it): never again.
+constexpr uint8_t kSettled = 4;
 
 // A 64-bit mixer (the finalizer of MurmurHash3) for same-filled words, whose raw values (0,
 // 0xffffffffffffffff, ...) would all land in one shard.
@@ -52,24 +58,55 @@ uint32_t index_tag(uint64_t hash) {
 
 }  // namespace
 
+// A block's format: its encoding and, for zstd, its dictionary's slot; one byte in an entry.
+struct DedupStore::Format {
+  codec::Encoding encoding = codec::Encoding::kRaw;
+  DictSlot dict = kNoDict;
+
+  uint8_t packed() const {
+    return static_cast<uint8_t>(static_cast<unsigned>(encoding) | unsigned{dict}
+                                                                      << codec::kEncodingBits);
+  }
+  static Format unpack(uint8_t byte) {
+    return Format{static_cast<codec::Encoding>(byte & ((1u << codec::kEncodingBits) - 1)),
+                  static_cast<DictSlot>(byte >> codec::kEncodingBits)};
+  }
+  friend bool operator==(const Format&, const Format&) = default;
+};
+static_assert(codec::kEncodingBits + kDictSlotBits == 8);
+
 struct DedupStore::Entry {
   // index_tag() of the entry's index hash (the fingerprint's low half, or mix64 of the
   // same-filled word). Only candidates whose tag matches are compared byte by byte, so 32 bits
   // are enough: two different blocks share a tag once in 4 billion, and then cost one compare.
   // For a free entry: the next free slot of its chunk (kNoSlot ends the list).
   uint32_t tag = 0;
-  uint32_t refs = 0;  // 0 for a free entry
+  uint32_t refs : kRefBits = 0;  // 0 for a free entry
+  uint32_t born_high : 8 = 0;    // the high half of the 16-bit clock when it was stored
   // The pool handle of the encoded bytes, or a same-filled entry's word: in two halves, so that
   // the entry needs 4-byte alignment only and packs into 20 bytes.
   uint32_t value_low = 0;
   uint32_t value_high = 0;
-  uint16_t stored_bytes = 0;
-  codec::Encoding encoding = codec::Encoding::kRaw;
-  uint8_t flags = 0;  // kIndexed, kStaged
+  uint16_t stored_bytes : 13 = 0;  // 0..4096
+  uint16_t flags : 3 = 0;          // kIndexed, kStaged, kSettled
+  uint8_t format_byte = 0;         // Format::packed()
+  uint8_t born_low = 0;
 
   bool indexed() const { return (flags & kIndexed) != 0; }
   bool staged() const { return (flags & kStaged) != 0; }
-  bool same_filled() const { return encoding == codec::Encoding::kSameFilled; }
+  bool settled() const { return (flags & kSettled) != 0; }
+  void set_flag(uint8_t flag) { flags = static_cast<uint16_t>(flags | flag) & 7u; }
+  void clear_flag(uint8_t flag) { flags = static_cast<uint16_t>(flags & ~flag) & 7u; }
+  Format format() const { return Format::unpack(format_byte); }
+  void set_format(Format f) { format_byte = f.packed(); }
+  codec::Encoding encoding() const { return format().encoding; }
+  DictSlot dict() const { return format().dict; }
+  bool same_filled() const { return encoding() == codec::Encoding::kSameFilled; }
+  uint16_t born() const { return static_cast<uint16_t>(born_high << 8 | born_low); }
+  void set_born(uint16_t clock) {
+    born_high = static_cast<uint8_t>(clock >> 8) & 0xffu;
+    born_low = static_cast<uint8_t>(clock);
+  }
   uint64_t value() const { return uint64_t{value_high} << 32 | value_low; }
   void set_value(uint64_t v) {
     value_low = static_cast<uint32_t>(v);
@@ -78,11 +115,29 @@ struct DedupStore::Entry {
   // Null for same-filled and free entries.
   pool::Handle handle() const { return same_filled() ? pool::kNullHandle : value(); }
   uint64_t word() const { return value(); }
+  BlockInfo info() const {
+    return BlockInfo{encoding(), dict(), stored_bytes, refs - (staged() ? 1u : 0u), handle()};
+  }
+};
+
+// A copy of an entry's payload and its dictionary, pinned: taken under the shard lock, decoded
+// outside it, safe from a concurrent payload swap.
+struct DedupStore::Snapshot {
+  Format format;
+  uint32_t size = 0;
+  DictionarySet::Pin dict;
+  alignas(64) std::array<std::byte, codec::kBlockSize> payload;
+
+  std::span<const std::byte> bytes() const { return std::span(payload.data(), size); }
+  Status decode(codec::MutableBlock out) const {
+    return codec::decompress(format.encoding, bytes(), out, dict.get());
+  }
 };
 
 struct DedupStore::Chunk {
   // 20 bytes an entry: the dedup store's share of the per-block metadata.
   static_assert(sizeof(Entry) == 20);
+  static_assert(codec::kBlockSize < (1u << 13));  // stored_bytes
   std::array<Entry, kChunkEntries> entries;
   uint32_t live = 0;
   uint32_t free_head = kNoSlot;    // free slots handed back, chained through Entry::tag
@@ -115,14 +170,16 @@ uint32_t local_index_of(BlockRef ref, unsigned shard_bits) {
 }  // namespace
 
 DedupStore::DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bool dedup,
-                       MemoryBudget* budget, const BackgroundConfig& background,
-                       FingerprintFn fingerprint_fn)
+                       MemoryBudget* budget, DictionarySet* dicts,
+                       const BackgroundConfig& background, FingerprintFn fingerprint_fn)
     : pool_(pool),
       compressor_(compressor),
       dedup_(dedup),
       budget_(budget),
+      dicts_(dicts),
       fingerprint_fn_(fingerprint_fn),
-      max_staged_(background.max_staged_blocks) {
+      max_staged_(background.max_staged_blocks),
+      epoch_(std::chrono::steady_clock::now()) {
   for (auto& shard : shards_)
     shard = std::make_unique<Shard>(budget);
   if (background.threads > 0 && background.max_staged_blocks > 0 &&
@@ -156,22 +213,58 @@ DedupStore::Entry& DedupStore::entry(const Shard& shard,
   return e;
 }
 
+uint16_t DedupStore::clock_now() const {
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - epoch_);
+  return static_cast<uint16_t>(seconds.count());
+}
+
+namespace {
+
+// A stored entry's payload enters (sign +1) or leaves (-1) a shard's statistics.
+void count_payload(StoreStats& st, codec::Encoding encoding, uint32_t bytes, int sign) {
+  EncodingStats& by = st.by_encoding[static_cast<unsigned>(encoding)];
+  if (sign > 0) {
+    st.stored_bytes += bytes;
+    ++by.blocks;
+    by.stored_bytes += bytes;
+    if (encoding == codec::Encoding::kRaw) ++st.raw_blocks;
+  } else {
+    st.stored_bytes -= bytes;
+    --by.blocks;
+    by.stored_bytes -= bytes;
+    if (encoding == codec::Encoding::kRaw) --st.raw_blocks;
+  }
+}
+
+}  // namespace
+
+void DedupStore::snapshot_locked(const Entry& e, Snapshot* out) const {
+  out->format = e.format();
+  out->size = e.stored_bytes;
+  out->dict = dicts_->pin(e.dict());
+  pool_->read_bytes(e.handle(), std::span(out->payload.data(), e.stored_bytes));
+}
+
 bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
-                              codec::Encoding encoding) const {
+                              Format format) const {
   pool::ReadGuard guard = pool_->read(e.handle());
   const std::span<const std::byte> stored = guard.bytes();
-  if (e.encoding == encoding) {
-    // The compressor is deterministic: equal payloads of one encoding mean equal blocks (and
-    // unequal ones, unequal blocks, for raw payloads and for one compressor's output).
-    return stored.size() == payload.size() &&
-           std::memcmp(stored.data(), payload.data(), payload.size()) == 0;
+  // The compressors are deterministic and decoding is a function of payload and dictionary:
+  // equal payloads in one format mean equal blocks. Unequal ones prove nothing unless both are
+  // raw (the same block may have been compressed at another level, or recompressed).
+  if (e.format() == format && stored.size() == payload.size() &&
+      std::memcmp(stored.data(), payload.data(), payload.size()) == 0) {
+    return true;
   }
-  if (e.encoding == codec::Encoding::kRaw) {
+  if (e.encoding() == codec::Encoding::kRaw) {
     return stored.size() == codec::kBlockSize &&
            std::memcmp(stored.data(), data.data(), codec::kBlockSize) == 0;
   }
   alignas(64) std::array<std::byte, codec::kBlockSize> decoded;
-  return codec::decompress(e.encoding, stored, decoded).ok() &&
+  // The entry holds a reference on its dictionary for as long as the lock is held.
+  const codec::Dictionary* dict = e.dict() == kNoDict ? nullptr : dicts_->get(e.dict());
+  return codec::decompress(e.encoding(), stored, decoded, dict).ok() &&
          std::memcmp(decoded.data(), data.data(), codec::kBlockSize) == 0;
 }
 
@@ -202,13 +295,8 @@ BlockRef DedupStore::find_equal(unsigned shard_index, uint64_t key, codec::Block
   Shard& shard = *shards_[shard_index];
   // Under the lock: pin the candidates (so that a hit stays valid) and copy their payloads
   // (which a background compression may replace once the lock is dropped). Outside it: compare.
-  struct Candidate {
-    BlockRef ref;
-    codec::Encoding encoding;
-    uint32_t size;
-  };
-  std::array<Candidate, kMaxCandidates> candidates;
-  alignas(64) std::array<std::array<std::byte, codec::kBlockSize>, kMaxCandidates> payloads;
+  std::array<BlockRef, kMaxCandidates> refs;
+  std::array<Snapshot, kMaxCandidates> snapshots;
   size_t count = 0;
   {
     MutexLock lock(shard.mu);
@@ -217,47 +305,56 @@ BlockRef DedupStore::find_equal(unsigned shard_index, uint64_t key, codec::Block
       if (!e.same_filled() && e.refs < kMaxRefs) {
         ++e.refs;
         ++shard.stats.stored_refs;
-        pool_->read_bytes(e.handle(), std::span(payloads[count].data(), e.stored_bytes));
-        candidates[count++] = {id, e.encoding, e.stored_bytes};
+        snapshot_locked(e, &snapshots[count]);
+        refs[count++] = id;
       }
       return count == kMaxCandidates;
     });
   }
   BlockRef hit = kHole;
   for (size_t i = 0; i < count; ++i) {
-    const Candidate& c = candidates[i];
+    const Snapshot& c = snapshots[i];
     if (hit == kHole) {
-      const std::span<const std::byte> payload(payloads[i].data(), c.size);
       bool equal;
-      if (c.encoding == codec::Encoding::kRaw) {
-        equal = std::memcmp(payload.data(), data.data(), codec::kBlockSize) == 0;
+      if (c.format.encoding == codec::Encoding::kRaw) {
+        equal = std::memcmp(c.payload.data(), data.data(), codec::kBlockSize) == 0;
       } else {
         alignas(64) std::array<std::byte, codec::kBlockSize> decoded;
-        equal = codec::decompress(c.encoding, payload, decoded).ok() &&
+        equal = c.decode(decoded).ok() &&
                 std::memcmp(decoded.data(), data.data(), codec::kBlockSize) == 0;
       }
       if (equal) {
-        hit = c.ref;
+        hit = refs[i];
         continue;
       }
     }
-    unref(c.ref);
+    unref(refs[i]);
   }
   return hit;
 }
 
+codec::Compressed DedupStore::compress(codec::Block block, codec::MutableBlock out,
+                                       DictionarySet::Pin* dict) const {
+  if (compressor_.config().algorithm == codec::Algorithm::kZstd) *dict = dicts_->current();
+  codec::Compressed compressed = compressor_.compress(block, out, dict->get());
+  if (compressed.encoding != codec::Encoding::kZstd) dict->reset();
+  return compressed;
+}
+
 Result<BlockRef> DedupStore::store_encoded(unsigned shard_index, uint64_t key, codec::Block data) {
   alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
-  const codec::Compressed compressed = compressor_.compress(data, encoded);
+  DictionarySet::Pin dict;
+  const codec::Compressed compressed = compress(data, encoded, &dict);
   const std::span<const std::byte> payload(encoded.data(), compressed.size_bytes);
   bool fresh = false;
-  return insert_payload(shard_index, key, data, payload, compressed.encoding, false, &fresh);
+  return insert_payload(shard_index, key, data, payload, Format{compressed.encoding, dict.slot()},
+                        false, &fresh);
 }
 
 Result<BlockRef> DedupStore::stage(unsigned shard_index, uint64_t key, codec::Block data) {
   bool fresh = false;
-  Result<BlockRef> ref =
-      insert_payload(shard_index, key, data, data, codec::Encoding::kRaw, true, &fresh);
+  Result<BlockRef> ref = insert_payload(shard_index, key, data, data,
+                                        Format{codec::Encoding::kRaw, kNoDict}, true, &fresh);
   // A fresh entry holds a second reference, for the queue; a twin found instead is shared as
   // it is.
   if (ref.ok() && fresh && !queue_->try_push(*ref)) {
@@ -267,8 +364,8 @@ Result<BlockRef> DedupStore::stage(unsigned shard_index, uint64_t key, codec::Bl
 }
 
 Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, codec::Block data,
-                                            std::span<const std::byte> payload,
-                                            codec::Encoding encoding, bool staged, bool* fresh) {
+                                            std::span<const std::byte> payload, Format format,
+                                            bool staged, bool* fresh) {
   Result<pool::Handle> handle = pool_->allocate(payload.size());
   if (!handle.ok()) return Errno{handle.error()};
   pool_->write_bytes(*handle, payload);
@@ -283,7 +380,7 @@ Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, 
       // Another thread may have stored the same block since find_equal(), raw or compressed.
       twin = shard.index.find(index_tag(key), [&](uint32_t id) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
         const Entry& e = entry(shard, id);
-        return !e.same_filled() && e.refs < kMaxRefs && holds_locked(e, data, payload, encoding);
+        return !e.same_filled() && e.refs < kMaxRefs && holds_locked(e, data, payload, format);
       });
     }
     if (twin != kHole) {
@@ -291,13 +388,13 @@ Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, 
       ++shard.stats.stored_refs;
       result = twin;
     } else {
-      result = insert_locked(shard, shard_index, index_tag(key), dedup_, *handle, encoding,
+      result = insert_locked(shard, shard_index, index_tag(key), dedup_, *handle, format,
                              static_cast<uint32_t>(payload.size()));
       keep_handle = result.ok();
       *fresh = keep_handle;
       if (keep_handle && staged) {
         Entry& e = entry(shard, *result);
-        e.flags |= kStaged;
+        e.set_flag(kStaged);
         ++e.refs;  // the queue's
         ++shard.stats.stored_refs;
         ++shard.stats.staged_blocks;
@@ -306,6 +403,24 @@ Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, 
   }
   if (!keep_handle) pool_->free(*handle);
   return result;
+}
+
+bool DedupStore::swap_payload(BlockRef ref, pool::Handle old_handle, pool::Handle new_handle,
+                              Format format, uint32_t new_bytes) {
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  MutexLock lock(shard.mu);
+  Entry& e = entry(shard, ref);
+  if (e.handle() != old_handle) return false;
+  const Format old = e.format();
+  count_payload(shard.stats, old.encoding, e.stored_bytes, -1);
+  count_payload(shard.stats, format.encoding, new_bytes, +1);
+  // The new dictionary first: the caller pins it, and the old one may be freed by the drop.
+  dicts_->add_block(format.dict, new_bytes);
+  dicts_->drop_block(old.dict, e.stored_bytes);
+  e.set_value(new_handle);
+  e.set_format(format);
+  e.stored_bytes = static_cast<uint16_t>(new_bytes) & 0x1fffu;
+  return true;
 }
 
 void DedupStore::encode_staged(BlockRef ref) {
@@ -319,36 +434,31 @@ void DedupStore::encode_staged(BlockRef ref) {
     raw = e.refs > 1 ? e.handle() : pool::kNullHandle;
   }
   pool::Handle compressed = pool::kNullHandle;
-  codec::Compressed result{codec::Encoding::kRaw, codec::kBlockSize};
   if (raw != pool::kNullHandle) {
-    // Reading outside the lock is safe: only this function replaces a staged entry's payload,
-    // once, and the queue's reference keeps the entry.
+    // Reading outside the lock is safe: only this function replaces a staged entry's payload
+    // (the recompressor leaves staged entries alone), once, and the queue's reference keeps the
+    // entry.
     alignas(64) std::array<std::byte, codec::kBlockSize> block;
     alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
     pool_->read_bytes(raw, block);
-    result = compressor_.compress(block, encoded);
+    DictionarySet::Pin dict;
+    const codec::Compressed result = compress(block, encoded, &dict);
     if (result.encoding != codec::Encoding::kRaw) {
       // Failing to get memory for the smaller copy only leaves the block raw.
       Result<pool::Handle> handle = pool_->allocate(result.size_bytes);
       if (handle.ok()) {
+        pool_->write_bytes(*handle, std::span(encoded.data(), result.size_bytes));
+        const bool swapped = swap_payload(ref, raw, *handle, Format{result.encoding, dict.slot()},
+                                          static_cast<uint32_t>(result.size_bytes));
+        ZSFS_CHECK_MSG(swapped, "a staged block's payload changed under the background");
         compressed = *handle;
-        pool_->write_bytes(compressed, std::span(encoded.data(), result.size_bytes));
       }
     }
   }
   {
     MutexLock lock(shard.mu);
-    Entry& e = entry(shard, ref);
-    e.flags = static_cast<uint8_t>(e.flags & ~kStaged);
+    entry(shard, ref).clear_flag(kStaged);
     --shard.stats.staged_blocks;
-    if (compressed != pool::kNullHandle) {
-      shard.stats.stored_bytes -= e.stored_bytes;
-      shard.stats.stored_bytes += result.size_bytes;
-      --shard.stats.raw_blocks;
-      e.set_value(compressed);
-      e.encoding = result.encoding;
-      e.stored_bytes = static_cast<uint16_t>(result.size_bytes);
-    }
   }
   if (compressed != pool::kNullHandle) pool_->free(raw);
   unref(ref);  // the queue's reference
@@ -370,11 +480,11 @@ Result<BlockRef> DedupStore::put_word(uint64_t word) {
     return found;
   }
   return insert_locked(shard, shard_index, index_tag(hash), true, word,
-                       codec::Encoding::kSameFilled, 0);
+                       Format{codec::Encoding::kSameFilled, kNoDict}, 0);
 }
 
 Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, uint32_t tag,
-                                           bool indexed, uint64_t value, codec::Encoding encoding,
+                                           bool indexed, uint64_t value, Format format,
                                            uint32_t stored_bytes) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
   // Find a chunk with a free slot, or make one.
   uint32_t chunk_number;
@@ -427,9 +537,10 @@ Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, u
   e.tag = tag;
   e.refs = 1;
   e.set_value(value);
-  e.stored_bytes = static_cast<uint16_t>(stored_bytes);
-  e.encoding = encoding;
-  e.flags = indexed ? kIndexed : uint8_t{0};
+  e.stored_bytes = static_cast<uint16_t>(stored_bytes) & 0x1fffu;
+  e.set_format(format);
+  e.set_born(clock_now());
+  if (indexed) e.set_flag(kIndexed);
 
   if (indexed) {
     Status inserted = shard.index.insert(tag, ref);
@@ -439,14 +550,15 @@ Result<BlockRef> DedupStore::insert_locked(Shard& shard, unsigned shard_index, u
       return Errno{inserted.error()};
     }
   }
-  if (encoding == codec::Encoding::kSameFilled) {
+  if (format.encoding == codec::Encoding::kSameFilled) {
     ++shard.stats.same_entries;
     ++shard.stats.same_refs;
   } else {
     ++shard.stats.stored_blocks;
-    shard.stats.stored_bytes += stored_bytes;
     ++shard.stats.stored_refs;
-    if (encoding == codec::Encoding::kRaw) ++shard.stats.raw_blocks;
+    ++shard.stats.unsettled_blocks;
+    count_payload(shard.stats, format.encoding, stored_bytes, +1);
+    dicts_->add_block(format.dict, stored_bytes);
   }
   return ref;
 }
@@ -499,7 +611,7 @@ bool DedupStore::try_ref(BlockRef ref) {
   Entry& e = entry(shard, ref);
   if (e.refs >= kMaxRefs) return false;
   ++e.refs;
-  if (e.encoding == codec::Encoding::kSameFilled) {
+  if (e.same_filled()) {
     ++shard.stats.same_refs;
   } else {
     ++shard.stats.stored_refs;
@@ -514,7 +626,7 @@ void DedupStore::unref(BlockRef ref) {
   {
     MutexLock lock(shard.mu);
     Entry& e = entry(shard, ref);
-    const bool same = e.encoding == codec::Encoding::kSameFilled;
+    const bool same = e.same_filled();
     --(same ? shard.stats.same_refs : shard.stats.stored_refs);
     if (--e.refs > 0) return;
     if (e.indexed()) shard.index.erase(e.tag, ref);
@@ -522,8 +634,9 @@ void DedupStore::unref(BlockRef ref) {
       --shard.stats.same_entries;
     } else {
       --shard.stats.stored_blocks;
-      shard.stats.stored_bytes -= e.stored_bytes;
-      if (e.encoding == codec::Encoding::kRaw) --shard.stats.raw_blocks;
+      if (!e.settled()) --shard.stats.unsettled_blocks;
+      count_payload(shard.stats, e.encoding(), e.stored_bytes, -1);
+      dicts_->drop_block(e.dict(), e.stored_bytes);
     }
     to_free = e.handle();
     free_entry_locked(shard, ref);
@@ -539,42 +652,192 @@ Status DedupStore::read(BlockRef ref, codec::MutableBlock out) const {
   const Shard& shard = *shards_[shard_of_ref(ref)];
   // The payload is copied under the lock, since a background compression may replace it as
   // soon as the lock is dropped; a raw block is copied straight into out.
-  alignas(64) std::array<std::byte, codec::kBlockSize> payload;
-  Entry e;
+  Snapshot snapshot;
   {
     MutexLock lock(shard.mu);
-    e = entry(shard, ref);
-    if (e.encoding == codec::Encoding::kSameFilled) {
+    const Entry& e = entry(shard, ref);
+    if (e.same_filled()) {
       codec::fill_block(e.word(), out);
       return {};
     }
     if (pool_->object_size(e.handle()) != e.stored_bytes) {
       log(LogLevel::kError, "corrupt block: ref %u has %u stored bytes, its pool object %zu", ref,
-          e.stored_bytes, pool_->object_size(e.handle()));
+          unsigned{e.stored_bytes}, pool_->object_size(e.handle()));
       return Errno{EIO};
     }
-    if (e.encoding == codec::Encoding::kRaw) {
+    if (e.encoding() == codec::Encoding::kRaw) {
       if (e.stored_bytes != codec::kBlockSize) return Errno{EIO};
       pool_->read_bytes(e.handle(), out);
       return {};
     }
-    pool_->read_bytes(e.handle(), std::span(payload.data(), e.stored_bytes));
+    snapshot_locked(e, &snapshot);
   }
-  Status decoded = codec::decompress(e.encoding, std::span(payload.data(), e.stored_bytes), out);
+  Status decoded = snapshot.decode(out);
   if (!decoded.ok()) {
-    log(LogLevel::kError, "corrupt block: ref %u, %s, %u stored bytes", ref,
-        std::string(codec::to_string(e.encoding)).c_str(), e.stored_bytes);
+    log(LogLevel::kError, "corrupt block: ref %u, %s, dictionary slot %u, %u stored bytes", ref,
+        std::string(codec::to_string(snapshot.format.encoding)).c_str(),
+        unsigned{snapshot.format.dict}, snapshot.size);
     return Errno{EIO};
   }
   return {};
 }
 
 BlockInfo DedupStore::info(BlockRef ref) const {
-  if (ref == kUnwritten) return BlockInfo{codec::Encoding::kSameFilled, 0, 0, pool::kNullHandle};
+  if (ref == kUnwritten) {
+    return BlockInfo{codec::Encoding::kSameFilled, kNoDict, 0, 0, pool::kNullHandle};
+  }
   const Shard& shard = *shards_[shard_of_ref(ref)];
   MutexLock lock(shard.mu);
-  const Entry& e = entry(shard, ref);
-  return BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle()};
+  return entry(shard, ref).info();
+}
+
+bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFilter& filter,
+                             std::vector<BlockRef>* out) {
+  Shard& shard = *shards_[shard_index];
+  const uint16_t now = clock_now();
+  const auto max_age = static_cast<uint16_t>(kMaxAge.count());
+  const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
+  const uint32_t every = std::max<uint32_t>(filter.every, 1);
+  uint32_t skipped = 0;
+  MutexLock lock(shard.mu);
+  const uint32_t end = static_cast<uint32_t>(shard.chunks.size()) * kChunkEntries;
+  uint32_t pos = *cursor;
+  for (; pos < end && out->size() < out->capacity(); ++pos) {
+    const Chunk* chunk = shard.chunks[pos / kChunkEntries].get();
+    if (chunk == nullptr) {
+      pos = (pos / kChunkEntries + 1) * kChunkEntries - 1;  // the next chunk
+      continue;
+    }
+    Entry& e = const_cast<Chunk*>(chunk)->entries[pos % kChunkEntries];
+    if (e.refs == 0 || e.same_filled() || e.settled() || e.staged()) continue;
+    // Ages are differences of the 16-bit clock, exact while below 2^16 seconds; an entry found
+    // older than kMaxAge is restamped at exactly kMaxAge, so that it never wraps to young.
+    uint16_t age = static_cast<uint16_t>(now - e.born());
+    if (age > max_age) {
+      e.set_born(static_cast<uint16_t>(now - max_age));
+      age = max_age;
+    }
+    if (age < idle || e.refs >= kMaxRefs) continue;
+    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
+    if (++skipped < every) continue;
+    skipped = 0;
+    ++e.refs;
+    ++shard.stats.stored_refs;
+    out->push_back(((pos + 1) << kShardBits) | shard_index);
+  }
+  *cursor = pos;
+  return pos < end;
+}
+
+void DedupStore::clamp_clocks() {
+  const uint16_t now = clock_now();
+  const auto max_age = static_cast<uint16_t>(kMaxAge.count());
+  for (auto& shard_ptr : shards_) {
+    Shard& shard = *shard_ptr;
+    MutexLock lock(shard.mu);
+    for (auto& chunk : shard.chunks) {
+      if (chunk == nullptr) continue;
+      for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
+        Entry& e = chunk->entries[slot];
+        if (e.refs == 0 || e.same_filled() || e.settled()) continue;
+        if (static_cast<uint16_t>(now - e.born()) > max_age) {
+          e.set_born(static_cast<uint16_t>(now - max_age));
+        }
+      }
+    }
+  }
+}
+
+uint64_t DedupStore::count_due(const DueFilter& filter) const {
+  const uint16_t now = clock_now();
+  const auto max_age = static_cast<uint16_t>(kMaxAge.count());
+  const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
+  uint64_t due = 0;
+  for (const auto& shard_ptr : shards_) {
+    const Shard& shard = *shard_ptr;
+    MutexLock lock(shard.mu);
+    for (const auto& chunk : shard.chunks) {
+      if (chunk == nullptr) continue;
+      for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
+        const Entry& e = chunk->entries[slot];
+        if (e.refs == 0 || e.same_filled() || e.settled() || e.staged()) continue;
+        const uint16_t age = std::min(static_cast<uint16_t>(now - e.born()), max_age);
+        if (age < idle) continue;
+        if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
+        ++due;
+      }
+    }
+  }
+  return due;
+}
+
+Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor,
+                               const DictionarySet::Pin& dict, bool measure_without_dict) {
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  Reencoded result;
+  Snapshot snapshot;
+  pool::Handle old_handle;
+  {
+    MutexLock lock(shard.mu);
+    const Entry& e = entry(shard, ref);
+    ZSFS_CHECK_MSG(!e.staged() && !e.same_filled(), "re-encoding a block that is not stored");
+    old_handle = e.handle();
+    snapshot_locked(e, &snapshot);
+  }
+  result.old_encoding = snapshot.format.encoding;
+  result.old_bytes = snapshot.size;
+  auto settle_entry = [&] {
+    MutexLock lock(shard.mu);
+    Entry& e = entry(shard, ref);
+    if (!e.settled()) {
+      e.set_flag(kSettled);
+      --shard.stats.unsettled_blocks;
+    }
+  };
+
+  alignas(64) std::array<std::byte, codec::kBlockSize> block;
+  alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
+  if (snapshot.format.encoding == codec::Encoding::kRaw) {
+    std::memcpy(block.data(), snapshot.payload.data(), codec::kBlockSize);
+  } else if (Status decoded = snapshot.decode(block); !decoded.ok()) {
+    log(LogLevel::kError, "corrupt block: ref %u, %s, %u stored bytes: not recompressed", ref,
+        std::string(codec::to_string(snapshot.format.encoding)).c_str(), snapshot.size);
+    result.outcome = Reencoded::Outcome::kFailed;
+    settle_entry();
+    return result;
+  }
+  if (measure_without_dict) {
+    result.bytes_without_dict =
+        static_cast<uint32_t>(compressor.compress(block, encoded).size_bytes);
+  }
+  const codec::Compressed compressed = compressor.compress(block, encoded, dict.get());
+  result.new_encoding = compressed.encoding;
+  result.new_bytes = static_cast<uint32_t>(compressed.size_bytes);
+  // Worth it only when the pool keeps the new payload in a smaller object: a payload a few bytes
+  // shorter in the same size class saves nothing and decodes more slowly.
+  const Format format{compressed.encoding,
+                      compressed.encoding == codec::Encoding::kZstd ? dict.slot() : kNoDict};
+  const pool::SizeClassTable& classes = pool_->class_table();
+  if (classes.class_for_size(compressed.size_bytes).size_bytes >=
+      classes.class_for_size(snapshot.size).size_bytes) {
+    settle_entry();
+    return result;
+  }
+  Result<pool::Handle> handle = pool_->allocate(compressed.size_bytes);
+  if (!handle.ok()) {
+    result.outcome = Reencoded::Outcome::kFailed;
+    return result;  // left unsettled: tried again later, when memory may be there
+  }
+  pool_->write_bytes(*handle, std::span(encoded.data(), compressed.size_bytes));
+  if (!swap_payload(ref, old_handle, *handle, format, result.new_bytes)) {
+    // Only the recompressor and the staged encoder swap payloads, and neither touches this
+    // entry now: a changed handle is a bug.
+    ZSFS_CHECK_MSG(false, "a block's payload changed under the recompressor");
+  }
+  settle_entry();
+  pool_->free(old_handle);
+  result.outcome = Reencoded::Outcome::kSmaller;
+  return result;
 }
 
 StoreStats DedupStore::stats() const {
@@ -590,6 +853,11 @@ StoreStats DedupStore::stats() const {
     total.same_entries += s.same_entries;
     total.same_refs += s.same_refs;
     total.staged_blocks += s.staged_blocks;
+    total.unsettled_blocks += s.unsettled_blocks;
+    for (size_t i = 0; i < total.by_encoding.size(); ++i) {
+      total.by_encoding[i].blocks += s.by_encoding[i].blocks;
+      total.by_encoding[i].stored_bytes += s.by_encoding[i].stored_bytes;
+    }
   }
   return total;
 }
@@ -614,13 +882,14 @@ void DedupStore::for_each(const std::function<void(BlockRef, const BlockInfo&)>&
         const Entry& e = chunk->entries[slot];
         if (e.refs == 0) continue;
         const BlockRef ref = ((n * kChunkEntries + slot + 1) << kShardBits) | s;
-        fn(ref, BlockInfo{e.encoding, e.stored_bytes, e.refs - (e.staged() ? 1u : 0u), e.handle()});
+        fn(ref, e.info());
       }
     }
   }
 }
 
 std::string DedupStore::check() const {
+  std::array<uint64_t, kMaxDictSlots + 1> dict_blocks{};
   for (unsigned s = 0; s < kShards; ++s) {
     const Shard& shard = *shards_[s];
     MutexLock lock(shard.mu);
@@ -641,14 +910,21 @@ std::string DedupStore::check() const {
         if (e.refs == 0) continue;
         ++live;
         const BlockRef ref = ((n * kChunkEntries + slot + 1) << kShardBits) | s;
-        if (e.encoding == codec::Encoding::kSameFilled) {
+        const Format format = e.format();
+        if (format.encoding == codec::Encoding::kSameFilled) {
           ++counted.same_entries;
           counted.same_refs += e.refs;
+          if (format.dict != kNoDict) fail("same-filled entry names a dictionary");
         } else {
           ++counted.stored_blocks;
-          counted.stored_bytes += e.stored_bytes;
           counted.stored_refs += e.refs;
-          if (e.encoding == codec::Encoding::kRaw) ++counted.raw_blocks;
+          if (!e.settled()) ++counted.unsettled_blocks;
+          count_payload(counted, format.encoding, e.stored_bytes, +1);
+          if (format.dict != kNoDict) {
+            if (format.encoding != codec::Encoding::kZstd)
+              fail("non-zstd entry names a dictionary");
+            ++dict_blocks[format.dict];
+          }
           if (e.handle() == pool::kNullHandle) {
             fail("stored entry without a pool object");
           } else if (pool_->object_size(e.handle()) != e.stored_bytes) {
@@ -673,14 +949,21 @@ std::string DedupStore::check() const {
     if (chunk_bytes != shard.charged_bytes) fail("charged bytes differ from the chunks held");
     const StoreStats& st = shard.stats;
     if (counted.staged_blocks != st.staged_blocks) fail("staged counter differs from the entries");
+    bool by_encoding_equal = true;
+    for (size_t i = 0; i < st.by_encoding.size(); ++i) {
+      by_encoding_equal = by_encoding_equal &&
+                          counted.by_encoding[i].blocks == st.by_encoding[i].blocks &&
+                          counted.by_encoding[i].stored_bytes == st.by_encoding[i].stored_bytes;
+    }
     if (counted.stored_blocks != st.stored_blocks || counted.stored_bytes != st.stored_bytes ||
         counted.raw_blocks != st.raw_blocks || counted.stored_refs != st.stored_refs ||
-        counted.same_entries != st.same_entries || counted.same_refs != st.same_refs) {
+        counted.same_entries != st.same_entries || counted.same_refs != st.same_refs ||
+        counted.unsettled_blocks != st.unsettled_blocks || !by_encoding_equal) {
       fail("counters differ from the entries");
     }
     if (!problem.empty()) return problem;
   }
-  return {};
+  return dicts_->check(dict_blocks);
 }
 
 }  // namespace zsfs::fs

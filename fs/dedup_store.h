@@ -4,32 +4,44 @@
 // Every data block of every file is a reference (BlockRef) to an entry of this store:
 // - a same-filled block is an entry holding its 8-byte word, shared by every block with that
 //   word and costing no pool memory;
-// - any other block is an entry holding a pool handle to its encoded bytes (zstd or raw), found
-//   again through its XXH3-128 fingerprint. The fingerprint is only an index key: a block is
-//   shared only after its bytes compared equal with the stored block's, and blocks whose
+// - any other block is an entry holding a pool handle to its encoded bytes (lz4, zstd or raw),
+//   found again through its XXH3-128 fingerprint. The fingerprint is only an index key: a block
+//   is shared only after its bytes compared equal with the stored block's, and blocks whose
 //   fingerprints collide are stored side by side.
 // When the last reference to an entry is dropped, its pool object is freed at once.
+//
+// An entry records its block's format in one byte: the encoding (2 bits) and, for zstd, the slot
+// of the dictionary it was compressed with (6 bits; see dictionary_set.h). It also records when
+// it was stored (a 16-bit clock of seconds) and whether the recompressor has been through it, so
+// that the recompressor (recompressor.h) can find blocks that have not been written for a while.
+// All of this fits in the 20 bytes an entry took before: a block costs nothing more for it.
 //
 // Entries live in shards chosen by fingerprint (or word), each with its own lock, index and
 // chunked entry table; a BlockRef names the shard and the entry, and stays valid while a
 // reference is held. Entry tables grow in small chunks and give a chunk back when it empties,
 // so memory returns when files are deleted.
 //
-// Background compression: a block may be stored raw first ("staged") and compressed by a worker
-// thread soon after; the worker swaps the entry's payload in place, so block maps never notice.
-// Because a payload can be swapped whenever the shard lock is not held, every reader copies the
-// payload out of the pool under the lock (a memcpy of at most 4 KiB) and decodes it outside.
+// Payload swaps: the contents of an entry never change, but its payload may be replaced by an
+// equivalent one in place, so block maps never notice: by a background encoder (a block may be
+// stored raw first, "staged", and compressed by a worker thread soon after) and by the
+// recompressor (reencode()). Because a payload can be swapped whenever the shard lock is not
+// held, every reader copies the payload out of the pool under the lock (a memcpy of at most
+// 4 KiB), pins its dictionary, and decodes outside.
 //
-// Locking: shard locks are below the inode locks and above the pool's class locks. Compression,
-// decompression and byte comparison of candidates happen outside the shard lock, except the
-// comparison of a freshly encoded block against a concurrently inserted twin, which compares
-// encoded bytes (deterministic for one compressor) under the lock.
+// Locking: shard locks are below the inode locks and above the pool's class locks and the
+// dictionary set's lock. Compression, decompression and byte comparison of candidates happen
+// outside the shard lock, except the comparison of a freshly encoded block against a
+// concurrently inserted twin, which compares encoded bytes under the lock (and decodes when the
+// twin's format differs).
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "base/budget.h"
@@ -37,6 +49,7 @@
 #include "base/sync.h"
 #include "codec/codec.h"
 #include "fs/block_map.h"
+#include "fs/dictionary_set.h"
 #include "fs/id_index.h"
 #include "fs/work_queue.h"
 #include "pool/pool.h"
@@ -49,9 +62,10 @@ inline constexpr BlockRef kUnwritten = UINT32_MAX;
 
 struct BlockInfo {
   codec::Encoding encoding;
-  uint32_t stored_bytes;  // bytes in the pool (0 for same-filled)
-  uint32_t refs;          // references held by block maps (the background's left out)
-  pool::Handle handle;    // the pool object (null for same-filled)
+  DictSlot dict = kNoDict;  // the dictionary a zstd block was compressed with
+  uint32_t stored_bytes;    // bytes in the pool (0 for same-filled)
+  uint32_t refs;            // references held by block maps (the background's left out)
+  pool::Handle handle;      // the pool object (null for same-filled)
 };
 
 struct StoreStats {
@@ -62,6 +76,10 @@ struct StoreStats {
   uint64_t same_entries = 0;   // distinct same-filled words
   uint64_t same_refs = 0;      // references to same-filled entries
   uint64_t staged_blocks = 0;  // stored entries kept raw until the background compresses them
+  // Stored entries the recompressor has not been through yet (staged ones included).
+  uint64_t unsettled_blocks = 0;
+  // Stored entries by encoding (kRaw, kZstd, kLz4; kSameFilled stays empty).
+  std::array<EncodingStats, 4> by_encoding{};
 };
 
 // Background compression: a new block is stored raw, at once, and compressed by one of `threads`
@@ -73,14 +91,42 @@ struct BackgroundConfig {
   size_t max_staged_blocks = 0;
 };
 
+// Which entries the recompressor wants (collect_due()).
+struct DueFilter {
+  // Stored at least this long ago.
+  std::chrono::seconds idle{0};
+  // Only entries kept raw (zram's "huge" pages).
+  bool huge_only = false;
+  // Take every `every`-th due entry only (1: all), for sampling.
+  uint32_t every = 1;
+};
+
+// What reencode() did with one entry.
+struct Reencoded {
+  enum class Outcome : uint8_t {
+    kSmaller,     // the new payload takes a smaller pool object: swapped in
+    kNotSmaller,  // kept as it was
+    kFailed,      // could not be decoded (EIO: logged) or no memory for the new object
+  };
+  Outcome outcome = Outcome::kNotSmaller;
+  codec::Encoding old_encoding = codec::Encoding::kRaw;
+  codec::Encoding new_encoding = codec::Encoding::kRaw;
+  uint32_t old_bytes = 0;
+  uint32_t new_bytes = 0;  // what the new encoding gave (also when not kept)
+  // With measure_without_dict: what the same compressor gave without the dictionary (0 if not
+  // measured).
+  uint32_t bytes_without_dict = 0;
+};
+
 class DedupStore {
  public:
   using FingerprintFn = codec::Fingerprint (*)(codec::Block);
 
-  // pool and budget must outlive the store. fingerprint_fn may be replaced by tests, e.g. with a
-  // function that makes every fingerprint collide.
+  // pool, budget and dicts must outlive the store. fingerprint_fn may be replaced by tests, e.g.
+  // with a function that makes every fingerprint collide. A zstd compressor compresses against
+  // the current dictionary of dicts when there is one (dicts must be digested for its level).
   DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bool dedup,
-             MemoryBudget* budget, const BackgroundConfig& background = {},
+             MemoryBudget* budget, DictionarySet* dicts, const BackgroundConfig& background = {},
              FingerprintFn fingerprint_fn = &codec::fingerprint);
   ~DedupStore();  // every reference must have been dropped (checked)
   DedupStore(const DedupStore&) = delete;
@@ -105,22 +151,52 @@ class DedupStore {
   Status read(BlockRef ref, codec::MutableBlock out) const;
   BlockInfo info(BlockRef ref) const;
 
+  // --- For the recompressor -----------------------------------------------------------------
+  // Appends to out, and pins with one reference each (to be dropped with unref()), up to
+  // out.capacity() - out.size() entries of shard `shard` from entry position *cursor on that are
+  // due: stored, not staged, not yet settled, matching filter. Advances *cursor past what it
+  // looked at; returns false when the shard has no entry at or after the cursor. On the way it
+  // keeps the clock of old entries from wrapping (see kMaxAge).
+  bool collect_due(unsigned shard, uint32_t* cursor, const DueFilter& filter,
+                   std::vector<BlockRef>* out);
+  // Re-encodes a pinned entry with compressor (against dict, which the caller pins) and swaps
+  // the new payload in when it takes a smaller pool object. Marks the entry settled either way,
+  // except when memory for the new object was refused (it is tried again later then).
+  // measure_without_dict also compresses the block without dict, for the caller's statistics.
+  Reencoded reencode(BlockRef ref, const codec::Compressor& compressor,
+                     const DictionarySet::Pin& dict, bool measure_without_dict = false);
+  // Keeps the clock of every unsettled entry from wrapping (see kMaxAge); collect_due() does the
+  // same for the entries it looks at.
+  void clamp_clocks();
+  // Decodes a pinned entry, as read() does (for dictionary training samples).
+  Status decode(BlockRef ref, codec::MutableBlock out) const { return read(ref, out); }
+  static constexpr unsigned shards() { return kShards; }
+  // Stored entries not yet settled, by the recompressor's filter (a walk of every shard).
+  uint64_t count_due(const DueFilter& filter) const;
+
   StoreStats stats() const;
   // Heap bytes of entry tables and indexes (all charged to the budget).
   uint64_t memory_bytes() const;
 
   // Calls fn(ref, info) for every live entry; shards are visited one at a time under their lock.
   void for_each(const std::function<void(BlockRef, const BlockInfo&)>& fn) const;
-  // Verifies the store's own invariants (index vs entries, counters, free lists); returns a
-  // description of the first broken one, or an empty string.
+  // Verifies the store's own invariants (index vs entries, counters, free lists, the dictionary
+  // references); returns a description of the first broken one, or an empty string.
   std::string check() const;
 
   const codec::Compressor& compressor() const { return compressor_; }
+
+  // Entries older than this count as this old: the 16-bit clock of when each entry was stored
+  // wraps after 65,536 seconds (18 hours), so collect_due() moves the stamp of any entry older
+  // than half of that to exactly half, and the recompressor calls it at least every few hours.
+  static constexpr std::chrono::seconds kMaxAge{1 << 15};
 
  private:
   struct Entry;
   struct Chunk;
   struct Shard;
+  struct Format;
+  struct Snapshot;
 
   // 16 shards: enough that two or three writer threads rarely meet on one lock.
   static constexpr unsigned kShardBits = 4;
@@ -128,14 +204,19 @@ class DedupStore {
 
   static unsigned shard_of_ref(BlockRef ref) { return ref & (kShards - 1); }
   Entry& entry(const Shard& shard, BlockRef ref) const;
+  // The 16-bit clock of when entries are stored: seconds since the store was made.
+  uint16_t clock_now() const;
   // Adds an entry with one reference; value is its pool handle, or a same-filled entry's word.
+  // The entry takes a reference on format's dictionary.
   Result<BlockRef> insert_locked(Shard& shard, unsigned shard_index, uint32_t tag, bool indexed,
-                                 uint64_t value, codec::Encoding encoding, uint32_t stored_bytes);
+                                 uint64_t value, Format format, uint32_t stored_bytes);
   void free_entry_locked(Shard& shard, BlockRef ref);
-  // Whether entry e holds the block data, whose payload in encoding is payload. Under the
-  // entry's shard lock.
+  // Copies entry e's payload and pins its dictionary: what a reader decodes outside the lock.
+  void snapshot_locked(const Entry& e, Snapshot* out) const;
+  // Whether entry e holds the block data, whose payload in format is payload. Under the entry's
+  // shard lock.
   bool holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
-                    codec::Encoding encoding) const;
+                    Format format) const;
   // A stored block equal to data with fingerprint key, with one more reference; kHole if none.
   BlockRef find_equal(unsigned shard_index, uint64_t key, codec::Block data);
   // Compresses data and stores it (or shares a twin stored meanwhile).
@@ -145,18 +226,27 @@ class DedupStore {
   // Stores payload in the pool and as an entry, unless a twin with the same payload exists,
   // which is then shared; *fresh tells which. A staged entry gets the queue's reference too.
   Result<BlockRef> insert_payload(unsigned shard_index, uint64_t key, codec::Block data,
-                                  std::span<const std::byte> payload, codec::Encoding encoding,
-                                  bool staged, bool* fresh);
+                                  std::span<const std::byte> payload, Format format, bool staged,
+                                  bool* fresh);
+  // Replaces entry ref's payload (held in `old_handle`, checked) with a new pool object in
+  // format; returns false (and changes nothing) when the payload changed meanwhile.
+  bool swap_payload(BlockRef ref, pool::Handle old_handle, pool::Handle new_handle, Format format,
+                    uint32_t new_bytes);
   // The background's work: replaces a staged entry's raw payload with its compressed form, in
   // place (every block map that refers to it sees the change), then drops the queue's reference.
   void encode_staged(BlockRef ref);
+  // Compresses block with the store's compressor, against the current dictionary if it is zstd.
+  codec::Compressed compress(codec::Block block, codec::MutableBlock out,
+                             DictionarySet::Pin* dict) const;
 
   pool::Pool* pool_;
   codec::Compressor compressor_;
   bool dedup_;
   MemoryBudget* budget_;
+  DictionarySet* dicts_;
   FingerprintFn fingerprint_fn_;
   const size_t max_staged_;
+  const std::chrono::steady_clock::time_point epoch_;
   std::array<std::unique_ptr<Shard>, kShards> shards_;
   // Declared last: destroyed first, finishing its work while the shards and pool still exist.
   std::unique_ptr<WorkQueue> queue_;

@@ -30,7 +30,25 @@ Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& config) {
   Result<codec::Compressor> compressor = codec::Compressor::create(codec_config);
   if (!compressor.ok()) return Errno{compressor.error()};
 
-  auto impl = std::make_unique<Impl>(config, pool_config, *compressor);
+  RecompressConfig recompress;
+  recompress.enabled = config.recompress;
+  recompress.level = config.recompress_level;
+  if (config.recompress_after_seconds >= 0) {
+    recompress.after = std::chrono::seconds(config.recompress_after_seconds);
+  } else {
+    recompress.after.reset();
+  }
+  recompress.dict = config.dict;
+  recompress.dict_size_bytes = config.dict_size_bytes;
+  recompress.raw_threshold_bytes = codec_config.raw_threshold_bytes;
+  if (config.recompress_level < codec::min_level() ||
+      config.recompress_level > codec::max_level() ||
+      config.dict_size_bytes < codec::kMinDictionaryBytes ||
+      config.dict_size_bytes > codec::kMaxDictionaryBytes) {
+    return Errno{EINVAL};
+  }
+
+  auto impl = std::make_unique<Impl>(config, pool_config, *compressor, recompress);
   return std::unique_ptr<Filesystem>(new Filesystem(std::move(impl)));
 }
 
@@ -41,6 +59,16 @@ Filesystem::~Filesystem() = default;
 
 namespace {
 
+// The levels every dictionary is digested for: the recompressor's, and the primary's when the
+// primary is zstd (which then compresses against the current dictionary too).
+std::vector<int> dictionary_levels(const Config& config) {
+  std::vector<int> levels{config.recompress_level};
+  if (config.algorithm == codec::Algorithm::kZstd && config.level != config.recompress_level) {
+    levels.push_back(config.level);
+  }
+  return levels;
+}
+
 std::unique_ptr<pool::Pool> make_pool(const pool::PoolConfig& config, MemoryBudget* budget) {
   Result<std::unique_ptr<pool::Pool>> pool = pool::Pool::create(config, budget);
   ZSFS_CHECK_MSG(pool.ok(), "pool config was validated");
@@ -50,11 +78,12 @@ std::unique_ptr<pool::Pool> make_pool(const pool::PoolConfig& config, MemoryBudg
 }  // namespace
 
 Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config,
-                       const codec::Compressor& compressor)
+                       const codec::Compressor& compressor, const RecompressConfig& recompress)
     : config_(config),
       budget_(config.size_bytes),
       pool_(make_pool(pool_config, &budget_)),
-      store_(pool_.get(), compressor, config.dedup, &budget_,
+      dicts_(&budget_, dictionary_levels(config)),
+      store_(pool_.get(), compressor, config.dedup, &budget_, &dicts_,
              BackgroundConfig{config.encode_threads, config.max_staged_blocks}),
       inodes_(config.nr_inodes, &budget_) {
   Result<Inode*> root = inodes_.allocate();
@@ -73,10 +102,15 @@ Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config
   r.nlookup = 1;  // the kernel's reference to the root is never forgotten
   r.dir = std::make_unique<Directory>(&budget_);
   r.dir->parent = kRootIno;
+  if (config.recompress || config.dict) {
+    recompressor_ =
+        std::make_unique<Recompressor>(&store_, &dicts_, &budget_, &quiesce_mu_, recompress);
+  }
   if (config.auto_compact) compactor_ = std::thread([this] { compactor_loop(); });
 }
 
 Filesystem::Impl::~Impl() {
+  recompressor_.reset();
   {
     std::lock_guard lock(compactor_mu_);
     stopping_ = true;
@@ -347,6 +381,12 @@ std::string Filesystem::check() {
 }
 void Filesystem::settle() {
   impl_->settle();
+}
+Status Filesystem::recompress(uint64_t idle_seconds, bool huge_only) {
+  return impl_->recompress(idle_seconds, huge_only);
+}
+bool Filesystem::recompress_idle() {
+  return impl_->recompress_idle();
 }
 
 }  // namespace zsfs::fs

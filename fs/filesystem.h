@@ -45,6 +45,17 @@ inline constexpr std::string_view kXattrFile = "user.zsfs.file";        // any i
 // (EPERM for others); on the root directory only.
 inline constexpr std::string_view kXattrCompact = "user.zsfs.compact";  // compact the pool now
 inline constexpr std::string_view kXattrCheck = "user.zsfs.check";      // full consistency check
+// Setting this queues a recompression pass (root directory; root and the mount's owner only).
+// The value: empty for every block not yet recompressed, or comma-separated "idle=SECONDS"
+// (blocks not written for that long) and "huge" (blocks kept raw). EINVAL for anything else,
+// EOPNOTSUPP when recompression is off. The statistics' "recompressor" tells when it is done.
+inline constexpr std::string_view kXattrRecompress = "user.zsfs.recompress";
+// Reading "user.zsfs.dict.SLOT.CHUNK" gives bytes [CHUNK * 65536, (CHUNK + 1) * 65536) of the
+// content of the dictionary in SLOT (the statistics list the slots and sizes); empty past the
+// end, ENODATA for a free slot. Root directory; root and the mount's owner only, since a
+// dictionary is made of the files' own bytes.
+inline constexpr std::string_view kXattrDictPrefix = "user.zsfs.dict.";
+inline constexpr size_t kDictChunkBytes = 65536;
 
 class Filesystem {
  public:
@@ -142,6 +153,11 @@ class Filesystem {
   // Waits until every block written so far has been compressed and deduplicated by the
   // background (statistics are then final for what was written).
   void settle();
+  // Queues a recompression pass over blocks stored at least idle_seconds ago (only the raw ones
+  // when huge_only). EOPNOTSUPP when recompression is off.
+  Status recompress(uint64_t idle_seconds, bool huge_only);
+  // No recompression pass is running or queued.
+  bool recompress_idle();
   // Adds a section to the user.zsfs.stats JSON (after the core's own figures). Not thread-safe:
   // call before the filesystem is shared between threads; section.write is then called from
   // whichever thread reads the statistics, so it must be thread-safe itself.

@@ -27,8 +27,10 @@
 #include "base/sync.h"
 #include "codec/codec.h"
 #include "fs/dedup_store.h"
+#include "fs/dictionary_set.h"
 #include "fs/filesystem.h"
 #include "fs/inode.h"
+#include "fs/recompressor.h"
 #include "pool/pool.h"
 
 namespace zsfs::fs {
@@ -44,7 +46,7 @@ inline uint64_t extras_bytes(const InodeExtras* extras) {
 class Filesystem::Impl {
  public:
   Impl(const Config& config, const pool::PoolConfig& pool_config,
-       const codec::Compressor& compressor);
+       const codec::Compressor& compressor, const RecompressConfig& recompress);
   ~Impl();
 
   // names.cc
@@ -91,6 +93,8 @@ class Filesystem::Impl {
   uint64_t compact();
   std::string check();
   void settle() { store_.settle(); }
+  Status recompress(uint64_t idle_seconds, bool huge_only);
+  bool recompress_idle() const { return recompressor_ == nullptr || recompressor_->idle(); }
   void add_stats_section(StatsSection section) { stats_sections_.push_back(std::move(section)); }
 
   RwLock& quiesce_mu() { return quiesce_mu_; }
@@ -141,6 +145,8 @@ class Filesystem::Impl {
 
   // --- xattr helpers (xattrs.cc) ---
   Result<std::string> virtual_xattr(Inode& inode, std::string_view name, const Caller& caller);
+  Status recompress_xattr(Ino ino, std::string_view value, const Caller& caller);
+  Result<std::string> dictionary_chunk(std::string_view name);
 
   // --- compaction (fs_stats.cc) ---
   void compactor_loop();
@@ -151,6 +157,7 @@ class Filesystem::Impl {
   const Config config_;
   MemoryBudget budget_;
   std::unique_ptr<pool::Pool> pool_;
+  DictionarySet dicts_;
   DedupStore store_;
   InodeTable inodes_;
 
@@ -171,6 +178,9 @@ class Filesystem::Impl {
   std::atomic<uint64_t> data_blocks_{0};
   std::atomic<uint64_t> hole_bytes_{0};
   std::atomic<uint64_t> block_map_bytes_{0};
+
+  // The secondary tier; stopped first in ~Impl, before the blocks it works on go.
+  std::unique_ptr<Recompressor> recompressor_;
 
   // The background compactor.
   std::mutex compactor_mu_;

@@ -32,6 +32,63 @@ double Stats::compression_ratio() const {
                                     static_cast<double>(compr_data_size);
 }
 
+Json Stats::encodings_json() const {
+  Json json = Json::object();
+  for (codec::Encoding encoding :
+       {codec::Encoding::kRaw, codec::Encoding::kLz4, codec::Encoding::kZstd}) {
+    const EncodingStats& e = encodings[static_cast<unsigned>(encoding)];
+    json[std::string(codec::to_string(encoding))] = {
+        {"blocks", e.blocks},
+        {"stored_bytes", e.stored_bytes},
+        {"data_bytes", e.blocks * kBlockSize},
+    };
+  }
+  return json;
+}
+
+Json Stats::dictionaries_json() const {
+  Json list = Json::array();
+  uint64_t memory = 0;
+  for (const DictionaryStats& d : dictionaries) {
+    memory += d.memory_bytes;
+    list.push_back({
+        {"slot", d.slot},
+        {"id", d.dict_id},
+        {"size_bytes", d.size_bytes},
+        {"memory_bytes", d.memory_bytes},
+        {"blocks", d.blocks},
+        {"stored_bytes", d.stored_bytes},
+        {"data_bytes", d.blocks * kBlockSize},
+        {"current", d.current},
+    });
+  }
+  return {
+      {"live", dictionaries.size()},
+      {"installed", dictionaries_installed},
+      {"memory_bytes", memory},
+      {"list", list},
+  };
+}
+
+Json Stats::recompressor_json() const {
+  const RecompressorStats& r = recompressor;
+  return {
+      {"busy", r.busy},
+      {"passes", r.passes},
+      {"requests", r.requests},
+      {"requests_done", r.requests_done},
+      {"tried", r.tried},
+      {"kept", r.kept},
+      {"failed", r.failed},
+      {"bytes_before", r.bytes_before},
+      {"bytes_after", r.bytes_after},
+      {"trainings", r.trainings},
+      {"training_failures", r.training_failures},
+      {"dict_gain", r.dict_gain},
+      {"dict_gain_new", r.dict_gain_new},
+  };
+}
+
 std::string Stats::to_json(std::span<const StatsSection> sections) const {
   Json json = {
       {"orig_data_size", orig_data_size},
@@ -59,10 +116,20 @@ std::string Stats::to_json(std::span<const StatsSection> sections) const {
       {"block_map_bytes", block_map_bytes},
       {"dedup_bytes", dedup_bytes},
       {"pool_metadata_bytes", pool_metadata_bytes},
+      {"dictionary_bytes", dictionary_bytes},
       {"compactions", compactions},
       {"algorithm", algorithm},
       {"level", level},
       {"dedup", dedup},
+      {"recompress", recompress},
+      {"recompress_level", recompress_level},
+      {"recompress_after", recompress_after},
+      {"dict", dict},
+      {"dict_size", dict_size},
+      {"unsettled_blocks", unsettled_blocks},
+      {"encodings", encodings_json()},
+      {"dictionaries", dictionaries_json()},
+      {"recompressor", recompressor_json()},
       {"pool", pool.to_json(false)},
   };
   for (const StatsSection& section : sections)
@@ -123,16 +190,28 @@ Stats Filesystem::Impl::stats() {
   s.pool_metadata_bytes = s.pool.metadata_bytes;
   s.block_map_bytes = block_map_bytes_.load(std::memory_order_relaxed);
   s.dedup_bytes = store_.memory_bytes();
+  s.dictionary_bytes = dicts_.memory_bytes();
   // Everything else charged to the budget is the inodes' own: the inodes, directories, symlink
-  // targets and xattrs.
+  // targets and xattrs (and, while it trains a dictionary, the recompressor's samples).
   const uint64_t accounted = s.pool.pages_held * pool::kPageSize + s.pool_metadata_bytes +
-                             s.block_map_bytes + s.dedup_bytes;
+                             s.block_map_bytes + s.dedup_bytes + s.dictionary_bytes;
   s.inode_bytes = s.mem_used_total > accounted ? s.mem_used_total - accounted : 0;
-  s.metadata_bytes = s.inode_bytes + s.block_map_bytes + s.dedup_bytes + s.pool_metadata_bytes;
+  s.metadata_bytes = s.inode_bytes + s.block_map_bytes + s.dedup_bytes + s.pool_metadata_bytes +
+                     s.dictionary_bytes;
   s.compactions = compactions_.load(std::memory_order_relaxed);
   s.algorithm = std::string(codec::to_string(config_.algorithm));
   s.level = config_.level;
   s.dedup = config_.dedup;
+  s.encodings = store.by_encoding;
+  s.unsettled_blocks = store.unsettled_blocks;
+  s.dictionaries = dicts_.stats();
+  s.dictionaries_installed = dicts_.installed_total();
+  if (recompressor_ != nullptr) s.recompressor = recompressor_->stats();
+  s.recompress = config_.recompress ? "zstd" : "off";
+  s.recompress_level = config_.recompress_level;
+  s.recompress_after = config_.recompress_after_seconds;
+  s.dict = config_.dict;
+  s.dict_size = config_.dict_size_bytes;
   return s;
 }
 
@@ -321,7 +400,8 @@ std::string Filesystem::Impl::check() {
   const pool::PoolStats ps = pool_->stats();
   const uint64_t expected_used = ps.pages_held * pool::kPageSize + ps.metadata_bytes +
                                  store_.memory_bytes() + inodes_.memory_bytes() + map_bytes +
-                                 dir_bytes + extra;
+                                 dir_bytes + extra + dicts_.memory_bytes() +
+                                 (recompressor_ != nullptr ? recompressor_->charged_bytes() : 0);
   if (expected_used != budget_.used_bytes()) {
     problem("budget holds " + std::to_string(budget_.used_bytes()) + " bytes, owners " +
             std::to_string(expected_used));

@@ -4,10 +4,12 @@
 // mem_used_total, mem_limit, mem_used_max, same_pages, pages_compacted, huge_pages).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/json_fwd.h"
 #include "pool/stats.h"
@@ -19,6 +21,40 @@ namespace zsfs::fs {
 struct StatsSection {
   std::string key;
   std::function<Json()> value;
+};
+
+// Stored blocks of one encoding.
+struct EncodingStats {
+  uint64_t blocks = 0;
+  uint64_t stored_bytes = 0;
+};
+
+// One live dictionary (fs/dictionary_set.h).
+struct DictionaryStats {
+  uint8_t slot = 0;
+  uint32_t dict_id = 0;       // the id in its header
+  uint64_t size_bytes = 0;    // its content
+  uint64_t memory_bytes = 0;  // content and digested forms, as charged
+  uint64_t blocks = 0;        // stored blocks compressed with it
+  uint64_t stored_bytes = 0;  // their payloads
+  bool current = false;       // used for new compressions
+};
+
+// The recompressor's work (fs/recompressor.h).
+struct RecompressorStats {
+  uint64_t passes = 0;         // passes finished, automatic and requested
+  uint64_t requests = 0;       // passes requested, ever
+  uint64_t requests_done = 0;  // of which finished
+  uint64_t tried = 0;          // blocks re-encoded
+  uint64_t kept = 0;           // of which the smaller result was kept
+  uint64_t failed = 0;         // of which could not be decoded or found no memory
+  uint64_t bytes_before = 0;   // stored bytes of the kept blocks before
+  uint64_t bytes_after = 0;    // and after
+  uint64_t trainings = 0;      // dictionaries trained
+  uint64_t training_failures = 0;
+  double dict_gain = 0;      // last measured share a dictionary saves at the level (0..1)
+  double dict_gain_new = 0;  // the same when the current dictionary was new
+  bool busy = false;         // a pass is running
 };
 
 struct Stats {
@@ -46,19 +82,34 @@ struct Stats {
   // Where the memory goes.
   uint64_t pool_pages = 0;
   double pool_efficiency = 1.0;  // compr_data_size / pool bytes
-  uint64_t metadata_bytes = 0;   // inode_bytes + block_map_bytes + dedup_bytes + pool metadata
-  uint64_t inode_bytes = 0;      // inodes, directory entries, symlink targets, xattrs
+  // inode_bytes + block_map_bytes + dedup_bytes + pool metadata + dictionary_bytes
+  uint64_t metadata_bytes = 0;
+  uint64_t inode_bytes = 0;  // inodes, directory entries, symlink targets, xattrs
   uint64_t block_map_bytes = 0;
   uint64_t dedup_bytes = 0;  // the dedup store's entries and index
   uint64_t pool_metadata_bytes = 0;
+  uint64_t dictionary_bytes = 0;  // live dictionaries, content and digested forms
 
   // Compaction.
   uint64_t compactions = 0;  // compaction runs, on demand and automatic
+
+  // The codec tiers: stored blocks by encoding (indexed by codec::Encoding: same-filled stays
+  // empty), those the recompressor has yet to see, the dictionaries and the recompressor.
+  std::array<EncodingStats, 4> encodings{};
+  uint64_t unsettled_blocks = 0;
+  std::vector<DictionaryStats> dictionaries;
+  uint64_t dictionaries_installed = 0;  // ever
+  RecompressorStats recompressor;
 
   // Settings, so a reader knows what produced the figures.
   std::string algorithm;
   int level = 0;
   bool dedup = true;
+  std::string recompress;  // "zstd" or "off"
+  int recompress_level = 0;
+  int64_t recompress_after = 0;  // seconds; -1: on request only
+  bool dict = true;
+  uint64_t dict_size = 0;
 
   pool::PoolStats pool;
 
@@ -67,6 +118,9 @@ struct Stats {
   double compression_ratio() const;
   // The figures as one JSON object, followed by the sections' (after "pool").
   std::string to_json(std::span<const StatsSection> sections = {}) const;
+  Json encodings_json() const;
+  Json dictionaries_json() const;
+  Json recompressor_json() const;
 };
 
 struct FileStats {

@@ -105,9 +105,18 @@ struct Config {
   uint32_t root_gid = 0;
   // Who may ask for compaction and the consistency check (besides root): the mount's owner.
   uint32_t owner_uid = 0;
-  codec::Algorithm algorithm = codec::Algorithm::kZstd;
+  // The primary encoding, what a write stores (level: zstd's, when the primary is zstd).
+  codec::Algorithm algorithm = codec::Algorithm::kLz4;
   int level = codec::kDefaultLevel;
   bool dedup = true;
+  // The secondary tier (fs/recompressor.h): blocks not written for recompress_after_seconds are
+  // compressed again with zstd at recompress_level, against dictionaries trained on the mount's
+  // blocks (dict) of at most dict_size_bytes. recompress_after_seconds < 0: requests only.
+  bool recompress = true;
+  int recompress_level = 9;
+  int64_t recompress_after_seconds = 60;
+  bool dict = true;
+  size_t dict_size_bytes = 112 << 10;
   unsigned chain_pages = 8;  // pages per zspage, 1..16
   AtimePolicy atime = AtimePolicy::kRelatime;
   // Compact in the background when the pool's fragmentation crosses a threshold.

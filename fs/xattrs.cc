@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "base/json.h"
 #include "fs/filesystem_impl.h"
@@ -44,7 +45,18 @@ Status check_name(std::string_view name) {
 
 bool is_virtual(std::string_view name) {
   return name == kXattrStats || name == kXattrClasses || name == kXattrFile ||
-         name == kXattrCompact || name == kXattrCheck;
+         name == kXattrCompact || name == kXattrCheck || has_prefix(name, kXattrDictPrefix);
+}
+
+// A non-negative decimal number that fits uint64_t, and nothing else.
+std::optional<uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
 }
 
 bool is_action(std::string_view name) {
@@ -59,8 +71,8 @@ uint64_t entry_bytes(std::string_view name, std::string_view value) {
 
 Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
                                   const Caller& caller) {
-  (void)caller;
   ZSFS_TRY_STATUS(check_name(name));
+  if (name == kXattrRecompress) return recompress_xattr(ino, value, caller);
   if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
   if (value.size() > kXattrValueMax) return Errno{E2BIG};
   if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 ||
@@ -138,7 +150,9 @@ Result<size_t> Filesystem::Impl::getxattr_size(Ino ino, std::string_view name,
   }
   Result<std::string> value = getxattr(ino, name, caller);
   if (!value.ok()) return Errno{value.error()};
-  return value->size() + (is_virtual(name) ? kVirtualSlack : 0);
+  // Statistics may grow before the read that follows; a dictionary's bytes do not.
+  const bool may_grow = is_virtual(name) && !has_prefix(name, kXattrDictPrefix);
+  return value->size() + (may_grow ? kVirtualSlack : 0);
 }
 
 Result<std::string> Filesystem::Impl::listxattr(Ino ino, const Caller& caller) {
@@ -198,6 +212,7 @@ Result<std::string> Filesystem::Impl::virtual_xattr(Inode& inode, std::string_vi
   if (name == kXattrStats) return stats().to_json(stats_sections_);
   if (name == kXattrClasses) return classes_text();
   if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
+  if (has_prefix(name, kXattrDictPrefix)) return dictionary_chunk(name);
   if (name == kXattrCompact) {
     const uint64_t before = pool_->stats().pages_held;
     const uint64_t freed = compact();
@@ -208,6 +223,55 @@ Result<std::string> Filesystem::Impl::virtual_xattr(Inode& inode, std::string_vi
     });
   }
   return check();
+}
+
+Status Filesystem::Impl::recompress_xattr(Ino ino, std::string_view value, const Caller& caller) {
+  if (get(ino) == nullptr) return Errno{ESTALE};
+  if (ino != kRootIno) return Errno{EPERM};
+  if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
+  uint64_t idle_seconds = 0;
+  bool huge_only = false;
+  // Empty: every block. Otherwise items separated by single commas, none of them empty.
+  for (size_t begin = 0; !value.empty() && begin <= value.size();) {
+    const size_t comma = std::min(value.find(',', begin), value.size());
+    const std::string_view item = value.substr(begin, comma - begin);
+    begin = comma + 1;
+    if (item == "huge") {
+      huge_only = true;
+    } else if (has_prefix(item, "idle=")) {
+      const std::optional<uint64_t> seconds = parse_decimal(item.substr(5));
+      if (!seconds) return Errno{EINVAL};
+      idle_seconds = *seconds;
+    } else {
+      return Errno{EINVAL};
+    }
+  }
+  return recompress(idle_seconds, huge_only);
+}
+
+Status Filesystem::Impl::recompress(uint64_t idle_seconds, bool huge_only) {
+  if (recompressor_ == nullptr) return Errno{EOPNOTSUPP};
+  RecompressRequest request;
+  // Ages are known up to the store's clock limit; older is "at least that old".
+  request.idle = std::chrono::seconds(
+      std::min<uint64_t>(idle_seconds, static_cast<uint64_t>(DedupStore::kMaxAge.count())));
+  request.huge_only = huge_only;
+  return recompressor_->request(request);
+}
+
+Result<std::string> Filesystem::Impl::dictionary_chunk(std::string_view name) {
+  // "user.zsfs.dict.SLOT.CHUNK"
+  const std::string_view rest = name.substr(kXattrDictPrefix.size());
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return Errno{ENODATA};
+  const std::optional<uint64_t> slot = parse_decimal(rest.substr(0, dot));
+  const std::optional<uint64_t> chunk = parse_decimal(rest.substr(dot + 1));
+  if (!slot || !chunk || *slot == kNoDict || *slot > kMaxDictSlots) return Errno{ENODATA};
+  const std::vector<std::byte> content = dicts_.content(static_cast<DictSlot>(*slot));
+  if (content.empty()) return Errno{ENODATA};
+  const uint64_t begin = std::min<uint64_t>(*chunk * kDictChunkBytes, content.size());
+  const uint64_t end = std::min<uint64_t>(begin + kDictChunkBytes, content.size());
+  return std::string(reinterpret_cast<const char*>(content.data()) + begin, end - begin);
 }
 
 }  // namespace zsfs::fs

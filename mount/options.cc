@@ -6,9 +6,12 @@
 #include <array>
 #include <cctype>
 #include <exception>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
+#include "codec/dictionary.h"
+#include "fs/dedup_store.h"
 #include "mount/units.h"
 #include "pool/pool.h"
 
@@ -89,14 +92,62 @@ Check apply_gid(std::string_view value, const SystemInfo&, Options& options) {
 }
 
 Check apply_compress(std::string_view value, const SystemInfo&, Options& options) {
-  if (value == "zstd") {
-    options.config.algorithm = codec::Algorithm::kZstd;
-  } else if (value == "none") {
-    options.config.algorithm = codec::Algorithm::kNone;
-  } else {
+  const std::optional<codec::Algorithm> algorithm = codec::parse_algorithm(value);
+  if (!algorithm) {
     return Unexpected{option_text("compress", value) +
-                      ": unknown algorithm; expected zstd or none"};
+                      ": unknown algorithm; expected lz4, zstd or none"};
   }
+  options.config.algorithm = *algorithm;
+  return done();
+}
+
+Check apply_recompress(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "zstd") {
+    options.config.recompress = true;
+  } else if (value == "off") {
+    options.config.recompress = false;
+  } else {
+    return Unexpected{option_text("recompress", value) +
+                      ": unknown algorithm; expected zstd or off"};
+  }
+  return done();
+}
+
+Check apply_recompress_level(std::string_view value, const SystemInfo& system, Options& options) {
+  auto level = parse_int_in_range("recompress_level", value, 1, system.max_level);
+  if (!level.ok()) return Unexpected{level.message() + " (zstd's levels)"};
+  options.config.recompress_level = static_cast<int>(*level);
+  return done();
+}
+
+Check apply_recompress_after(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "off") {
+    options.config.recompress_after_seconds = -1;  // on request only
+    return done();
+  }
+  // The dedup store tells ages apart up to 2^15 seconds (about 9 hours).
+  auto seconds = parse_seconds("recompress_after", value, fs::DedupStore::kMaxAge.count());
+  if (!seconds.ok()) return Unexpected{seconds.message() + ", or off"};
+  options.config.recompress_after_seconds = static_cast<int64_t>(*seconds);
+  return done();
+}
+
+Check apply_dict(std::string_view value, const SystemInfo&, Options& options) {
+  auto on = parse_switch("dict", value);
+  if (!on.ok()) return Unexpected{on.message()};
+  options.config.dict = *on;
+  return done();
+}
+
+Check apply_dict_size(std::string_view value, const SystemInfo& system, Options& options) {
+  auto size = parse_size("dict_size", value, system.ram_bytes);
+  if (!size.ok()) return Unexpected{size.message()};
+  if (*size < codec::kMinDictionaryBytes || *size > codec::kMaxDictionaryBytes) {
+    return Unexpected{option_text("dict_size", value) + ": expected " +
+                      format_bytes(codec::kMinDictionaryBytes) + " to " +
+                      format_bytes(codec::kMaxDictionaryBytes) + " (dict_size=112k)"};
+  }
+  options.config.dict_size_bytes = *size;
   return done();
 }
 
@@ -199,8 +250,13 @@ constexpr std::array kOptions = {
     OptionSpec{"mode", "mode=1777", apply_mode},
     OptionSpec{"uid", "uid=1000", apply_uid},
     OptionSpec{"gid", "gid=1000", apply_gid},
-    OptionSpec{"compress", "compress=zstd", apply_compress},
+    OptionSpec{"compress", "compress=lz4", apply_compress},
     OptionSpec{"level", "level=3", apply_level},
+    OptionSpec{"recompress", "recompress=zstd", apply_recompress},
+    OptionSpec{"recompress_level", "recompress_level=9", apply_recompress_level},
+    OptionSpec{"recompress_after", "recompress_after=60s", apply_recompress_after},
+    OptionSpec{"dict", "dict=on", apply_dict},
+    OptionSpec{"dict_size", "dict_size=112k", apply_dict_size},
     OptionSpec{"dedup", "dedup=on", apply_dedup},
     OptionSpec{"chain", "chain=8", apply_chain},
     OptionSpec{"writeback", "writeback=off", apply_writeback},
@@ -295,7 +351,8 @@ Options default_options(const SystemInfo& system) {
   config.root_uid = system.uid;
   config.root_gid = system.gid;
   config.owner_uid = system.uid;
-  config.algorithm = codec::Algorithm::kZstd;
+  // The codec tiers as fs::Config has them (lz4 first, zstd with a dictionary after; the figures
+  // behind the choice are in fs/types.h); zstd's level for compress=zstd from the library.
   config.level = system.default_level;
   config.dedup = true;
   config.chain_pages = pool::kDefaultChainPages;

@@ -198,6 +198,46 @@ Expected<int64_t> parse_int_in_range(std::string_view key, std::string_view text
   return value;
 }
 
+Expected<uint64_t> parse_seconds(std::string_view key, std::string_view text,
+                                 uint64_t max_seconds) {
+  const std::string expected = "expected seconds, or a number with s, m, h or d, at most " +
+                               std::to_string(max_seconds) + " seconds";
+  std::string_view digits = text;
+  uint64_t unit = 1;
+  if (!digits.empty()) {
+    switch (std::tolower(static_cast<unsigned char>(digits.back()))) {
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 60 * 60;
+        break;
+      case 'd':
+        unit = 24 * 60 * 60;
+        break;
+      default:
+        unit = 0;
+        break;
+    }
+    if (unit != 0) {
+      digits.remove_suffix(1);
+    } else {
+      unit = 1;
+    }
+  }
+  uint64_t count = 0;
+  if (!all_digits(digits) || !parse_digits(digits, count)) {
+    return Unexpected{option_text(key, text) + ": not a duration; " + expected};
+  }
+  if (count > max_seconds / unit) {
+    return Unexpected{option_text(key, text) + ": too long; " + expected};
+  }
+  return count * unit;
+}
+
 Expected<bool> parse_switch(std::string_view key, std::string_view text) {
   std::string lower;
   for (char c : text)

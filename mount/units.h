@@ -37,6 +37,10 @@ Expected<uint32_t> parse_id(std::string_view key, std::string_view text, IdKind 
 Expected<int64_t> parse_int_in_range(std::string_view key, std::string_view text, int64_t min,
                                      int64_t max);
 
+// A duration in whole seconds: decimal digits with an optional suffix s, m, h or d
+// (case-insensitive; no suffix means seconds), at most max_seconds.
+Expected<uint64_t> parse_seconds(std::string_view key, std::string_view text, uint64_t max_seconds);
+
 // on|off (also yes/no, true/false, 1/0, as mount options often are).
 Expected<bool> parse_switch(std::string_view key, std::string_view text);
 

@@ -27,10 +27,23 @@ std::string usage_text(const SystemInfo& system) {
   text += "  mode=OCTAL         root directory mode (default 1777)\n";
   text += "  uid=ID, gid=ID     root directory owner (default the mounting user: " +
           std::to_string(system.uid) + ":" + std::to_string(system.gid) + ")\n";
-  text += "  compress=zstd|none block compression (default zstd)\n";
-  text += "  level=N            zstd level " + std::to_string(system.min_level) + " to " +
-          std::to_string(system.max_level) + " (default " + std::to_string(system.default_level) +
-          ")\n";
+  text += "  compress=lz4|zstd|none  what a write stores (default " +
+          std::string(codec::to_string(defaults.config.algorithm)) + ")\n";
+  text += "  level=N            zstd level of compress=zstd, " + std::to_string(system.min_level) +
+          " to " + std::to_string(system.max_level) + " (default " +
+          std::to_string(system.default_level) + ")\n";
+  text += "  recompress=zstd|off  recompress idle blocks in the background (default " +
+          std::string(defaults.config.recompress ? "zstd" : "off") + ")\n";
+  text += "  recompress_level=N zstd level of recompression, 1 to " +
+          std::to_string(system.max_level) + " (default " +
+          std::to_string(defaults.config.recompress_level) + ")\n";
+  text += "  recompress_after=T|off  seconds (or m, h) a block rests first (default " +
+          std::to_string(defaults.config.recompress_after_seconds) + "s)\n";
+  text +=
+      std::string("  dict=on|off        zstd dictionaries trained on this mount's data (default ") +
+      (defaults.config.dict ? "on" : "off") + ")\n";
+  text += "  dict_size=SIZE     largest dictionary (default " +
+          format_bytes(defaults.config.dict_size_bytes) + ")\n";
   text += "  dedup=on|off       share identical 4 KiB blocks (default on)\n";
   text += "  chain=N            pages per zspage, 1 to 16 (default 8)\n";
   text += std::string("  writeback=on|off   kernel writeback cache (default ") +

@@ -23,12 +23,13 @@ using mount::json_u64;
 
 // Every field fs/stats.h promises in user.zsfs.stats and user.zsfs.file.
 const std::vector<std::string> kStatsFields = {
-    "orig_data_size",  "compr_data_size", "mem_used_total",      "mem_limit",
-    "staged_blocks",   "mem_used_max",    "same_pages",          "pages_compacted",
-    "huge_pages",      "logical_bytes",   "hole_bytes",          "data_blocks",
-    "unique_blocks",   "shared_refs",     "dedup_saved_bytes",   "inodes",
-    "inode_limit",     "pool_pages",      "metadata_bytes",      "inode_bytes",
-    "block_map_bytes", "dedup_bytes",     "pool_metadata_bytes", "compactions"};
+    "orig_data_size",   "compr_data_size",  "mem_used_total",      "mem_limit",
+    "staged_blocks",    "mem_used_max",     "same_pages",          "pages_compacted",
+    "huge_pages",       "logical_bytes",    "hole_bytes",          "data_blocks",
+    "unique_blocks",    "shared_refs",      "dedup_saved_bytes",   "inodes",
+    "inode_limit",      "pool_pages",       "metadata_bytes",      "inode_bytes",
+    "block_map_bytes",  "dedup_bytes",      "pool_metadata_bytes", "compactions",
+    "dictionary_bytes", "unsettled_blocks", "recompress_level",    "dict_size"};
 const std::vector<std::string> kFileFields = {"ino",          "files",         "logical_bytes",
                                               "data_blocks",  "same_blocks",   "stored_blocks",
                                               "stored_bytes", "shared_blocks", "hole_bytes"};
@@ -51,7 +52,7 @@ Json file_stats(const std::string& path) {
 class StatsTest : public ZsfsTest {};
 
 TEST_F(StatsTest, StatsHaveEveryField) {
-  ZSFS_START_OR_SKIP(zsfs_, "size=64M,nr_inodes=5000,level=5,dedup=on");
+  ZSFS_START_OR_SKIP(zsfs_, "size=64M,nr_inodes=5000,compress=zstd,level=5,dedup=on");
   const Json s = stats(zsfs_);
   for (const auto& name : kStatsFields)
     field(s, name);
@@ -60,6 +61,26 @@ TEST_F(StatsTest, StatsHaveEveryField) {
   EXPECT_EQ(*json_string(s, "algorithm"), "zstd");
   EXPECT_EQ(json_i64(s, "level"), 5);
   EXPECT_EQ(json_bool(s, "dedup"), true);
+  EXPECT_EQ(*json_string(s, "recompress"), "zstd");
+  EXPECT_EQ(json_i64(s, "recompress_after"), 60);
+  EXPECT_EQ(json_bool(s, "dict"), true);
+  for (const char* encoding : {"raw", "lz4", "zstd"}) {
+    const Json* e = json_member(*json_member(s, "encodings"), encoding);
+    ASSERT_NE(e, nullptr) << encoding;
+    field(*e, "blocks");
+    field(*e, "stored_bytes");
+    field(*e, "data_bytes");
+  }
+  const Json* dictionaries = json_member(s, "dictionaries");
+  ASSERT_NE(dictionaries, nullptr);
+  EXPECT_EQ(field(*dictionaries, "live"), 0u);
+  ASSERT_NE(json_member(*dictionaries, "list"), nullptr);
+  const Json* recompressor = json_member(s, "recompressor");
+  ASSERT_NE(recompressor, nullptr);
+  for (const char* name : {"passes", "requests", "requests_done", "tried", "kept", "failed",
+                           "bytes_before", "bytes_after", "trainings", "training_failures"}) {
+    field(*recompressor, name);
+  }
   EXPECT_EQ(field(s, "mem_limit"), 64u << 20);
   EXPECT_EQ(field(s, "inode_limit"), 5000u);
   EXPECT_EQ(field(s, "inodes"), 1u);  // the root

@@ -38,13 +38,15 @@ class DedupStoreTest : public ::testing::Test {
              DedupStore::FingerprintFn fingerprint = &codec::fingerprint,
              BackgroundConfig background = {}) {
     store_.reset();
+    dicts_.reset();
     pool_.reset();
     budget_ = std::make_unique<MemoryBudget>(budget_bytes);
     pool_ = std::move(*pool::Pool::create(pool::PoolConfig{}, budget_.get()));
+    dicts_ = std::make_unique<DictionarySet>(budget_.get(), std::vector<int>{codec::kDefaultLevel});
     codec::CodecConfig config;
     config.raw_threshold_bytes = pool_->huge_class_size();
     store_ = std::make_unique<DedupStore>(pool_.get(), *codec::Compressor::create(config), dedup,
-                                          budget_.get(), background, fingerprint);
+                                          budget_.get(), dicts_.get(), background, fingerprint);
   }
 
   BlockRef put(const Block& b) {
@@ -61,6 +63,7 @@ class DedupStoreTest : public ::testing::Test {
 
   std::unique_ptr<MemoryBudget> budget_;
   std::unique_ptr<pool::Pool> pool_;
+  std::unique_ptr<DictionarySet> dicts_;
   std::unique_ptr<DedupStore> store_;
 };
 

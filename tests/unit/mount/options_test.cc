@@ -58,7 +58,7 @@ TEST(Options, DefaultsAreTmpfsLike) {
   EXPECT_EQ(options.config.root_uid, 1000u);
   EXPECT_EQ(options.config.root_gid, 100u);
   EXPECT_EQ(options.config.owner_uid, 1000u);
-  EXPECT_EQ(options.config.algorithm, codec::Algorithm::kZstd);
+  EXPECT_EQ(options.config.algorithm, codec::Algorithm::kLz4);
   EXPECT_EQ(options.config.level, 3);
   EXPECT_TRUE(options.config.dedup);
   EXPECT_EQ(options.config.chain_pages, 8u);
@@ -165,7 +165,18 @@ TEST(Options, BadValuesNameTheValueAndWhatIsAccepted) {
   EXPECT_NE(error_for("mode=999").find("mode=999: not an octal number"), std::string::npos);
   EXPECT_NE(error_for("uid=4294967295").find("user id out of range"), std::string::npos);
   EXPECT_NE(error_for("gid=nogroup-zsfs-test").find("no such group"), std::string::npos);
-  EXPECT_EQ(error_for("compress=lz4"), "compress=lz4: unknown algorithm; expected zstd or none");
+  EXPECT_EQ(error_for("compress=lz5"),
+            "compress=lz5: unknown algorithm; expected lz4, zstd or none");
+  EXPECT_EQ(error_for("recompress=lz4"), "recompress=lz4: unknown algorithm; expected zstd or off");
+  EXPECT_EQ(error_for("recompress_level=0"),
+            "recompress_level=0: out of range; expected 1 to 22 (zstd's levels)");
+  EXPECT_NE(error_for("recompress_after=soon").find("recompress_after=soon: not a duration"),
+            std::string::npos);
+  EXPECT_NE(error_for("recompress_after=10h").find("recompress_after=10h: too long"),
+            std::string::npos);
+  EXPECT_EQ(error_for("dict=sometimes"), "dict=sometimes: expected on or off");
+  EXPECT_EQ(error_for("dict_size=2m"),
+            "dict_size=2m: expected 4.00 KiB to 1.00 MiB (dict_size=112k)");
   EXPECT_EQ(error_for("level=23"),
             "level=23: out of range; expected -7 to 22 (zstd's levels; negative ones are faster)");
   EXPECT_NE(error_for("level=-8").find("expected -7 to 22"), std::string::npos);
@@ -195,6 +206,24 @@ TEST(Options, UnknownOrMisusedOptions) {
   // FUSE options zsfs does not offer.
   EXPECT_NE(error_for("max_read=4096").find("unknown option"), std::string::npos);
   EXPECT_NE(error_for("blksize=4096").find("unknown option"), std::string::npos);
+}
+
+TEST(Options, CodecTiers) {
+  const Options defaults = parsed({"/m"});
+  EXPECT_EQ(defaults.config.algorithm, codec::Algorithm::kLz4);
+  EXPECT_TRUE(defaults.config.recompress);
+  EXPECT_TRUE(defaults.config.dict);
+  EXPECT_EQ(parsed({"/m", "-o", "compress=zstd"}).config.algorithm, codec::Algorithm::kZstd);
+  EXPECT_EQ(parsed({"/m", "-o", "compress=none"}).config.algorithm, codec::Algorithm::kNone);
+  EXPECT_FALSE(parsed({"/m", "-o", "recompress=off"}).config.recompress);
+  EXPECT_EQ(parsed({"/m", "-o", "recompress_level=19"}).config.recompress_level, 19);
+  EXPECT_EQ(parsed({"/m", "-o", "recompress_after=90"}).config.recompress_after_seconds, 90);
+  EXPECT_EQ(parsed({"/m", "-o", "recompress_after=5m"}).config.recompress_after_seconds, 300);
+  EXPECT_EQ(parsed({"/m", "-o", "recompress_after=2H"}).config.recompress_after_seconds, 7200);
+  EXPECT_EQ(parsed({"/m", "-o", "recompress_after=0"}).config.recompress_after_seconds, 0);
+  EXPECT_EQ(parsed({"/m", "-o", "recompress_after=off"}).config.recompress_after_seconds, -1);
+  EXPECT_FALSE(parsed({"/m", "-o", "dict=off"}).config.dict);
+  EXPECT_EQ(parsed({"/m", "-o", "dict_size=256k"}).config.dict_size_bytes, 256u << 10);
 }
 
 TEST(Options, MountFlagsPassToFuseInOrder) {
@@ -250,7 +279,7 @@ TEST(Options, HelpAndVersion) {
   const std::string help = usage_text(test_system());
   EXPECT_NE(help.find("Usage: zsfs [SOURCE] MOUNTPOINT"), std::string::npos);
   EXPECT_NE(help.find("default 50% = 4.00 GiB"), std::string::npos);
-  EXPECT_NE(help.find("zstd level -7 to 22 (default 3)"), std::string::npos);
+  EXPECT_NE(help.find("zstd level of compress=zstd, -7 to 22 (default 3)"), std::string::npos);
   EXPECT_NE(help.find("1000:100"), std::string::npos);
 }
 

@@ -1,0 +1,204 @@
+// DictionarySet (see dictionary_set.h).
+#include "fs/dictionary_set.h"
+
+#include <cerrno>
+
+#include "base/check.h"
+
+namespace zsfs::fs {
+
+DictionarySet::DictionarySet(MemoryBudget* budget, std::vector<int> levels)
+    : budget_(budget), levels_(std::move(levels)) {}
+
+DictionarySet::~DictionarySet() {
+  retire_current();
+  for (DictSlot s = 1; s <= kMaxDictSlots; ++s) {
+    ZSFS_CHECK_MSG(slots_[s].refs.load() == 0, "dictionary set destroyed while blocks use it");
+  }
+  ZSFS_CHECK(charged_bytes_.load() == 0);
+}
+
+DictionarySet::Pin& DictionarySet::Pin::operator=(Pin&& other) noexcept {
+  if (this != &other) {
+    reset();
+    set_ = other.set_;
+    slot_ = other.slot_;
+    other.slot_ = kNoDict;
+  }
+  return *this;
+}
+
+void DictionarySet::Pin::reset() {
+  if (slot_ != kNoDict) set_->unref(slot_);
+  slot_ = kNoDict;
+}
+
+Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
+  Result<std::unique_ptr<codec::Dictionary>> dict = codec::Dictionary::create(bytes, levels_);
+  if (!dict.ok()) return Errno{dict.error()};
+  const uint64_t cost = (*dict)->memory_bytes();
+  DictSlot free_slot = kNoDict;
+  DictSlot previous = kNoDict;
+  {
+    MutexLock lock(mu_);
+    for (DictSlot s = 1; s <= kMaxDictSlots && free_slot == kNoDict; ++s) {
+      if (slots_[s].refs.load(std::memory_order_acquire) == 0 && slots_[s].dict == nullptr) {
+        free_slot = s;
+      }
+    }
+    if (free_slot == kNoDict || !budget_->try_charge(cost)) return Errno{ENOSPC};
+    Slot& slot = slots_[free_slot];
+    slot.dict = std::move(*dict);
+    slot.charged_bytes = cost;
+    slot.blocks.store(0, std::memory_order_relaxed);
+    slot.stored_bytes.store(0, std::memory_order_relaxed);
+    charged_bytes_.fetch_add(cost, std::memory_order_relaxed);
+    // The set's own reference, for as long as the dictionary is current.
+    slot.refs.store(1, std::memory_order_release);
+    previous = current_.exchange(free_slot);
+    installed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (previous != kNoDict) unref(previous);
+  return free_slot;
+}
+
+void DictionarySet::retire_current() {
+  const DictSlot previous = [&] {
+    MutexLock lock(mu_);
+    return current_.exchange(kNoDict);
+  }();
+  if (previous != kNoDict) unref(previous);
+}
+
+void DictionarySet::retire_current_if_unused() {
+  const DictSlot previous = [&] {
+    MutexLock lock(mu_);
+    const DictSlot slot = current_.load();
+    if (slot == kNoDict || slots_[slot].blocks.load(std::memory_order_relaxed) != 0) {
+      return kNoDict;
+    }
+    return current_.exchange(kNoDict);
+  }();
+  if (previous != kNoDict) unref(previous);
+}
+
+DictionarySet::Pin DictionarySet::current() const {
+  // Under mu_: the current slot cannot lose the set's reference between the load and ref().
+  MutexLock lock(mu_);
+  const DictSlot slot = current_.load();
+  if (slot == kNoDict) return Pin();
+  ref(slot);
+  return Pin(this, slot);
+}
+
+DictionarySet::Pin DictionarySet::pin(DictSlot slot) const {
+  if (slot == kNoDict) return Pin();
+  ref(slot);
+  return Pin(this, slot);
+}
+
+const codec::Dictionary* DictionarySet::get(DictSlot slot) const {
+  ZSFS_DCHECK(slot != kNoDict && slot <= kMaxDictSlots);
+  ZSFS_DCHECK(slots_[slot].refs.load(std::memory_order_relaxed) > 0);
+  return slots_[slot].dict.get();
+}
+
+void DictionarySet::ref(DictSlot slot) const {
+  ZSFS_CHECK(slot != kNoDict && slot <= kMaxDictSlots);
+  const uint64_t before = slots_[slot].refs.fetch_add(1, std::memory_order_relaxed);
+  ZSFS_CHECK_MSG(before > 0, "reference taken on a free dictionary slot");
+}
+
+void DictionarySet::unref(DictSlot slot) const {
+  const uint64_t before = slots_[slot].refs.fetch_sub(1, std::memory_order_acq_rel);
+  ZSFS_CHECK_MSG(before > 0, "dictionary slot released more often than taken");
+  if (before == 1) free_slot(slot);
+}
+
+void DictionarySet::free_slot(DictSlot slot) const {
+  // No reference is left, and none can be taken (each needs another held): the slot is ours.
+  std::unique_ptr<codec::Dictionary> dict;
+  uint64_t charged;
+  {
+    MutexLock lock(mu_);
+    Slot& s = slots_[slot];
+    dict = std::move(s.dict);
+    charged = s.charged_bytes;
+    s.charged_bytes = 0;
+  }
+  charged_bytes_.fetch_sub(charged, std::memory_order_relaxed);
+  budget_->uncharge(charged);
+}
+
+void DictionarySet::add_block(DictSlot slot, uint32_t stored_bytes) const {
+  if (slot == kNoDict) return;
+  ref(slot);
+  slots_[slot].blocks.fetch_add(1, std::memory_order_relaxed);
+  slots_[slot].stored_bytes.fetch_add(stored_bytes, std::memory_order_relaxed);
+}
+
+void DictionarySet::drop_block(DictSlot slot, uint32_t stored_bytes) const {
+  if (slot == kNoDict) return;
+  slots_[slot].blocks.fetch_sub(1, std::memory_order_relaxed);
+  slots_[slot].stored_bytes.fetch_sub(stored_bytes, std::memory_order_relaxed);
+  unref(slot);
+}
+
+std::vector<DictionaryStats> DictionarySet::stats() const {
+  std::vector<DictionaryStats> out;
+  MutexLock lock(mu_);
+  const DictSlot current = current_.load();
+  for (DictSlot s = 1; s <= kMaxDictSlots; ++s) {
+    const Slot& slot = slots_[s];
+    if (slot.dict == nullptr) continue;
+    DictionaryStats d;
+    d.slot = s;
+    d.dict_id = slot.dict->dict_id();
+    d.size_bytes = slot.dict->bytes().size();
+    d.memory_bytes = slot.charged_bytes;
+    d.blocks = slot.blocks.load(std::memory_order_relaxed);
+    d.stored_bytes = slot.stored_bytes.load(std::memory_order_relaxed);
+    d.current = s == current;
+    out.push_back(d);
+  }
+  return out;
+}
+
+uint64_t DictionarySet::live() const {
+  MutexLock lock(mu_);
+  uint64_t n = 0;
+  for (DictSlot s = 1; s <= kMaxDictSlots; ++s)
+    n += slots_[s].dict != nullptr;
+  return n;
+}
+
+std::vector<std::byte> DictionarySet::content(DictSlot slot) const {
+  if (slot == kNoDict || slot > kMaxDictSlots) return {};
+  MutexLock lock(mu_);
+  const Slot& s = slots_[slot];
+  if (s.dict == nullptr) return {};
+  const std::span<const std::byte> bytes = s.dict->bytes();
+  return std::vector<std::byte>(bytes.begin(), bytes.end());
+}
+
+std::string DictionarySet::check(
+    const std::array<uint64_t, kMaxDictSlots + 1>& blocks_by_slot) const {
+  MutexLock lock(mu_);
+  const DictSlot current = current_.load();
+  for (DictSlot s = 1; s <= kMaxDictSlots; ++s) {
+    const Slot& slot = slots_[s];
+    const uint64_t refs = slot.refs.load();
+    // Readers pin without the quiesce lock, so references may exceed blocks and the set's own.
+    const uint64_t expected = blocks_by_slot[s] + (s == current ? 1 : 0);
+    const std::string name = "dictionary slot " + std::to_string(s);
+    if (refs < expected) {
+      return name + " has " + std::to_string(refs) + " references, at least " +
+             std::to_string(expected) + " expected";
+    }
+    if (slot.blocks.load() != blocks_by_slot[s]) return name + ": block count differs";
+    if ((slot.dict != nullptr) != (refs > 0)) return name + ": dictionary and count disagree";
+  }
+  return {};
+}
+
+}  // namespace zsfs::fs

@@ -1,0 +1,127 @@
+// DictionarySet: the zstd dictionaries of one filesystem, each in a numbered slot that stored
+// blocks name, reference-counted by the blocks that use it.
+//
+// A block compressed with a dictionary keeps the dictionary's slot (1..kMaxDictSlots; 0 is "no
+// dictionary") in the 6 bits its dedup entry has beside the encoding, so a dictionary costs a
+// block nothing. The set owns the dictionaries:
+// - install() puts a newly trained dictionary in a free slot and makes it the current one, which
+//   new compressions use; the dictionary it replaces stays while blocks still use it.
+// - Each block that names a slot holds one reference on it (ref/unref, from the dedup store, as
+//   entries take or drop a dictionary); so does the set for its current dictionary, and so does a
+//   reader for as long as it decodes (a Pin). The last reference frees the dictionary and its
+//   slot, and gives its memory back to the budget.
+// - Its memory (content, decompression form, a compression form per level) is charged to the
+//   budget when it is installed and counts in mem_used_total.
+//
+// Invariants: a slot's dictionary is not null exactly while the slot's count is above zero; a
+// caller may use get(slot) only while it holds a reference on slot. Counts change with atomic
+// operations (readers pin without any lock); slots are filled and freed under mu_, which is a
+// leaf lock (taken under a dedup shard lock by unref(), never the other way round).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/budget.h"
+#include "base/result.h"
+#include "base/sync.h"
+#include "codec/dictionary.h"
+#include "fs/stats.h"
+
+namespace zsfs::fs {
+
+using DictSlot = uint8_t;
+inline constexpr DictSlot kNoDict = 0;
+// Slots fit the 6 bits a dedup entry keeps beside its 2-bit encoding.
+inline constexpr unsigned kDictSlotBits = 6;
+inline constexpr DictSlot kMaxDictSlots = (1u << kDictSlotBits) - 1;
+
+class DictionarySet {
+ public:
+  // levels: the compression levels every dictionary is digested for. budget must outlive the set.
+  DictionarySet(MemoryBudget* budget, std::vector<int> levels);
+  ~DictionarySet();  // every block's reference must have been dropped (checked)
+  DictionarySet(const DictionarySet&) = delete;
+  DictionarySet& operator=(const DictionarySet&) = delete;
+
+  // A reference held for as long as the object lives; empty (slot 0, no dictionary) is valid.
+  class Pin {
+   public:
+    Pin() = default;
+    Pin(Pin&& other) noexcept : set_(other.set_), slot_(other.slot_) { other.slot_ = kNoDict; }
+    Pin& operator=(Pin&& other) noexcept;
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+    ~Pin() { reset(); }
+    void reset();
+    DictSlot slot() const { return slot_; }
+    const codec::Dictionary* get() const { return slot_ == kNoDict ? nullptr : set_->get(slot_); }
+
+   private:
+    friend class DictionarySet;
+    Pin(const DictionarySet* set, DictSlot slot) : set_(set), slot_(slot) {}
+    const DictionarySet* set_ = nullptr;
+    DictSlot slot_ = kNoDict;
+  };
+
+  // Digests bytes for the set's levels and installs the result as the current dictionary.
+  // EINVAL when zstd cannot load it, ENOSPC when the budget refuses its memory or every slot is
+  // taken, ENOMEM when the host refuses; nothing changes then.
+  Result<DictSlot> install(std::span<const std::byte> bytes);
+  // Stops compressing with the current dictionary (blocks that use it keep it).
+  void retire_current();
+  // The same, when no block uses the current dictionary (which then is freed).
+  void retire_current_if_unused();
+
+  // The current dictionary, pinned (empty when there is none).
+  Pin current() const;
+  // Pins slot, on which the caller already holds a reference (a block that names it).
+  Pin pin(DictSlot slot) const;
+  // The dictionary in slot; the caller holds a reference on slot.
+  const codec::Dictionary* get(DictSlot slot) const;
+
+  // A stored block starts or stops naming slot (kNoDict: nothing happens). The caller holds a
+  // reference on slot when it adds one (a pin, or the block's previous one). stored_bytes: the
+  // block's payload, for the statistics.
+  void add_block(DictSlot slot, uint32_t stored_bytes) const;
+  void drop_block(DictSlot slot, uint32_t stored_bytes) const;
+
+  std::vector<DictionaryStats> stats() const;
+  // Bytes charged for live dictionaries.
+  uint64_t memory_bytes() const { return charged_bytes_.load(std::memory_order_relaxed); }
+  uint64_t live() const;
+  uint64_t installed_total() const { return installed_.load(std::memory_order_relaxed); }
+  // The content of the dictionary in slot (for export and images): empty when the slot is free.
+  std::vector<std::byte> content(DictSlot slot) const;
+  // Verifies each slot against the blocks the caller counted naming it: its block count equal,
+  // its references at least those blocks and the set's own (readers may hold pins besides).
+  // Returns a description of the first difference, or an empty string.
+  std::string check(const std::array<uint64_t, kMaxDictSlots + 1>& blocks_by_slot) const;
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> refs{0};
+    std::atomic<uint64_t> blocks{0};
+    std::atomic<uint64_t> stored_bytes{0};
+    std::unique_ptr<codec::Dictionary> dict;  // written under mu_ while refs == 0
+    uint64_t charged_bytes = 0;               // guarded by mu_
+  };
+
+  void ref(DictSlot slot) const;
+  void unref(DictSlot slot) const;
+  void free_slot(DictSlot slot) const;
+
+  MemoryBudget* budget_;
+  const std::vector<int> levels_;
+  mutable Mutex mu_;
+  mutable std::array<Slot, kMaxDictSlots + 1> slots_;  // slot 0 unused
+  std::atomic<DictSlot> current_{kNoDict};
+  mutable std::atomic<uint64_t> charged_bytes_{0};
+  std::atomic<uint64_t> installed_{0};
+};
+
+}  // namespace zsfs::fs

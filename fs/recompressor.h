@@ -1,0 +1,142 @@
+// Recompressor: the second codec tier. Blocks are first stored in the fast primary encoding
+// (lz4 by default); once they have not been written for a while, a background thread decodes
+// them and compresses them again with zstd at a higher level, against a dictionary trained on
+// the mount's own blocks, and keeps the result only when the pool holds it in a smaller object.
+// It is zram's recompression (recomp_algorithm, `recompress type=idle|huge`) with what zram
+// cannot have: a dictionary made from this filesystem's data.
+//
+// What it does, per pass over the dedup store (DedupStore::collect_due, reencode):
+// - Due blocks: stored, not staged, not yet settled, stored at least `idle` ago (the automatic
+//   passes use recompress_after), optionally only the huge (raw) ones. Each is re-encoded once
+//   and then settled, whether or not the new encoding was kept.
+// - Dictionaries: with dict=on, before the first pass that finds at least min_training_bytes of
+//   due data, it samples due blocks evenly (up to 64 times the dictionary size), trains a
+//   dictionary (codec::train_dictionary) and installs it in the DictionarySet. While it works it
+//   measures the dictionary's gain on one block in gain_sample_every (the same block compressed
+//   without it); when the gain over the last gain_window samples falls below half of what it
+//   was when the dictionary was new, it trains a new one on the blocks due then. Old
+//   dictionaries stay while blocks use them; a current dictionary that no block uses when a pass
+//   ends (its blocks were deleted) is retired, so that its memory returns.
+// - Requests: zsfsctl recompress queues a pass with its own filter (request()); queued passes
+//   run before the next automatic one, and idle() tells when none is left.
+//
+// Cost and priority: the thread runs under SCHED_IDLE, so it gets a CPU only when nothing else
+// wants it, and works in batches of kBatch blocks; it holds the filesystem's quiesce lock shared
+// for a batch (as any writer does; only the consistency check takes it exclusively) and a shard
+// lock only to copy one payload or swap one in (see DedupStore). It never holds a lock a request
+// waits on for longer than one block.
+//
+// Thread safety: request(), stats() and idle() may be called from any thread. The destructor
+// stops the thread after the block it is working on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "base/budget.h"
+#include "base/sync.h"
+#include "codec/codec.h"
+#include "fs/dedup_store.h"
+#include "fs/dictionary_set.h"
+#include "fs/stats.h"
+
+namespace zsfs::fs {
+
+struct RecompressConfig {
+  // The secondary codec is zstd at level; off means no automatic passes and no requests.
+  bool enabled = true;
+  int level = 9;
+  // Blocks stored this long ago are due for the automatic passes; nullopt: no automatic passes
+  // (requests only).
+  std::optional<std::chrono::seconds> after = std::chrono::seconds(60);
+  // Train dictionaries of at most dict_size_bytes on the mount's blocks, and compress with them.
+  bool dict = true;
+  size_t dict_size_bytes = 112 << 10;
+  // Results of this size or more are kept raw (the pool's huge-class size).
+  size_t raw_threshold_bytes = 4096;
+  // Due data needed before a dictionary is trained, and new data before one is trained again:
+  // smaller stores gain less than a dictionary costs (a 112 KiB dictionary and its digested
+  // forms take about 1 MiB at level 9).
+  uint64_t min_training_bytes = 16 << 20;
+  // One block in gain_sample_every is also compressed without the dictionary, to measure its
+  // gain; the gain is judged over gain_window such samples.
+  uint64_t gain_sample_every = 16;
+  uint64_t gain_window = 256;
+};
+
+// A pass asked for by a person (zsfsctl recompress): which blocks.
+struct RecompressRequest {
+  std::chrono::seconds idle{0};
+  bool huge_only = false;
+};
+
+class Recompressor {
+ public:
+  // Blocks re-encoded per batch (and per hold of the quiesce lock).
+  static constexpr size_t kBatch = 64;
+
+  // store, dicts, budget and quiesce must outlive the recompressor. after_pass, if given, is
+  // called (on the recompressor's thread) after a pass that replaced payloads, which leaves the
+  // pool's zspages full of holes: the filesystem compacts it then. Starts the thread.
+  Recompressor(DedupStore* store, DictionarySet* dicts, MemoryBudget* budget, RwLock* quiesce,
+               const RecompressConfig& config, std::function<void()> after_pass = {});
+  ~Recompressor();
+  Recompressor(const Recompressor&) = delete;
+  Recompressor& operator=(const Recompressor&) = delete;
+
+  // Queues a pass. EOPNOTSUPP when recompression is off.
+  Status request(const RecompressRequest& request);
+  // No pass is running or queued.
+  bool idle() const;
+  RecompressorStats stats() const;
+  const RecompressConfig& config() const { return config_; }
+  // Bytes the recompressor has charged to the budget for itself (training samples, while it
+  // trains).
+  uint64_t charged_bytes() const { return charged_bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+  // One pass over every shard; returns early when stopping.
+  void pass(const DueFilter& filter);
+  // Trains and installs a dictionary on blocks due under filter, when there are enough.
+  void maybe_train(const DueFilter& filter, bool gain_decayed);
+  // Notes one gain sample (bytes with and without the dictionary).
+  void note_gain(uint32_t with_dict, uint32_t without_dict);
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+
+  DedupStore* store_;
+  DictionarySet* dicts_;
+  MemoryBudget* budget_;
+  RwLock* quiesce_;
+  const RecompressConfig config_;
+  codec::Compressor secondary_;
+  const std::function<void()> after_pass_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<RecompressRequest> requests_;  // guarded by mu_
+  RecompressorStats stats_;                 // guarded by mu_
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> charged_bytes_{0};
+
+  // Gain measurement, touched by the thread only.
+  uint64_t gain_samples_ = 0;
+  uint64_t window_with_ = 0;
+  uint64_t window_without_ = 0;
+  uint64_t window_count_ = 0;
+  double gain_when_new_ = -1;  // below 0: not measured yet for the current dictionary
+  bool gain_decayed_ = false;
+  bool training_failed_ = false;
+  uint64_t bytes_since_training_ = 0;
+
+  std::thread thread_;  // last: started once everything above is ready
+};
+
+}  // namespace zsfs::fs

@@ -1,0 +1,146 @@
+// DictionarySet: installing makes a dictionary current and charges its memory; blocks and pins
+// keep a dictionary alive after it is replaced, the last reference frees it and gives the memory
+// back; a dictionary no block uses can be retired; slots and the budget run out with ENOSPC and
+// nothing changed; bytes zstd cannot load are EINVAL; the check compares block counts.
+#include "fs/dictionary_set.h"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/fs/dict_test_util.h"
+
+namespace zsfs::fs {
+namespace {
+
+class DictionarySetTest : public ::testing::Test {
+ protected:
+  MemoryBudget budget_{256 << 20};
+  DictionarySet dicts_{&budget_, {3}};
+  const std::vector<std::byte> bytes_ = testing::trained_dictionary(0);
+};
+
+TEST_F(DictionarySetTest, InstallMakesItCurrentAndChargesItsMemory) {
+  EXPECT_EQ(dicts_.current().slot(), kNoDict);
+  Result<DictSlot> slot = dicts_.install(bytes_);
+  ASSERT_TRUE(slot.ok());
+  EXPECT_NE(*slot, kNoDict);
+  EXPECT_EQ(dicts_.current().slot(), *slot);
+  EXPECT_EQ(dicts_.live(), 1u);
+  EXPECT_GT(dicts_.memory_bytes(), bytes_.size());
+  EXPECT_EQ(budget_.used_bytes(), dicts_.memory_bytes());
+  const std::vector<DictionaryStats> stats = dicts_.stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_TRUE(stats[0].current);
+  EXPECT_EQ(stats[0].size_bytes, bytes_.size());
+  EXPECT_EQ(stats[0].memory_bytes, dicts_.memory_bytes());
+  EXPECT_EQ(dicts_.content(*slot), bytes_);
+  EXPECT_TRUE(dicts_.content(kNoDict).empty());
+}
+
+TEST_F(DictionarySetTest, BlocksKeepAReplacedDictionaryUntilTheLastGoes) {
+  const DictSlot first = *dicts_.install(bytes_);
+  {
+    const DictionarySet::Pin pin = dicts_.current();
+    dicts_.add_block(first, 100);
+    dicts_.add_block(first, 200);
+  }
+  const DictSlot second = *dicts_.install(testing::trained_dictionary(1));
+  EXPECT_NE(second, first);
+  EXPECT_EQ(dicts_.current().slot(), second);
+  EXPECT_EQ(dicts_.live(), 2u);
+  const std::vector<DictionaryStats> stats = dicts_.stats();
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[0].blocks, 2u);
+  EXPECT_EQ(stats[0].stored_bytes, 300u);
+  EXPECT_FALSE(stats[0].current);
+
+  const uint64_t with_both = budget_.used_bytes();
+  dicts_.drop_block(first, 100);
+  EXPECT_EQ(dicts_.live(), 2u);
+  dicts_.drop_block(first, 200);
+  EXPECT_EQ(dicts_.live(), 1u);
+  EXPECT_LT(budget_.used_bytes(), with_both);
+  EXPECT_EQ(budget_.used_bytes(), dicts_.memory_bytes());
+  EXPECT_TRUE(dicts_.content(first).empty());
+}
+
+TEST_F(DictionarySetTest, APinKeepsItUsableAfterItsLastBlockGoes) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  dicts_.add_block(slot, 10);
+  DictionarySet::Pin pin = dicts_.pin(slot);
+  dicts_.retire_current();
+  dicts_.drop_block(slot, 10);
+  ASSERT_NE(pin.get(), nullptr);  // still there for the reader that pinned it
+  EXPECT_EQ(pin.get()->bytes().size(), bytes_.size());
+  EXPECT_EQ(dicts_.live(), 1u);
+  pin.reset();
+  EXPECT_EQ(dicts_.live(), 0u);
+  EXPECT_EQ(budget_.used_bytes(), 0u);
+}
+
+TEST_F(DictionarySetTest, AnUnusedCurrentDictionaryCanBeRetired) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  dicts_.add_block(slot, 10);
+  dicts_.retire_current_if_unused();
+  EXPECT_EQ(dicts_.current().slot(), slot);  // a block uses it
+  dicts_.drop_block(slot, 10);
+  dicts_.retire_current_if_unused();
+  EXPECT_EQ(dicts_.current().slot(), kNoDict);
+  EXPECT_EQ(dicts_.live(), 0u);
+  EXPECT_EQ(budget_.used_bytes(), 0u);
+}
+
+TEST_F(DictionarySetTest, SlotsRunOutWithEnospc) {
+  std::vector<DictSlot> slots;
+  for (unsigned i = 0; i < kMaxDictSlots; ++i) {
+    Result<DictSlot> slot = dicts_.install(bytes_);
+    ASSERT_TRUE(slot.ok()) << i;
+    dicts_.add_block(*slot, 1);  // keeps it when the next replaces it
+    slots.push_back(*slot);
+  }
+  const uint64_t used = budget_.used_bytes();
+  Result<DictSlot> more = dicts_.install(bytes_);
+  ASSERT_FALSE(more.ok());
+  EXPECT_EQ(more.error(), ENOSPC);
+  EXPECT_EQ(budget_.used_bytes(), used);
+  // One slot freed is one slot to install into again.
+  dicts_.drop_block(slots[5], 1);
+  EXPECT_TRUE(dicts_.install(bytes_).ok());
+  for (DictSlot slot : slots) {
+    if (slot != slots[5]) dicts_.drop_block(slot, 1);
+  }
+}
+
+TEST(DictionarySet, BudgetRefusalIsEnospcAndChangesNothing) {
+  MemoryBudget budget(64 << 10);
+  DictionarySet dicts(&budget, {3});
+  Result<DictSlot> slot = dicts.install(testing::trained_dictionary(0));
+  ASSERT_FALSE(slot.ok());
+  EXPECT_EQ(slot.error(), ENOSPC);
+  EXPECT_EQ(budget.used_bytes(), 0u);
+  EXPECT_EQ(dicts.live(), 0u);
+  EXPECT_EQ(dicts.current().slot(), kNoDict);
+}
+
+TEST_F(DictionarySetTest, BytesZstdCannotLoadAreEinval) {
+  std::vector<std::byte> damaged = bytes_;
+  std::fill(damaged.begin() + 8, damaged.begin() + 64, std::byte{0xff});
+  Result<DictSlot> slot = dicts_.install(damaged);
+  ASSERT_FALSE(slot.ok());
+  EXPECT_EQ(slot.error(), EINVAL);
+  EXPECT_EQ(budget_.used_bytes(), 0u);
+}
+
+TEST_F(DictionarySetTest, CheckComparesBlockCounts) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  dicts_.add_block(slot, 10);
+  std::array<uint64_t, kMaxDictSlots + 1> counted{};
+  EXPECT_NE(dicts_.check(counted), "");  // one block the caller did not find
+  counted[slot] = 1;
+  EXPECT_EQ(dicts_.check(counted), "");
+  dicts_.drop_block(slot, 10);
+}
+
+}  // namespace
+}  // namespace zsfs::fs
