@@ -103,20 +103,89 @@ std::string requests_summary(const Json& requests, uint64_t total) {
   return text;
 }
 
+// "lz4, then zstd level 9 with dictionaries after 60 s, dedup on": what writes store, and what
+// the recompressor makes of it.
+std::optional<std::string> compression_settings(const Json& stats) {
+  const std::string* algorithm = json_string(stats, "algorithm");
+  if (algorithm == nullptr) return std::nullopt;
+  std::string settings = *algorithm;
+  const auto level = json_i64(stats, "level");
+  if (level && settings == "zstd") settings += " level " + std::to_string(*level);
+  const std::string* recompress = json_string(stats, "recompress");
+  if (recompress != nullptr && *recompress != "off") {
+    settings += ", then " + *recompress;
+    if (auto recompress_level = json_i64(stats, "recompress_level")) {
+      settings += " level " + std::to_string(*recompress_level);
+    }
+    if (json_bool(stats, "dict").value_or(false)) settings += " with dictionaries";
+    if (auto after = json_i64(stats, "recompress_after")) {
+      settings += *after < 0 ? " on request" : " after " + std::to_string(*after) + " s";
+    }
+  }
+  if (auto dedup = json_bool(stats, "dedup")) {
+    settings += std::string(", dedup ") + (*dedup ? "on" : "off");
+  }
+  return settings;
+}
+
+// "lz4 1,234 blocks in 2.00 MiB, zstd 5,678 in 9.00 MiB, raw 21": stored blocks by encoding.
+std::optional<std::string> encodings_summary(const Json& stats) {
+  const Json* encodings = json_member(stats, "encodings");
+  if (encodings == nullptr || !encodings->is_object()) return std::nullopt;
+  std::string text;
+  for (const auto& [name, figures] : encodings->items()) {
+    const uint64_t blocks = json_u64(figures, "blocks").value_or(0);
+    if (blocks == 0) continue;
+    if (!text.empty()) text += ", ";
+    text += name + " " + format_count(blocks) + " blocks in " +
+            format_bytes(json_u64(figures, "stored_bytes").value_or(0));
+  }
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+// "1 live: 112 KiB (1.02 MiB in memory), 349,000 blocks; 1 trained".
+std::string dictionaries_summary(const Json& dictionaries) {
+  const uint64_t live = json_u64(dictionaries, "live").value_or(0);
+  const uint64_t installed = json_u64(dictionaries, "installed").value_or(0);
+  uint64_t size = 0, blocks = 0;
+  if (const Json* list = json_member(dictionaries, "list"); list != nullptr && list->is_array()) {
+    for (const Json& d : *list) {
+      size += json_u64(d, "size_bytes").value_or(0);
+      blocks += json_u64(d, "blocks").value_or(0);
+    }
+  }
+  std::string text = format_count(live) + " live";
+  if (live > 0) {
+    text += ": " + format_bytes(size) + " (" +
+            format_bytes(json_u64(dictionaries, "memory_bytes").value_or(0)) + " in memory), " +
+            format_count(blocks) + " blocks";
+  }
+  return text + "; " + format_count(installed) + " trained";
+}
+
+// "361,326 blocks tried, 352,000 smaller (329 MiB -> 255 MiB); 0 waiting; busy".
+std::string recompressor_summary(const Json& r, std::optional<uint64_t> unsettled) {
+  std::string text = format_count(json_u64(r, "tried").value_or(0)) + " blocks tried, " +
+                     format_count(json_u64(r, "kept").value_or(0)) + " smaller (" +
+                     format_bytes(json_u64(r, "bytes_before").value_or(0)) + " -> " +
+                     format_bytes(json_u64(r, "bytes_after").value_or(0)) + ")";
+  if (auto failed = json_u64(r, "failed"); failed && *failed > 0) {
+    text += ", " + format_count(*failed) + " failed";
+  }
+  if (unsettled) text += "; " + format_count(*unsettled) + " waiting";
+  if (json_bool(r, "busy").value_or(false)) text += "; busy";
+  return text;
+}
+
 }  // namespace
 
 std::string render_stats(const Json& stats, std::string_view mount_point) {
   Table table;
   table.row("Mounted on", std::string(mount_point));
 
-  const std::string* algorithm = json_string(stats, "algorithm");
-  const auto level = json_i64(stats, "level");
-  const auto dedup = json_bool(stats, "dedup");
-  if (algorithm != nullptr) {
-    std::string settings = *algorithm;
-    if (level && settings != "none") settings += " level " + std::to_string(*level);
-    if (dedup) settings += std::string(", dedup ") + (*dedup ? "on" : "off");
-    table.row("Compression", settings);
+  if (std::optional<std::string> settings = compression_settings(stats)) {
+    table.row("Compression", *settings);
   }
 
   const auto used = json_u64(stats, "mem_used_total");
@@ -192,6 +261,16 @@ std::string render_stats(const Json& stats, std::string_view mount_point) {
   if (auto huge = json_u64(stats, "huge_pages")) {
     table.row("  incompressible", format_count(*huge) + " blocks kept as they are");
   }
+  if (std::optional<std::string> encodings = encodings_summary(stats)) {
+    table.row("  encodings", *encodings);
+  }
+  if (const Json* dictionaries = json_member(stats, "dictionaries")) {
+    table.row("Dictionaries", dictionaries_summary(*dictionaries));
+  }
+  if (const Json* recompressor = json_member(stats, "recompressor")) {
+    table.row("Recompression",
+              recompressor_summary(*recompressor, json_u64(stats, "unsettled_blocks")));
+  }
   if (orig && used && *used > 0) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.2f:1",
@@ -208,6 +287,34 @@ std::string render_stats(const Json& stats, std::string_view mount_point) {
   if (const Json* requests = json_member(stats, "requests")) {
     if (auto total = json_u64(*requests, "total"))
       table.row("FUSE requests", requests_summary(*requests, *total));
+  }
+  return table.str();
+}
+
+std::string render_recompress(const Json& before, const Json& after) {
+  Table table;
+  const Json* r0 = json_member(before, "recompressor");
+  const Json* r1 = json_member(after, "recompressor");
+  auto delta = [&](std::string_view key) {
+    const uint64_t a = r0 == nullptr ? 0 : json_u64(*r0, key).value_or(0);
+    const uint64_t b = r1 == nullptr ? 0 : json_u64(*r1, key).value_or(0);
+    return b >= a ? b - a : 0;
+  };
+  table.row("Recompressed", format_count(delta("tried")) + " blocks, " +
+                                format_count(delta("kept")) + " smaller (" +
+                                format_bytes(delta("bytes_before")) + " -> " +
+                                format_bytes(delta("bytes_after")) + ")");
+  if (const uint64_t trained = delta("trainings"); trained > 0) {
+    table.row("Dictionaries", format_count(trained) + " trained");
+  }
+  const auto used_before = json_u64(before, "mem_used_total");
+  const auto used_after = json_u64(after, "mem_used_total");
+  if (used_before && used_after) {
+    table.row("Memory used", format_bytes(*used_before) + " -> " + format_bytes(*used_after));
+  }
+  if (auto unsettled = json_u64(after, "unsettled_blocks")) {
+    table.row("Not recompressed",
+              format_count(*unsettled) + " blocks (written since, or outside --idle/--huge)");
   }
   return table.str();
 }

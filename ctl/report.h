@@ -30,6 +30,8 @@ std::string render_du_json(const std::vector<DuRow>& rows);
 
 // user.zsfs.compact's result.
 std::string render_compact(const Json& result);
+// The outcome of zsfsctl recompress --wait: the statistics before and after.
+std::string render_recompress(const Json& before, const Json& after);
 
 // user.zsfs.check's report; consistent tells whether it says "ok": true.
 std::string render_check(const Json& report, bool& consistent);

@@ -10,14 +10,18 @@
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "base/json.h"
 #include "ctl/report.h"
 #include "mount/expected.h"
 #include "mount/json_reader.h"
@@ -200,6 +204,113 @@ int cmd_check(const std::string& mount_point, bool json) {
   return consistent ? kExitOk : kExitInconsistent;
 }
 
+// Sets a zsfs action attribute on the mount point, explaining failures in zsfs terms.
+Check set_zsfs_attribute(const std::string& mount_point, const char* name, const std::string& value,
+                         const char* off_message) {
+  Check on_fuse = check_on_fuse(mount_point);
+  if (!on_fuse.ok()) return on_fuse;
+  if (setxattr(mount_point.c_str(), name, value.data(), value.size(), 0) == 0) return Done{};
+  switch (errno) {
+    case EPERM:
+    case EACCES:
+      return Unexpected{"permission denied setting " + std::string(name) + " on " +
+                        quoted(mount_point) +
+                        " (for root and the user who mounted the filesystem, on its mount point)"};
+    case EOPNOTSUPP:
+      return Unexpected{quoted(mount_point) + ": " + off_message};
+    default:
+      return Unexpected{"cannot set " + std::string(name) + " on " + quoted(mount_point) + ": " +
+                        std::strerror(errno)};
+  }
+}
+
+int cmd_recompress(const std::string& mount_point, const std::optional<uint64_t>& idle_seconds,
+                   bool huge, bool wait, bool json) {
+  // Reading the statistics first lets the background compress what was just written: the
+  // recompressor leaves blocks that still wait for it alone.
+  auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
+  if (!before.ok()) return fail(before.message());
+  std::string request;
+  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
+  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
+  Check queued = set_zsfs_attribute(mount_point, "user.zsfs.recompress", request,
+                                    "recompression is off on this mount (recompress=off)");
+  if (!queued.ok()) return fail(queued.message());
+  if (!wait) {
+    if (!json) std::printf("recompression queued on %s\n", mount_point.c_str());
+    return kExitOk;
+  }
+  // Done when every request queued so far has finished (ours among them: they run in order).
+  Json stats;
+  for (;;) {
+    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
+    if (!now.ok()) return fail(now.message());
+    stats = std::move(now).value();
+    const Json* r = mount::json_member(stats, "recompressor");
+    if (r == nullptr) return fail("the daemon's statistics have no recompressor section");
+    const uint64_t requests = mount::json_u64(*r, "requests").value_or(0);
+    const uint64_t done = mount::json_u64(*r, "requests_done").value_or(0);
+    if (done >= requests) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (json) {
+    std::printf("%s\n", to_json_text(stats).c_str());
+  } else {
+    std::fputs(render_recompress(*before, stats).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+int cmd_dict_export(const std::string& mount_point, const std::optional<unsigned>& slot_wanted,
+                    const std::string& file) {
+  auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true);
+  if (!stats.ok()) return fail(stats.message());
+  const Json* dictionaries = mount::json_member(*stats, "dictionaries");
+  const Json* list = dictionaries == nullptr ? nullptr : mount::json_member(*dictionaries, "list");
+  std::optional<uint64_t> slot;
+  uint64_t size = 0;
+  if (list != nullptr && list->is_array()) {
+    for (const Json& d : *list) {
+      const auto s = mount::json_u64(d, "slot");
+      const bool wanted = slot_wanted ? s == *slot_wanted : mount::json_bool(d, "current") == true;
+      if (s && wanted) {
+        slot = s;
+        size = mount::json_u64(d, "size_bytes").value_or(0);
+      }
+    }
+  }
+  if (!slot) {
+    return fail(slot_wanted ? "no dictionary in slot " + std::to_string(*slot_wanted) + " on " +
+                                  quoted(mount_point) + " (zsfsctl stats lists them)"
+                            : quoted(mount_point) +
+                                  " has no current dictionary yet (one is trained once 16 MiB "
+                                  "of data is due for recompression; zsfsctl recompress)");
+  }
+  std::string bytes;
+  for (uint64_t chunk = 0; bytes.size() < size; ++chunk) {
+    const std::string name =
+        "user.zsfs.dict." + std::to_string(*slot) + "." + std::to_string(chunk);
+    auto part = read_zsfs_attribute(mount_point, name.c_str(), true);
+    if (!part.ok()) return fail(part.message());
+    if (part->empty()) break;
+    bytes += *part;
+  }
+  if (bytes.size() != size) {
+    return fail("dictionary in slot " + std::to_string(*slot) + " changed while it was read");
+  }
+  std::FILE* out = file == "-" ? stdout : std::fopen(file.c_str(), "wbe");
+  if (out == nullptr) return fail("cannot open " + quoted(file) + ": " + std::strerror(errno));
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
+  const bool closed = out == stdout ? std::fflush(out) == 0 : std::fclose(out) == 0;
+  if (!written || !closed)
+    return fail("cannot write " + quoted(file) + ": " + std::strerror(errno));
+  if (file != "-") {
+    std::fprintf(stderr, "zsfsctl: wrote the dictionary in slot %llu (%zu bytes) to %s\n",
+                 static_cast<unsigned long long>(*slot), bytes.size(), file.c_str());
+  }
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"zsfsctl: statistics and maintenance of zsfs mounts (see zsfsctl(8))", "zsfsctl"};
   bool version = false;
@@ -229,6 +340,27 @@ int run(int argc, char** argv) {
   check->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
   check->add_flag("--json", json, "print the daemon's JSON");
 
+  std::optional<uint64_t> idle_seconds;
+  bool huge = false;
+  bool wait = false;
+  CLI::App* recompress =
+      app.add_subcommand("recompress", "recompress stored blocks now with the secondary codec");
+  recompress->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
+  recompress->add_option("--idle", idle_seconds, "only blocks not written for SECONDS")
+      ->check(CLI::NonNegativeNumber);
+  recompress->add_flag("--huge", huge, "only blocks kept raw (incompressible so far)");
+  recompress->add_flag("--wait", wait, "return when nothing is left to do, with the figures");
+  recompress->add_flag("--json", json, "with --wait: print the daemon's statistics as JSON");
+
+  std::optional<unsigned> slot;
+  std::string file;
+  CLI::App* dict = app.add_subcommand("dict", "the zstd dictionaries trained on a mount");
+  dict->require_subcommand(1);
+  CLI::App* dict_export = dict->add_subcommand("export", "write a dictionary's bytes to a file");
+  dict_export->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
+  dict_export->add_option("FILE", file, "where to write it (- for standard output)")->required();
+  dict_export->add_option("--slot", slot, "the dictionary in this slot (default: the current one)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -246,9 +378,11 @@ int run(int argc, char** argv) {
   if (classes->parsed()) return cmd_classes(mount_point);
   if (compact->parsed()) return cmd_compact(mount_point, json);
   if (check->parsed()) return cmd_check(mount_point, json);
+  if (recompress->parsed()) return cmd_recompress(mount_point, idle_seconds, huge, wait, json);
+  if (dict_export->parsed()) return cmd_dict_export(mount_point, slot, file);
   std::fprintf(stderr,
-               "zsfsctl: missing command: stats, du, classes, compact or check\nTry 'zsfsctl "
-               "--help' for more information.\n");
+               "zsfsctl: missing command: stats, du, classes, compact, check, recompress or "
+               "dict\nTry 'zsfsctl --help' for more information.\n");
   return kExitUsage;
 }
 
