@@ -58,6 +58,17 @@ Dictionary::~Dictionary() {
   ZSTD_freeDDict(ddict_);
 }
 
+size_t Dictionary::drop_compression_forms() {
+  size_t freed = 0;
+  for (const LevelForm& form : cdicts_) {
+    freed += ZSTD_sizeof_CDict(form.cdict);
+    ZSTD_freeCDict(form.cdict);
+  }
+  cdicts_.clear();
+  memory_bytes_ -= freed;
+  return freed;
+}
+
 const ZSTD_CDict* Dictionary::cdict(int level) const {
   auto it = std::find_if(cdicts_.begin(), cdicts_.end(),
                          [level](const LevelForm& form) { return form.level == level; });

@@ -11,9 +11,12 @@
 // names it (fs/ keeps a dictionary slot with each block), and decoding with another, or none,
 // fails its check (EIO), never gives wrong bytes silently.
 //
-// Invariants: a Dictionary never changes after create(); every digested form refers to bytes()
-// (the decompression dictionary by reference, so the content is held once), which lives as long
-// as the object. Thread safety: all methods are const and may be called from any thread.
+// Invariants: a Dictionary never changes after create(), except that its compression forms can
+// be dropped once nothing compresses with it any more (drop_compression_forms()): a dictionary
+// that only old blocks use needs its decompression form alone, which is a tenth of the size.
+// Every digested form refers to bytes() (held once), which lives as long as the object. Thread
+// safety: the const methods may be called from any thread; drop_compression_forms() only when
+// no thread compresses with the dictionary (its owner ensures it).
 #pragma once
 
 #include <cstddef>
@@ -55,9 +58,11 @@ class Dictionary {
   // Bytes of memory it holds: the content and every digested form.
   size_t memory_bytes() const { return memory_bytes_; }
 
-  // The compression form for level, or null when it was not digested for that level. For the
-  // codec's use (zstd_block.cc).
+  // The compression form for level, or null when it was not digested for that level (or was
+  // dropped). For the codec's use (zstd_block.cc).
   const ZSTD_CDict_s* cdict(int level) const;
+  // Frees the compression forms; returns the bytes freed (memory_bytes() shrinks by as much).
+  size_t drop_compression_forms();
   const ZSTD_DDict_s* ddict() const { return ddict_; }
 
  private:

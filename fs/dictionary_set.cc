@@ -23,14 +23,19 @@ DictionarySet::Pin& DictionarySet::Pin::operator=(Pin&& other) noexcept {
     reset();
     set_ = other.set_;
     slot_ = other.slot_;
+    compressing_ = other.compressing_;
     other.slot_ = kNoDict;
+    other.compressing_ = false;
   }
   return *this;
 }
 
 void DictionarySet::Pin::reset() {
-  if (slot_ != kNoDict) set_->unref(slot_);
+  if (slot_ == kNoDict) return;
+  if (compressing_) set_->end_compression(slot_);
+  set_->unref(slot_);
   slot_ = kNoDict;
+  compressing_ = false;
 }
 
 Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
@@ -55,7 +60,9 @@ Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
     charged_bytes_.fetch_add(cost, std::memory_order_relaxed);
     // The set's own reference, for as long as the dictionary is current.
     slot.refs.store(1, std::memory_order_release);
+    slot.retired = false;
     previous = current_.exchange(free_slot);
+    if (previous != kNoDict) retire_locked(previous);
     installed_.fetch_add(1, std::memory_order_relaxed);
   }
   if (previous != kNoDict) unref(previous);
@@ -65,9 +72,34 @@ Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
 void DictionarySet::retire_current() {
   const DictSlot previous = [&] {
     MutexLock lock(mu_);
-    return current_.exchange(kNoDict);
+    const DictSlot slot = current_.exchange(kNoDict);
+    if (slot != kNoDict) retire_locked(slot);
+    return slot;
   }();
   if (previous != kNoDict) unref(previous);
+}
+
+void DictionarySet::retire_locked(DictSlot slot) const {
+  slots_[slot].retired = true;
+  if (slots_[slot].compressors.load(std::memory_order_acquire) == 0) drop_forms_locked(slot);
+}
+
+void DictionarySet::drop_forms_locked(DictSlot slot) const {
+  Slot& s = slots_[slot];
+  if (s.dict == nullptr) return;
+  const uint64_t freed = s.dict->drop_compression_forms();
+  s.charged_bytes -= freed;
+  charged_bytes_.fetch_sub(freed, std::memory_order_relaxed);
+  budget_->uncharge(freed);
+}
+
+void DictionarySet::end_compression(DictSlot slot) const {
+  if (slots_[slot].compressors.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  MutexLock lock(mu_);
+  // The last compression: if the slot was retired meanwhile, nothing compresses with it again.
+  if (slots_[slot].retired && slots_[slot].compressors.load(std::memory_order_acquire) == 0) {
+    drop_forms_locked(slot);
+  }
 }
 
 void DictionarySet::retire_current_if_unused() {
@@ -77,6 +109,7 @@ void DictionarySet::retire_current_if_unused() {
     if (slot == kNoDict || slots_[slot].blocks.load(std::memory_order_relaxed) != 0) {
       return kNoDict;
     }
+    retire_locked(slot);
     return current_.exchange(kNoDict);
   }();
   if (previous != kNoDict) unref(previous);
@@ -88,13 +121,14 @@ DictionarySet::Pin DictionarySet::current() const {
   const DictSlot slot = current_.load();
   if (slot == kNoDict) return Pin();
   ref(slot);
-  return Pin(this, slot);
+  slots_[slot].compressors.fetch_add(1, std::memory_order_acq_rel);
+  return Pin(this, slot, true);
 }
 
 DictionarySet::Pin DictionarySet::pin(DictSlot slot) const {
   if (slot == kNoDict) return Pin();
   ref(slot);
-  return Pin(this, slot);
+  return Pin(this, slot, false);
 }
 
 const codec::Dictionary* DictionarySet::get(DictSlot slot) const {
@@ -125,6 +159,7 @@ void DictionarySet::free_slot(DictSlot slot) const {
     dict = std::move(s.dict);
     charged = s.charged_bytes;
     s.charged_bytes = 0;
+    s.retired = false;
   }
   charged_bytes_.fetch_sub(charged, std::memory_order_relaxed);
   budget_->uncharge(charged);

@@ -11,7 +11,10 @@
 //   reader for as long as it decodes (a Pin). The last reference frees the dictionary and its
 //   slot, and gives its memory back to the budget.
 // - Its memory (content, decompression form, a compression form per level) is charged to the
-//   budget when it is installed and counts in mem_used_total.
+//   budget when it is installed and counts in mem_used_total. Once it is no longer current and
+//   no compression with it is in flight (compressors pin it through current()), its compression
+//   forms are dropped: a dictionary kept only for old blocks costs its content and its
+//   decompression form, about an eighth of the whole.
 //
 // Invariants: a slot's dictionary is not null exactly while the slot's count is above zero; a
 // caller may use get(slot) only while it holds a reference on slot. Counts change with atomic
@@ -52,7 +55,11 @@ class DictionarySet {
   class Pin {
    public:
     Pin() = default;
-    Pin(Pin&& other) noexcept : set_(other.set_), slot_(other.slot_) { other.slot_ = kNoDict; }
+    Pin(Pin&& other) noexcept
+        : set_(other.set_), slot_(other.slot_), compressing_(other.compressing_) {
+      other.slot_ = kNoDict;
+      other.compressing_ = false;
+    }
     Pin& operator=(Pin&& other) noexcept;
     Pin(const Pin&) = delete;
     Pin& operator=(const Pin&) = delete;
@@ -63,9 +70,11 @@ class DictionarySet {
 
    private:
     friend class DictionarySet;
-    Pin(const DictionarySet* set, DictSlot slot) : set_(set), slot_(slot) {}
+    Pin(const DictionarySet* set, DictSlot slot, bool compressing)
+        : set_(set), slot_(slot), compressing_(compressing) {}
     const DictionarySet* set_ = nullptr;
     DictSlot slot_ = kNoDict;
+    bool compressing_ = false;  // taken by current(): may compress with it
   };
 
   // Digests bytes for the set's levels and installs the result as the current dictionary.
@@ -77,7 +86,7 @@ class DictionarySet {
   // The same, when no block uses the current dictionary (which then is freed).
   void retire_current_if_unused();
 
-  // The current dictionary, pinned (empty when there is none).
+  // The current dictionary, pinned for compressing (empty when there is none).
   Pin current() const;
   // Pins slot, on which the caller already holds a reference (a block that names it).
   Pin pin(DictSlot slot) const;
@@ -107,13 +116,21 @@ class DictionarySet {
     std::atomic<uint64_t> refs{0};
     std::atomic<uint64_t> blocks{0};
     std::atomic<uint64_t> stored_bytes{0};
+    // Pins from current(), which may compress with the dictionary.
+    std::atomic<uint64_t> compressors{0};
     std::unique_ptr<codec::Dictionary> dict;  // written under mu_ while refs == 0
     uint64_t charged_bytes = 0;               // guarded by mu_
+    bool retired = false;                     // no longer current; guarded by mu_
   };
 
   void ref(DictSlot slot) const;
   void unref(DictSlot slot) const;
   void free_slot(DictSlot slot) const;
+  // The slot is no longer current: drops its compression forms now or, if a compression is in
+  // flight, when the last one ends. Under mu_.
+  void retire_locked(DictSlot slot) const;
+  void drop_forms_locked(DictSlot slot) const;
+  void end_compression(DictSlot slot) const;
 
   MemoryBudget* budget_;
   const std::vector<int> levels_;

@@ -65,6 +65,42 @@ TEST_F(DictionarySetTest, BlocksKeepAReplacedDictionaryUntilTheLastGoes) {
   EXPECT_TRUE(dicts_.content(first).empty());
 }
 
+TEST_F(DictionarySetTest, AReplacedDictionaryDropsItsCompressionFormsOnceNoneCompresses) {
+  const DictSlot first = *dicts_.install(bytes_);
+  dicts_.add_block(first, 10);
+  const uint64_t whole = dicts_.memory_bytes();
+  DictionarySet::Pin compressing = dicts_.current();
+  const codec::Dictionary* dict = compressing.get();
+  ASSERT_NE(dict, nullptr);
+  ASSERT_NE(dict->cdict(3), nullptr);
+  dicts_.retire_current();
+  // A compression still in flight keeps what it compresses with.
+  EXPECT_NE(dict->cdict(3), nullptr);
+  EXPECT_EQ(dicts_.memory_bytes(), whole);
+  compressing.reset();
+  EXPECT_LT(dicts_.memory_bytes(), whole / 2);
+  EXPECT_EQ(budget_.used_bytes(), dicts_.memory_bytes());
+  // Blocks still decode with it.
+  DictionarySet::Pin reading = dicts_.pin(first);
+  EXPECT_EQ(reading.get(), dict);  // the same object, now without its compression forms
+  EXPECT_NE(dict->ddict(), nullptr);
+  EXPECT_EQ(dict->cdict(3), nullptr);
+  reading.reset();
+  // Replaced by install: the same, for every dictionary but the new current one.
+  const DictSlot second = *dicts_.install(testing::trained_dictionary(1));
+  dicts_.add_block(second, 10);
+  const DictSlot third = *dicts_.install(bytes_);
+  for (const DictionaryStats& d : dicts_.stats()) {
+    if (d.slot == third) {
+      EXPECT_TRUE(d.current);
+    } else {
+      EXPECT_LT(d.memory_bytes, whole / 2) << unsigned{d.slot};
+    }
+  }
+  dicts_.drop_block(first, 10);
+  dicts_.drop_block(second, 10);
+}
+
 TEST_F(DictionarySetTest, APinKeepsItUsableAfterItsLastBlockGoes) {
   const DictSlot slot = *dicts_.install(bytes_);
   dicts_.add_block(slot, 10);
