@@ -174,6 +174,7 @@ DedupStore::DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bo
                        const BackgroundConfig& background, FingerprintFn fingerprint_fn)
     : pool_(pool),
       compressor_(compressor),
+      background_compressor_(background.compressor.value_or(compressor)),
       dedup_(dedup),
       budget_(budget),
       dicts_(dicts),
@@ -183,7 +184,7 @@ DedupStore::DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bo
   for (auto& shard : shards_)
     shard = std::make_unique<Shard>(budget);
   if (background.threads > 0 && background.max_staged_blocks > 0 &&
-      compressor.config().algorithm != codec::Algorithm::kNone) {
+      background_compressor_.config().algorithm != codec::Algorithm::kNone) {
     queue_ = std::make_unique<WorkQueue>(background.threads, background.max_staged_blocks,
                                          [this](BlockRef ref) { encode_staged(ref); });
   }
@@ -333,10 +334,10 @@ BlockRef DedupStore::find_equal(unsigned shard_index, uint64_t key, codec::Block
   return hit;
 }
 
-codec::Compressed DedupStore::compress(codec::Block block, codec::MutableBlock out,
-                                       DictionarySet::Pin* dict) const {
-  if (compressor_.config().algorithm == codec::Algorithm::kZstd) *dict = dicts_->current();
-  codec::Compressed compressed = compressor_.compress(block, out, dict->get());
+codec::Compressed DedupStore::compress(const codec::Compressor& compressor, codec::Block block,
+                                       codec::MutableBlock out, DictionarySet::Pin* dict) const {
+  if (compressor.config().algorithm == codec::Algorithm::kZstd) *dict = dicts_->current();
+  codec::Compressed compressed = compressor.compress(block, out, dict->get());
   if (compressed.encoding != codec::Encoding::kZstd) dict->reset();
   return compressed;
 }
@@ -344,7 +345,7 @@ codec::Compressed DedupStore::compress(codec::Block block, codec::MutableBlock o
 Result<BlockRef> DedupStore::store_encoded(unsigned shard_index, uint64_t key, codec::Block data) {
   alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
   DictionarySet::Pin dict;
-  const codec::Compressed compressed = compress(data, encoded, &dict);
+  const codec::Compressed compressed = compress(compressor_, data, encoded, &dict);
   const std::span<const std::byte> payload(encoded.data(), compressed.size_bytes);
   bool fresh = false;
   return insert_payload(shard_index, key, data, payload, Format{compressed.encoding, dict.slot()},
@@ -442,7 +443,7 @@ void DedupStore::encode_staged(BlockRef ref) {
     alignas(64) std::array<std::byte, codec::kBlockSize> encoded;
     pool_->read_bytes(raw, block);
     DictionarySet::Pin dict;
-    const codec::Compressed result = compress(block, encoded, &dict);
+    const codec::Compressed result = compress(background_compressor_, block, encoded, &dict);
     if (result.encoding != codec::Encoding::kRaw) {
       // Failing to get memory for the smaller copy only leaves the block raw.
       Result<pool::Handle> handle = pool_->allocate(result.size_bytes);
@@ -781,6 +782,9 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
     MutexLock lock(shard.mu);
     const Entry& e = entry(shard, ref);
     ZSFS_CHECK_MSG(!e.staged() && !e.same_filled(), "re-encoding a block that is not stored");
+    // The background pass and a writer that needs room (direct recompression) may both have
+    // picked this entry: the first to get here does the work.
+    if (e.settled()) return result;
     old_handle = e.handle();
     snapshot_locked(e, &snapshot);
   }
@@ -830,9 +834,9 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   }
   pool_->write_bytes(*handle, std::span(encoded.data(), compressed.size_bytes));
   if (!swap_payload(ref, old_handle, *handle, format, result.new_bytes)) {
-    // Only the recompressor and the staged encoder swap payloads, and neither touches this
-    // entry now: a changed handle is a bug.
-    ZSFS_CHECK_MSG(false, "a block's payload changed under the recompressor");
+    // Another re-encoding of the same entry got there first.
+    pool_->free(*handle);
+    return result;
   }
   settle_entry();
   pool_->free(old_handle);

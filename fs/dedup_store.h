@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -83,12 +84,14 @@ struct StoreStats {
 };
 
 // Background compression: a new block is stored raw, at once, and compressed by one of `threads`
-// worker threads soon after, so that writers do not wait for compression. At most
-// max_staged_blocks wait; past that, writers compress their blocks themselves. threads = 0
-// compresses every block in put().
+// worker threads soon after, when a core is idle (see work_queue.h), so that writers do not wait
+// for compression. At most max_staged_blocks wait; past that, writers compress their blocks
+// themselves. threads = 0 compresses every block in put(). The background may store another,
+// smaller encoding than writers do (compressor; by default the writers'): it spends idle time.
 struct BackgroundConfig {
   unsigned threads = 0;
   size_t max_staged_blocks = 0;
+  std::optional<codec::Compressor> compressor;
 };
 
 // Which entries the recompressor wants (collect_due()).
@@ -235,12 +238,13 @@ class DedupStore {
   // The background's work: replaces a staged entry's raw payload with its compressed form, in
   // place (every block map that refers to it sees the change), then drops the queue's reference.
   void encode_staged(BlockRef ref);
-  // Compresses block with the store's compressor, against the current dictionary if it is zstd.
-  codec::Compressed compress(codec::Block block, codec::MutableBlock out,
-                             DictionarySet::Pin* dict) const;
+  // Compresses block with compressor, against the current dictionary if it is zstd.
+  codec::Compressed compress(const codec::Compressor& compressor, codec::Block block,
+                             codec::MutableBlock out, DictionarySet::Pin* dict) const;
 
   pool::Pool* pool_;
   codec::Compressor compressor_;
+  codec::Compressor background_compressor_;
   bool dedup_;
   MemoryBudget* budget_;
   DictionarySet* dicts_;

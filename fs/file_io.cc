@@ -31,6 +31,12 @@ codec::Block block_at(std::span<const std::byte> bytes, size_t offset) {
 // Buffer for copies that cannot share blocks: 64 KiB keeps the stack use modest.
 constexpr size_t kCopyChunk = 16 * kBlockSize;
 
+// What one direct recompression tries to free before the write that needed room tries again:
+// enough for a 1 MiB write of blocks that compress 4:1, so that a writer into a full budget pays
+// for it once per request, not once per block.
+constexpr uint64_t kReclaimBytes = 256 << 10;
+constexpr int kReclaimRounds = 4;
+
 }  // namespace
 
 Status Filesystem::Impl::open(Ino ino, int flags) {
@@ -113,6 +119,23 @@ Result<size_t> Filesystem::Impl::read(Ino ino, uint64_t offset, std::span<std::b
   return length;
 }
 
+Result<BlockRef> Filesystem::Impl::put_block(codec::Block data) {
+  Result<BlockRef> ref = store_.put(data);
+  // Direct recompression: blocks still in their first, larger encoding make room for this one,
+  // as the kernel reclaims pages for an allocation that finds none free. What they give back
+  // is spread over the pool's zspages: compaction turns it into free pages. A few rounds, each
+  // bounded by the budget's reserve (the new copies come first), until the block fits or
+  // nothing more shrinks.
+  for (int round = 0;
+       round < kReclaimRounds && !ref.ok() && ref.error() == ENOSPC && recompressor_ != nullptr;
+       ++round) {
+    if (recompressor_->reclaim(kReclaimBytes) == 0) break;
+    compact();
+    ref = store_.put(data);
+  }
+  return ref;
+}
+
 Status Filesystem::Impl::install_block(Inode& inode, uint64_t index, BlockRef ref) {
   BlockRef old;
   if (ref == kHole) {
@@ -140,7 +163,7 @@ Status Filesystem::Impl::patch_block(Inode& inode, uint64_t index, size_t begin,
   } else {
     std::memcpy(block.data() + begin, data.data(), end - begin);
   }
-  Result<BlockRef> ref = store_.put(block);
+  Result<BlockRef> ref = put_block(block);
   if (!ref.ok()) return Errno{ref.error()};
   return install_block(inode, index, *ref);
 }
@@ -181,7 +204,7 @@ Result<size_t> Filesystem::Impl::write_locked(Inode& inode, uint64_t offset,
       if (used < encoded.size()) {
         ref = encoded[used++];
       } else {
-        Result<BlockRef> put = store_.put(block_at(src, done));
+        Result<BlockRef> put = put_block(block_at(src, done));
         if (!put.ok()) {
           error = put.error();
           break;
@@ -239,7 +262,7 @@ Result<size_t> Filesystem::Impl::write(Ino ino, uint64_t offset, std::span<const
   if (end_whole > first_whole) {
     encoded.reserve(end_whole - first_whole);
     for (uint64_t index = first_whole; index < end_whole; ++index) {
-      Result<BlockRef> ref = store_.put(block_at(src, index * kBlockSize - offset));
+      Result<BlockRef> ref = put_block(block_at(src, index * kBlockSize - offset));
       if (!ref.ok()) break;
       encoded.push_back(*ref);
     }

@@ -29,6 +29,13 @@ Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& config) {
   codec_config.raw_threshold_bytes = pool::SizeClassTable(config.chain_pages).huge_class_size();
   Result<codec::Compressor> compressor = codec::Compressor::create(codec_config);
   if (!compressor.ok()) return Errno{compressor.error()};
+  codec::CodecConfig background_config = codec_config;
+  // No compression means none at all, in the background too.
+  background_config.algorithm = config.algorithm == codec::Algorithm::kNone
+                                    ? codec::Algorithm::kNone
+                                    : config.background_algorithm;
+  Result<codec::Compressor> background = codec::Compressor::create(background_config);
+  if (!background.ok()) return Errno{background.error()};
 
   RecompressConfig recompress;
   recompress.enabled = config.recompress;
@@ -48,7 +55,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& config) {
     return Errno{EINVAL};
   }
 
-  auto impl = std::make_unique<Impl>(config, pool_config, *compressor, recompress);
+  auto impl = std::make_unique<Impl>(config, pool_config, *compressor, *background, recompress);
   return std::unique_ptr<Filesystem>(new Filesystem(std::move(impl)));
 }
 
@@ -59,14 +66,29 @@ Filesystem::~Filesystem() = default;
 
 namespace {
 
-// The levels every dictionary is digested for: the recompressor's, and the primary's when the
-// primary is zstd (which then compresses against the current dictionary too).
+// The levels every dictionary is digested for: the recompressor's, and the primary's when writes
+// or the background store zstd (which then compresses against the current dictionary too).
 std::vector<int> dictionary_levels(const Config& config) {
   std::vector<int> levels{config.recompress_level};
-  if (config.algorithm == codec::Algorithm::kZstd && config.level != config.recompress_level) {
-    levels.push_back(config.level);
-  }
+  const bool zstd_writes =
+      config.algorithm == codec::Algorithm::kZstd ||
+      (config.encode_threads > 0 && config.background_algorithm == codec::Algorithm::kZstd);
+  if (zstd_writes && config.level != config.recompress_level) levels.push_back(config.level);
   return levels;
+}
+
+// The budget's reserve for direct recompression (see MemoryBudget): room for the new copies of the
+// blocks one reclaim re-encodes before compaction frees the old ones, a 32nd of the budget at
+// most.
+uint64_t reclaim_reserve_for(const Config& config) {
+  return std::min<uint64_t>(1 << 20, config.size_bytes / 32);
+}
+
+// Blocks waiting raw for the background take 4 KiB each: at most a 32nd of the budget, so that a
+// small mount does not fill with them and refuse writes that compressed would have fitted.
+size_t staged_blocks_for(const Config& config) {
+  return static_cast<size_t>(
+      std::min<uint64_t>(config.max_staged_blocks, config.size_bytes / 32 / kBlockSize));
 }
 
 std::unique_ptr<pool::Pool> make_pool(const pool::PoolConfig& config, MemoryBudget* budget) {
@@ -78,13 +100,16 @@ std::unique_ptr<pool::Pool> make_pool(const pool::PoolConfig& config, MemoryBudg
 }  // namespace
 
 Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config,
-                       const codec::Compressor& compressor, const RecompressConfig& recompress)
+                       const codec::Compressor& compressor,
+                       const codec::Compressor& background_compressor,
+                       const RecompressConfig& recompress)
     : config_(config),
-      budget_(config.size_bytes),
+      budget_(config.size_bytes, config.recompress ? reclaim_reserve_for(config) : 0),
       pool_(make_pool(pool_config, &budget_)),
       dicts_(&budget_, dictionary_levels(config)),
       store_(pool_.get(), compressor, config.dedup, &budget_, &dicts_,
-             BackgroundConfig{config.encode_threads, config.max_staged_blocks}),
+             BackgroundConfig{config.encode_threads, staged_blocks_for(config),
+                              background_compressor}),
       inodes_(config.nr_inodes, &budget_) {
   Result<Inode*> root = inodes_.allocate();
   ZSFS_CHECK_MSG(root.ok() && (*root)->ino == kRootIno, "cannot create the root directory");

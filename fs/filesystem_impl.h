@@ -46,7 +46,8 @@ inline uint64_t extras_bytes(const InodeExtras* extras) {
 class Filesystem::Impl {
  public:
   Impl(const Config& config, const pool::PoolConfig& pool_config,
-       const codec::Compressor& compressor, const RecompressConfig& recompress);
+       const codec::Compressor& compressor, const codec::Compressor& background_compressor,
+       const RecompressConfig& recompress);
   ~Impl();
 
   // names.cc
@@ -115,6 +116,9 @@ class Filesystem::Impl {
       ZSFS_REQUIRES_SHARED(inode.mu);
 
   // --- data path helpers (file_io.cc) ---
+  // Stores a block, as DedupStore::put() does; when the budget refuses it, makes room by direct
+  // recompression (Recompressor::reclaim) and tries once more.
+  Result<BlockRef> put_block(codec::Block data);
   // Reads block `index` of inode into out (zeros for a hole).
   Status read_block(const Inode& inode, uint64_t index, codec::MutableBlock out) const
       ZSFS_REQUIRES_SHARED(inode.mu);

@@ -84,6 +84,8 @@ Json Stats::recompressor_json() const {
       {"bytes_after", r.bytes_after},
       {"trainings", r.trainings},
       {"training_failures", r.training_failures},
+      {"reclaims", r.reclaims},
+      {"reclaimed_bytes", r.reclaimed_bytes},
       {"dict_gain", r.dict_gain},
       {"dict_gain_new", r.dict_gain_new},
   };
@@ -119,6 +121,7 @@ std::string Stats::to_json(std::span<const StatsSection> sections) const {
       {"dictionary_bytes", dictionary_bytes},
       {"compactions", compactions},
       {"algorithm", algorithm},
+      {"background_algorithm", background_algorithm},
       {"level", level},
       {"dedup", dedup},
       {"recompress", recompress},
@@ -155,8 +158,12 @@ std::string FileStats::to_json() const {
 StatFs Filesystem::Impl::statfs() {
   StatFs s;
   s.blocks = budget_.limit_bytes() / kBlockSize;
-  s.blocks_free = budget_.available_bytes() / kBlockSize;
-  s.blocks_available = s.blocks_free;
+  // As ext4 counts its reserved blocks: free includes the budget's reserve (which only direct
+  // recompression may use), available does not.
+  const uint64_t used = budget_.used_bytes();
+  const uint64_t limit = budget_.limit_bytes();
+  s.blocks_free = (used >= limit ? 0 : limit - used) / kBlockSize;
+  s.blocks_available = budget_.available_bytes() / kBlockSize;
   s.files = inodes_.limit();
   s.files_free = inodes_.limit() - std::min(inodes_.limit(), inodes_.used());
   s.files_available = s.files_free;
@@ -200,6 +207,9 @@ Stats Filesystem::Impl::stats() {
                      s.dictionary_bytes;
   s.compactions = compactions_.load(std::memory_order_relaxed);
   s.algorithm = std::string(codec::to_string(config_.algorithm));
+  if (config_.encode_threads > 0) {
+    s.background_algorithm = std::string(codec::to_string(config_.background_algorithm));
+  }
   s.level = config_.level;
   s.dedup = config_.dedup;
   s.encodings = store.by_encoding;

@@ -151,6 +151,8 @@ void Recompressor::pass(const DueFilter& filter) {
     while (more && !stopping()) {
       // The quiesce lock, shared, keeps the consistency check from seeing the pins.
       ReaderLock quiesce(*quiesce_);
+      // As reclaim(): a full budget must not stop re-encoding, which makes room in it.
+      const MemoryBudget::ReserveScope reserve;
       batch.clear();
       more = store_->collect_due(shard, &cursor, filter, &batch);
       // The current dictionary, pinned for the batch (it may be replaced meanwhile).
@@ -161,19 +163,7 @@ void Recompressor::pass(const DueFilter& filter) {
             dict.slot() != kNoDict && ++gain_samples_ % config_.gain_sample_every == 0;
         const Reencoded r = store_->reencode(ref, secondary_, dict, measure);
         store_->unref(ref);
-        ++done.tried;
-        switch (r.outcome) {
-          case Reencoded::Outcome::kSmaller:
-            ++done.kept;
-            done.bytes_before += r.old_bytes;
-            done.bytes_after += r.new_bytes;
-            break;
-          case Reencoded::Outcome::kFailed:
-            ++done.failed;
-            break;
-          case Reencoded::Outcome::kNotSmaller:
-            break;
-        }
+        count(r, &done);
         if (measure && r.new_encoding == codec::Encoding::kZstd) {
           note_gain(r.new_bytes, r.bytes_without_dict);
         }
@@ -189,6 +179,62 @@ void Recompressor::pass(const DueFilter& filter) {
     // A dictionary whose gain has halved is replaced before the next shard is done.
     if (config_.dict && gain_decayed_) maybe_train(filter, true);
   }
+}
+
+void Recompressor::count(const Reencoded& r, RecompressorStats* into) const {
+  ++into->tried;
+  switch (r.outcome) {
+    case Reencoded::Outcome::kSmaller:
+      ++into->kept;
+      into->bytes_before += r.old_bytes;
+      into->bytes_after += r.new_bytes;
+      break;
+    case Reencoded::Outcome::kFailed:
+      ++into->failed;
+      break;
+    case Reencoded::Outcome::kNotSmaller:
+      break;
+  }
+}
+
+uint64_t Recompressor::reclaim(uint64_t bytes) {
+  if (!config_.enabled) return 0;
+  // The new, smaller copy of a block is made before the old one goes: from the reserve.
+  const MemoryBudget::ReserveScope reserve;
+  const DictionarySet::Pin dict = config_.dict ? dicts_->current() : DictionarySet::Pin();
+  std::vector<BlockRef> batch;
+  batch.reserve(kBatch);
+  RecompressorStats done;
+  uint64_t shrunk = 0;
+  const unsigned first = reclaim_shard_.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < DedupStore::shards() && shrunk < bytes; ++i) {
+    const unsigned shard = (first + i) % DedupStore::shards();
+    uint32_t cursor = 0;
+    bool more = true;
+    while (more && shrunk < bytes) {
+      batch.clear();
+      more = store_->collect_due(shard, &cursor, DueFilter{}, &batch);
+      for (BlockRef ref : batch) {
+        // Once enough room is made, the rest of the batch is only unpinned.
+        if (shrunk < bytes) {
+          const Reencoded r = store_->reencode(ref, secondary_, dict);
+          count(r, &done);
+          if (r.outcome == Reencoded::Outcome::kSmaller) shrunk += r.old_bytes - r.new_bytes;
+        }
+        store_->unref(ref);
+      }
+    }
+    if (shrunk >= bytes) reclaim_shard_.store(shard, std::memory_order_relaxed);
+  }
+  std::lock_guard lock(mu_);
+  stats_.tried += done.tried;
+  stats_.kept += done.kept;
+  stats_.failed += done.failed;
+  stats_.bytes_before += done.bytes_before;
+  stats_.bytes_after += done.bytes_after;
+  stats_.reclaimed_bytes += shrunk;
+  ++stats_.reclaims;
+  return shrunk;
 }
 
 void Recompressor::note_gain(uint32_t with_dict, uint32_t without_dict) {

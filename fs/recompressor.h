@@ -26,8 +26,8 @@
 // lock only to copy one payload or swap one in (see DedupStore). It never holds a lock a request
 // waits on for longer than one block.
 //
-// Thread safety: request(), stats() and idle() may be called from any thread. The destructor
-// stops the thread after the block it is working on.
+// Thread safety: request(), reclaim(), stats() and idle() may be called from any thread. The
+// destructor stops the thread after the block it is working on.
 #pragma once
 
 #include <atomic>
@@ -93,6 +93,12 @@ class Recompressor {
 
   // Queues a pass. EOPNOTSUPP when recompression is off.
   Status request(const RecompressRequest& request);
+  // Direct recompression, for a writer the budget has refused: re-encodes blocks not yet
+  // settled, whatever their age, in the calling thread, until the pool's objects have shrunk by
+  // at least `bytes` or none is left (then the caller compacts the pool and tries again). Returns
+  // the bytes by which the objects shrank. The caller holds the quiesce lock shared, as any
+  // writer does. No dictionary is trained here: the current one is used, if any.
+  uint64_t reclaim(uint64_t bytes);
   // No pass is running or queued.
   bool idle() const;
   RecompressorStats stats() const;
@@ -109,6 +115,8 @@ class Recompressor {
   void maybe_train(const DueFilter& filter, bool gain_decayed);
   // Notes one gain sample (bytes with and without the dictionary).
   void note_gain(uint32_t with_dict, uint32_t without_dict);
+  // Adds a batch's outcome to the statistics.
+  void count(const Reencoded& r, RecompressorStats* into) const;
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
 
   DedupStore* store_;
@@ -125,6 +133,8 @@ class Recompressor {
   RecompressorStats stats_;                 // guarded by mu_
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> charged_bytes_{0};
+  // Where reclaim() goes on looking: the shard after the one it last worked in.
+  std::atomic<unsigned> reclaim_shard_{0};
 
   // Gain measurement, touched by the thread only.
   uint64_t gain_samples_ = 0;

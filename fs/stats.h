@@ -52,9 +52,11 @@ struct RecompressorStats {
   uint64_t bytes_after = 0;    // and after
   uint64_t trainings = 0;      // dictionaries trained
   uint64_t training_failures = 0;
-  double dict_gain = 0;      // last measured share a dictionary saves at the level (0..1)
-  double dict_gain_new = 0;  // the same when the current dictionary was new
-  bool busy = false;         // a pass is running
+  uint64_t reclaims = 0;         // direct recompressions, for writers the budget refused
+  uint64_t reclaimed_bytes = 0;  // by which they shrank the stored blocks
+  double dict_gain = 0;          // last measured share a dictionary saves at the level (0..1)
+  double dict_gain_new = 0;      // the same when the current dictionary was new
+  bool busy = false;             // a pass is running
 };
 
 struct Stats {
@@ -102,7 +104,8 @@ struct Stats {
   RecompressorStats recompressor;
 
   // Settings, so a reader knows what produced the figures.
-  std::string algorithm;
+  std::string algorithm;             // what writes store when they compress themselves
+  std::string background_algorithm;  // what the background encoder stores ("" when none runs)
   int level = 0;
   bool dedup = true;
   std::string recompress;  // "zstd" or "off"

@@ -105,8 +105,11 @@ struct Config {
   uint32_t root_gid = 0;
   // Who may ask for compaction and the consistency check (besides root): the mount's owner.
   uint32_t owner_uid = 0;
-  // The primary encoding, what a write stores (level: zstd's, when the primary is zstd).
+  // The primary encoding: what a write stores when it compresses its blocks itself, and what the
+  // background encoder stores when a core is idle (encode_threads; level: zstd's, for either).
+  // algorithm kNone turns compression off, in the background too.
   codec::Algorithm algorithm = codec::Algorithm::kLz4;
+  codec::Algorithm background_algorithm = codec::Algorithm::kZstd;
   int level = codec::kDefaultLevel;
   bool dedup = true;
   // The secondary tier (fs/recompressor.h): blocks not written for recompress_after_seconds are

@@ -5,10 +5,21 @@
 // raw blocks waiting can never take much memory: when it is full, try_push() refuses and the
 // caller does the work itself, at once.
 //
+// The workers run under SCHED_IDLE: they get a CPU only when nothing else wants it, so a block
+// goes to the background only as far as a core is idle; on a busy machine the queue fills and
+// writers do their own work, as if there were no background. Waking a sleeping worker is a
+// system call, which on some hosts costs as much as compressing a block: a push wakes a worker
+// when the queue was empty (the start of a burst) and when kWakeBatch items wait; a woken worker
+// waits up to kWakePeriod for the batch to fill before it starts, so a burst costs two wake-ups,
+// not one per block.
+//
 // Workers take items in batches to keep the lock out of the way. The destructor finishes every
 // item queued, then joins the workers. Thread-safe.
 #pragma once
 
+#include <sched.h>
+
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +41,10 @@ class WorkQueue {
   WorkQueue(unsigned threads, size_t capacity, Work work)
       : capacity_(capacity), work_(std::move(work)) {
     for (unsigned i = 0; i < threads; ++i)
-      workers_.emplace_back([this] { run(); });
+      workers_.emplace_back([this] {
+        lower_priority();
+        run();
+      });
   }
 
   ~WorkQueue() {
@@ -48,19 +62,24 @@ class WorkQueue {
 
   // Queues ref; false (nothing queued) when the queue is full.
   bool try_push(BlockRef ref) {
+    bool wake;
     {
       std::lock_guard lock(mu_);
       if (queue_.size() >= capacity_) return false;
       queue_.push_back(ref);
+      wake = queue_.size() == 1 || queue_.size() == kWakeBatch;
     }
-    wake_workers_.notify_one();
+    if (wake) wake_workers_.notify_one();
     return true;
   }
 
   // Waits until every ref queued before the call has been worked on.
   void drain() {
     std::unique_lock lock(mu_);
+    ++drainers_;  // no waiting for a batch to fill
+    if (!queue_.empty()) wake_workers_.notify_all();
     idle_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+    --drainers_;
   }
 
   size_t queued() const {
@@ -71,13 +90,32 @@ class WorkQueue {
  private:
   // Up to this many refs are taken per visit to the lock.
   static constexpr size_t kBatch = 32;
+  // A push wakes a worker when this many refs wait (see above)...
+  static constexpr size_t kWakeBatch = 32;
+  // ...and a worker waits this long for a batch to fill: what a short write leaves in the queue
+  // waits at most this long, plus the wait for an idle core.
+  static constexpr auto kWakePeriod = std::chrono::milliseconds(2);
+
+  static void lower_priority() {
+    sched_param param{};
+    // Best effort: without it the worker competes with requests as any thread does.
+    (void)sched_setscheduler(0, SCHED_IDLE, &param);
+  }
 
   void run() {
     std::vector<BlockRef> batch;
     batch.reserve(kBatch);
     std::unique_lock lock(mu_);
     for (;;) {
-      wake_workers_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      // Nothing queued: sleep until a push wakes us (an idle mount must not tick).
+      while (!stopping_ && queue_.empty())
+        wake_workers_.wait(lock);
+      // A burst has begun: let it fill a batch, for a moment.
+      if (!stopping_ && queue_.size() < kWakeBatch) {
+        wake_workers_.wait_for(lock, kWakePeriod, [&] {
+          return stopping_ || drainers_ > 0 || queue_.size() >= kWakeBatch;
+        });
+      }
       if (queue_.empty()) return;  // stopping, and nothing left to do
       while (!queue_.empty() && batch.size() < kBatch) {
         batch.push_back(queue_.front());
@@ -100,7 +138,8 @@ class WorkQueue {
   std::condition_variable wake_workers_;
   std::condition_variable idle_;
   std::deque<BlockRef> queue_;
-  size_t busy_ = 0;  // refs taken by workers and not yet done
+  size_t busy_ = 0;      // refs taken by workers and not yet done
+  size_t drainers_ = 0;  // threads waiting in drain()
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

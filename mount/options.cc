@@ -92,12 +92,19 @@ Check apply_gid(std::string_view value, const SystemInfo&, Options& options) {
 }
 
 Check apply_compress(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "auto") {
+    // lz4 when a write compresses its own blocks, zstd when an idle core does it for it.
+    options.config.algorithm = codec::Algorithm::kLz4;
+    options.config.background_algorithm = codec::Algorithm::kZstd;
+    return done();
+  }
   const std::optional<codec::Algorithm> algorithm = codec::parse_algorithm(value);
   if (!algorithm) {
     return Unexpected{option_text("compress", value) +
-                      ": unknown algorithm; expected lz4, zstd or none"};
+                      ": unknown algorithm; expected auto, lz4, zstd or none"};
   }
   options.config.algorithm = *algorithm;
+  options.config.background_algorithm = *algorithm;
   return done();
 }
 
@@ -250,7 +257,7 @@ constexpr std::array kOptions = {
     OptionSpec{"mode", "mode=1777", apply_mode},
     OptionSpec{"uid", "uid=1000", apply_uid},
     OptionSpec{"gid", "gid=1000", apply_gid},
-    OptionSpec{"compress", "compress=lz4", apply_compress},
+    OptionSpec{"compress", "compress=auto", apply_compress},
     OptionSpec{"level", "level=3", apply_level},
     OptionSpec{"recompress", "recompress=zstd", apply_recompress},
     OptionSpec{"recompress_level", "recompress_level=9", apply_recompress_level},

@@ -27,8 +27,8 @@ std::string usage_text(const SystemInfo& system) {
   text += "  mode=OCTAL         root directory mode (default 1777)\n";
   text += "  uid=ID, gid=ID     root directory owner (default the mounting user: " +
           std::to_string(system.uid) + ":" + std::to_string(system.gid) + ")\n";
-  text += "  compress=lz4|zstd|none  what a write stores (default " +
-          std::string(codec::to_string(defaults.config.algorithm)) + ")\n";
+  text += "  compress=auto|lz4|zstd|none  what a write stores: auto is lz4, or zstd when an\n";
+  text += "                     idle core compresses for it (default auto)\n";
   text += "  level=N            zstd level of compress=zstd, " + std::to_string(system.min_level) +
           " to " + std::to_string(system.max_level) + " (default " +
           std::to_string(system.default_level) + ")\n";

@@ -234,6 +234,9 @@ uint64_t wait_for_stat(const std::string& mount_point, const std::string& field,
 // --- Files -----------------------------------------------------------------------------------
 
 void write_file(const std::string& path, const std::string& data);
+// Writes data to path (created or truncated) until done or a write fails; returns the bytes
+// written and sets err to the failure's errno (0 when all went in and the close succeeded).
+size_t write_until_error(const std::string& path, const std::string& data, int& err);
 std::string read_file(const std::string& path);
 
 // Test data. Compressible blocks are text-like and compress about 3:1 with zstd, yet each 4 KiB

@@ -114,6 +114,26 @@ void fill_compressible(char* out, size_t size, uint64_t first_block) {
   }
 }
 
+size_t write_until_error(const std::string& path, const std::string& data, int& err) {
+  err = 0;
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    err = errno;
+    return 0;
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0 && err == 0) err = errno;
+  return done;
+}
+
 std::string compressible_data(size_t size, uint64_t first_block) {
   std::string data(size, '\0');
   fill_compressible(data.data(), size, first_block);

@@ -231,7 +231,7 @@ TEST_F(DedupStoreTest, RacingWritersOfEqualBlocksEndUpSharing) {
 }
 
 TEST_F(DedupStoreTest, BackgroundCompressionSwapsPayloadsInPlace) {
-  reset(64 << 20, true, &codec::fingerprint, BackgroundConfig{2, 64});
+  reset(64 << 20, true, &codec::fingerprint, BackgroundConfig{2, 64, std::nullopt});
   std::vector<BlockRef> refs;
   for (uint64_t seed = 0; seed < 200; ++seed) {
     refs.push_back(put(text(seed)));
@@ -260,7 +260,7 @@ TEST_F(DedupStoreTest, BackgroundCompressionSwapsPayloadsInPlace) {
 }
 
 TEST_F(DedupStoreTest, BackgroundDropsBlocksFreedBeforeTheirTurn) {
-  reset(64 << 20, true, &codec::fingerprint, BackgroundConfig{1, 1000});
+  reset(64 << 20, true, &codec::fingerprint, BackgroundConfig{1, 1000, std::nullopt});
   for (uint64_t seed = 0; seed < 500; ++seed)
     store_->unref(put(text(seed)));
   store_->settle();
@@ -270,7 +270,7 @@ TEST_F(DedupStoreTest, BackgroundDropsBlocksFreedBeforeTheirTurn) {
 }
 
 TEST_F(DedupStoreTest, BackgroundRacesReadersAndWriters) {
-  reset(256 << 20, true, &codec::fingerprint, BackgroundConfig{2, 32});
+  reset(256 << 20, true, &codec::fingerprint, BackgroundConfig{2, 32, std::nullopt});
   constexpr int kThreads = 3;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

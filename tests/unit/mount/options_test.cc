@@ -166,7 +166,7 @@ TEST(Options, BadValuesNameTheValueAndWhatIsAccepted) {
   EXPECT_NE(error_for("uid=4294967295").find("user id out of range"), std::string::npos);
   EXPECT_NE(error_for("gid=nogroup-zsfs-test").find("no such group"), std::string::npos);
   EXPECT_EQ(error_for("compress=lz5"),
-            "compress=lz5: unknown algorithm; expected lz4, zstd or none");
+            "compress=lz5: unknown algorithm; expected auto, lz4, zstd or none");
   EXPECT_EQ(error_for("recompress=lz4"), "recompress=lz4: unknown algorithm; expected zstd or off");
   EXPECT_EQ(error_for("recompress_level=0"),
             "recompress_level=0: out of range; expected 1 to 22 (zstd's levels)");
@@ -211,7 +211,14 @@ TEST(Options, UnknownOrMisusedOptions) {
 TEST(Options, CodecTiers) {
   const Options defaults = parsed({"/m"});
   EXPECT_EQ(defaults.config.algorithm, codec::Algorithm::kLz4);
+  EXPECT_EQ(defaults.config.background_algorithm, codec::Algorithm::kZstd);
   EXPECT_TRUE(defaults.config.recompress);
+  const Options lz4 = parsed({"/m", "-o", "compress=lz4"});
+  EXPECT_EQ(lz4.config.algorithm, codec::Algorithm::kLz4);
+  EXPECT_EQ(lz4.config.background_algorithm, codec::Algorithm::kLz4);
+  const Options automatic = parsed({"/m", "-o", "compress=zstd,compress=auto"});
+  EXPECT_EQ(automatic.config.algorithm, codec::Algorithm::kLz4);
+  EXPECT_EQ(automatic.config.background_algorithm, codec::Algorithm::kZstd);
   EXPECT_TRUE(defaults.config.dict);
   EXPECT_EQ(parsed({"/m", "-o", "compress=zstd"}).config.algorithm, codec::Algorithm::kZstd);
   EXPECT_EQ(parsed({"/m", "-o", "compress=none"}).config.algorithm, codec::Algorithm::kNone);
