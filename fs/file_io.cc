@@ -77,21 +77,31 @@ Status Filesystem::Impl::read_block(const Inode& inode, uint64_t index,
 
 Status Filesystem::Impl::read_locked(const Inode& inode, uint64_t offset,
                                      std::span<std::byte> dst) const {
-  size_t done = 0;
-  while (done < dst.size()) {
-    const uint64_t pos = offset + done;
-    const uint64_t index = pos / kBlockSize;
-    const size_t in_block = pos % kBlockSize;
-    const size_t chunk = std::min(kBlockSize - in_block, dst.size() - done);
-    if (chunk == kBlockSize) {
-      // A whole block decodes straight into the caller's buffer.
-      ZSFS_TRY_STATUS(read_block(inode, index, codec::MutableBlock(dst.data() + done, kBlockSize)));
-    } else {
-      alignas(64) std::array<std::byte, kBlockSize> block;
-      ZSFS_TRY_STATUS(read_block(inode, index, block));
-      std::memcpy(dst.data() + done, block.data() + in_block, chunk);
-    }
-    done += chunk;
+  // Whole blocks decode straight into the caller's buffer; the partial ones at either end go
+  // through a block of their own.
+  auto partial = [&](uint64_t pos, size_t length, std::byte* out)
+                     ZSFS_NO_THREAD_SAFETY_ANALYSIS -> Status {
+    alignas(64) std::array<std::byte, kBlockSize> block;
+    ZSFS_TRY_STATUS(read_block(inode, pos / kBlockSize, block));
+    std::memcpy(out, block.data() + pos % kBlockSize, length);
+    return Status{};
+  };
+  const uint64_t end = offset + dst.size();
+  const uint64_t head =
+      std::min<uint64_t>(dst.size(), (kBlockSize - offset % kBlockSize) % kBlockSize);
+  if (head > 0) ZSFS_TRY_STATUS(partial(offset, head, dst.data()));
+  const uint64_t first_whole = (offset + head) / kBlockSize;
+  const uint64_t whole = (end - (offset + head)) / kBlockSize;
+  // A read of many blocks decodes them on an idle core too (IdleHelper), from the same shared
+  // lock: the helper's reads of the block map and the store are as safe as ours.
+  ZSFS_TRY_STATUS(decode_helper_.run(whole, [&](size_t i) ZSFS_NO_THREAD_SAFETY_ANALYSIS -> Status {
+    return read_block(inode, first_whole + i,
+                      codec::MutableBlock(dst.data() + head + i * kBlockSize, kBlockSize));
+  }));
+  const uint64_t tail_at = offset + head + whole * kBlockSize;
+  if (tail_at < end) {
+    ZSFS_TRY_STATUS(
+        partial(tail_at, static_cast<size_t>(end - tail_at), dst.data() + (tail_at - offset)));
   }
   return {};
 }

@@ -29,6 +29,7 @@
 #include "fs/dedup_store.h"
 #include "fs/dictionary_set.h"
 #include "fs/filesystem.h"
+#include "fs/idle_helper.h"
 #include "fs/inode.h"
 #include "fs/recompressor.h"
 #include "pool/pool.h"
@@ -185,6 +186,9 @@ class Filesystem::Impl {
 
   // The secondary tier; stopped first in ~Impl, before the blocks it works on go.
   std::unique_ptr<Recompressor> recompressor_;
+
+  // Decodes the blocks of large reads on an idle core too (mutable: reads are const).
+  mutable IdleHelper decode_helper_;
 
   // The background compactor.
   std::mutex compactor_mu_;
