@@ -1,6 +1,7 @@
 // Recompressor (see recompressor.h).
 #include "fs/recompressor.h"
 
+#include <malloc.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -317,6 +318,9 @@ void Recompressor::maybe_train(const DueFilter& filter, bool gain_decayed) {
     budget_->uncharge(sample_bytes);
     charged_bytes_.fetch_sub(sample_bytes, std::memory_order_relaxed);
   }
+  // The samples and the trainer's tables (several MiB) came from this thread's malloc arena,
+  // which keeps freed memory unless asked to give it back.
+  malloc_trim(0);
   if (stopping()) return;
   int error = trained.ok() ? 0 : trained.error();
   if (trained.ok()) {
