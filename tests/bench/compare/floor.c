@@ -1,6 +1,6 @@
 // floor: the smallest memory a block store like zsfs could hold a tree in, under its own rules.
 //
-//   floor [-l LEVEL] [-H HISTOGRAM_FILE] DIR
+//   floor [-l LEVEL] [-t RAW_THRESHOLD] [-D DICTIONARY] [-H HISTOGRAM_FILE] DIR
 //
 // Reads every regular file under DIR (symbolic links are not followed), cuts it into 4 KiB blocks
 // (the last one padded with zeros, as zsfs stores it), and then, as zsfs's block store does:
@@ -8,13 +8,19 @@
 // - keeps one copy of each distinct block (a set of XXH3-128 fingerprints; at these numbers a
 //   collision is not a practical concern for an estimate);
 // - compresses each distinct block on its own with zstd at LEVEL, with zsfs's frame parameters:
-//   magicless, no content size, checksum or dictionary id, window log 12.
+//   magicless, no content size, checksum or dictionary id, window log 12; with -D, against the
+//   zstd dictionary in that file (`zsfsctl dict export` writes zsfs's), digested at LEVEL as zsfs
+//   digests it (a CDict referenced by the context), so that every block is compressed alone
+//   against the same dictionary, as zsfs's recompressor does.
 // It prints key=value lines: counts, and `floor_bytes`, the sum over distinct blocks of the frame
 // size, or 4096 when the frame is RAW_THRESHOLD bytes or more (such a block is kept raw); the
 // default threshold 3265 is zsfs's huge-class size for chain=8. `payload_floor_bytes` is the same
 // sum with zsfs's exact payload (frame less its 2-byte header plus the 4-byte check). With -H, it
 // also writes the histogram of frame sizes ("size count" lines), so the caller can recompute the
 // floor for another threshold.
+//
+// Bad arguments (a level zstd does not have, a threshold out of 1..4096, a dictionary zstd
+// cannot load) are refused with a message naming the value; exit status 2.
 //
 // Built by run.sh with the system compiler: cc -O2 floor.c -lzstd. xxHash is used header-only.
 #define _GNU_SOURCE
@@ -39,6 +45,7 @@ enum { kBlockSize = 4096, kWindowLog = 12, kFrameHeaderBytes = 2, kCheckBytes = 
 static int g_level = 1;
 static size_t g_raw_threshold = 3265;
 static ZSTD_CCtx* g_cctx;
+static ZSTD_CDict* g_cdict;  // with -D
 
 static uint64_t g_files, g_file_bytes, g_blocks, g_same_blocks, g_dup_blocks, g_unique_blocks;
 static uint64_t g_floor_bytes, g_payload_floor_bytes, g_raw_blocks, g_frame_bytes;
@@ -178,21 +185,74 @@ static void set_or_die(size_t result, const char* what) {
   }
 }
 
+static const char kUsage[] =
+    "usage: floor [-l LEVEL] [-t RAW_THRESHOLD] [-D DICTIONARY] [-H HISTOGRAM_FILE] DIR\n";
+
+// Parses a whole decimal integer in [min, max] or exits naming the option and the value.
+static long parse_or_die(const char* option, const char* text, long min, long max) {
+  char* end;
+  errno = 0;
+  const long value = strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
+    fprintf(stderr, "floor: %s '%s' is not an integer from %ld to %ld\n", option, text, min, max);
+    exit(2);
+  }
+  return value;
+}
+
+// The whole file at path, or exits saying why; *size is set to its length.
+static void* read_file_or_die(const char* path, size_t* size) {
+  FILE* in = fopen(path, "rb");
+  if (in == NULL) {
+    fprintf(stderr, "floor: -D %s: %s\n", path, strerror(errno));
+    exit(2);
+  }
+  size_t capacity = 1 << 20, used = 0;
+  unsigned char* bytes = malloc(capacity);
+  for (;;) {
+    if (bytes == NULL) {
+      perror("floor: malloc");
+      exit(2);
+    }
+    used += fread(bytes + used, 1, capacity - used, in);
+    if (used < capacity) break;
+    capacity *= 2;
+    bytes = realloc(bytes, capacity);
+  }
+  if (ferror(in)) {
+    fprintf(stderr, "floor: -D %s: read error\n", path);
+    exit(2);
+  }
+  fclose(in);
+  *size = used;
+  return bytes;
+}
+
 int main(int argc, char** argv) {
   const char* histogram_path = NULL;
+  const char* dict_path = NULL;
   int option;
-  while ((option = getopt(argc, argv, "l:t:H:")) != -1) {
+  while ((option = getopt(argc, argv, "l:t:D:H:")) != -1) {
     switch (option) {
-      case 'l': g_level = atoi(optarg); break;
-      case 't': g_raw_threshold = (size_t)strtoul(optarg, NULL, 10); break;
-      case 'H': histogram_path = optarg; break;
+      case 'l':
+        g_level = (int)parse_or_die("-l", optarg, ZSTD_minCLevel(), ZSTD_maxCLevel());
+        break;
+      case 't':
+        g_raw_threshold = (size_t)parse_or_die("-t", optarg, 1, kBlockSize);
+        break;
+      case 'D':
+        dict_path = optarg;
+        break;
+      case 'H':
+        histogram_path = optarg;
+        break;
       default:
-        fprintf(stderr, "usage: floor [-l LEVEL] [-t RAW_THRESHOLD] [-H HISTOGRAM_FILE] DIR\n");
+        fputs(kUsage, stderr);
         return 2;
     }
   }
   if (optind + 1 != argc) {
-    fprintf(stderr, "usage: floor [-l LEVEL] [-t RAW_THRESHOLD] [-H HISTOGRAM_FILE] DIR\n");
+    fputs(kUsage, stderr);
     return 2;
   }
   g_cctx = ZSTD_createCCtx();
@@ -203,6 +263,22 @@ int main(int argc, char** argv) {
   set_or_die(ZSTD_CCtx_setParameter(g_cctx, ZSTD_c_checksumFlag, 0), "checksum");
   set_or_die(ZSTD_CCtx_setParameter(g_cctx, ZSTD_c_dictIDFlag, 0), "dictionary id");
   set_or_die(ZSTD_CCtx_setParameter(g_cctx, ZSTD_c_windowLog, kWindowLog), "window log");
+  size_t dict_bytes = 0;
+  unsigned dict_id = 0;
+  if (dict_path != NULL) {
+    // As zsfs does (codec/dictionary.cc, zstd_block.cc): the dictionary digested once at the
+    // level, referenced by the context, which keeps it for every frame that follows.
+    void* dict = read_file_or_die(dict_path, &dict_bytes);
+    g_cdict = ZSTD_createCDict(dict, dict_bytes, g_level);
+    if (dict_bytes == 0 || g_cdict == NULL) {
+      fprintf(stderr, "floor: -D %s: not a zstd dictionary zstd can load (%zu bytes)\n", dict_path,
+              dict_bytes);
+      return 2;
+    }
+    dict_id = ZSTD_getDictID_fromDict(dict, dict_bytes);
+    free(dict);  // ZSTD_createCDict copied it
+    set_or_die(ZSTD_CCtx_refCDict(g_cctx, g_cdict), "dictionary");
+  }
   table_init(1 << 20);
 
   if (nftw(argv[optind], visit, 64, FTW_PHYS) != 0) {
@@ -221,6 +297,8 @@ int main(int argc, char** argv) {
   }
   printf("level=%d\n", g_level);
   printf("raw_threshold=%zu\n", g_raw_threshold);
+  printf("dict_bytes=%zu\n", dict_bytes);
+  printf("dict_id=%u\n", dict_id);
   printf("files=%llu\n", (unsigned long long)g_files);
   printf("file_bytes=%llu\n", (unsigned long long)g_file_bytes);
   printf("blocks=%llu\n", (unsigned long long)g_blocks);
@@ -233,5 +311,6 @@ int main(int argc, char** argv) {
   printf("payload_floor_bytes=%llu\n", (unsigned long long)g_payload_floor_bytes);
   printf("errors=%d\n", g_errors);
   ZSTD_freeCCtx(g_cctx);
+  ZSTD_freeCDict(g_cdict);
   return g_errors == 0 ? 0 : 1;
 }
