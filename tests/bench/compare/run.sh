@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # run.sh: zsfs side by side with tmpfs and with ext4 on a zram device (lz4), same workloads, one run.
 #
-#   sudo tests/bench/compare/run.sh [--zsfs PATH] [--targets zsfs,tmpfs,zram,null]
-#                                   [--workloads W1,..,W7]
+#   sudo tests/bench/compare/run.sh [--zsfs PATH] [--zsfsctl PATH]
+#                                   [--targets zsfs,tmpfs,zram,null] [--workloads W1,..,W7]
 #                                   [--quick] [--out DIR] [--level N] [--logs DIR]
 #                                   [--fio-size SIZE] [--fio-runtime SECONDS]
 #                                   [--step-timeout SECONDS]
 #
 #   --zsfs PATH        the zsfs daemon (default: build/release/mount/zsfs in this repository)
+#   --zsfsctl PATH     its control tool, which settles the tree and exports the dictionary
+#                      (default: build/release/ctl/zsfsctl in this repository)
 #   --targets LIST     any of zsfs, tmpfs, zram, null, comma-separated (default: all four);
 #                      null is fusenull.c, a FUSE daemon that does next to nothing (W1, W7 only)
 #   --workloads LIST   any of W1..W7, comma-separated (default: all); W2..W5 need the tree, which
@@ -15,7 +17,8 @@
 #   --quick            a small data set (the fs, kernel, mm and include subtrees, about 100 MB),
 #                      a 512 MiB fio file, 5 s random reads, 10,000 files for W7: a smoke run
 #   --out DIR          where results.md and results.png go (default: tests/bench/results)
-#   --level N          zstd level for the floor (default: zsfs's default, from `zsfs --help`)
+#   --level N          zstd level for the floors (default: zsfs's recompress_level default,
+#                      from `zsfs --help`)
 #   --logs DIR         keep every step's output and the daemon's log in DIR
 #   --fio-size SIZE    the fio file (default 4g; --quick: 512m)
 #   --fio-runtime S    seconds of random reads (default 20; --quick: 5)
@@ -37,6 +40,7 @@ root=$(cd "$here/../../.." && pwd)
 # Options
 
 zsfs_bin=$root/build/release/mount/zsfs
+zsfsctl_bin=$root/build/release/ctl/zsfsctl
 targets_arg=zsfs,tmpfs,zram,null
 workloads_arg=W1,W2,W3,W4,W5,W6,W7
 quick=0
@@ -47,12 +51,13 @@ fio_size=""
 fio_runtime=""
 step_timeout=1800
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 bad_usage() { echo "run.sh: $*" >&2; usage >&2; exit 2; }
 
 while (($#)); do
   case $1 in
     --zsfs) zsfs_bin=${2:?--zsfs needs a path}; shift 2 ;;
+    --zsfsctl) zsfsctl_bin=${2:?--zsfsctl needs a path}; shift 2 ;;
     --targets) targets_arg=${2:?--targets needs a list}; shift 2 ;;
     --workloads) workloads_arg=${2:?--workloads needs a list}; shift 2 ;;
     --quick) quick=1; shift ;;
@@ -87,6 +92,10 @@ done
 [[ $level =~ ^-?[0-9]+$ || -z $level ]] || bad_usage "--level '$level' is not an integer"
 [[ $step_timeout =~ ^[0-9]+$ ]] || bad_usage "--step-timeout '$step_timeout' is not a number"
 want() { [[ -n ${want_workload[$1]:-} ]]; }
+if [[ -n ${want_target[zsfs]:-} ]] && { want W2 || want W3; } && [[ ! -x $zsfsctl_bin ]]; then
+  bad_usage "zsfsctl '$zsfsctl_bin' not found or not executable (W2 and W3 use it on zsfs):" \
+    "build it (cmake --build --preset release --target zsfsctl) or pass --zsfsctl PATH"
+fi
 
 if ((quick)); then
   fio_size=${fio_size:-512m}
@@ -344,34 +353,50 @@ target_memory() {
 }
 
 zsfs_stats() { getfattr --only-values -n user.zsfs.stats "$mnt" 2>/dev/null; }
-zsfs_stat() {  # zsfs_stat KEY [SUBOBJECT]
+# zsfs_stat PATH...: the statistics at each dotted PATH (recompressor.busy), on one line,
+# booleans as 1 or 0, from one reading. Fails when the statistics cannot be read or lack a PATH.
+zsfs_stat() {
   zsfs_stats | python3 -c '
 import json, sys
 stats = json.load(sys.stdin)
-if len(sys.argv) > 2:
-    stats = stats[sys.argv[2]]
-print(stats[sys.argv[1]])' "$@"
+values = []
+for path in sys.argv[1:]:
+    value = stats
+    for key in path.split("."):
+        value = value[key]
+    values.append(str(int(value)) if isinstance(value, bool) else str(value))
+print(" ".join(values))' "$@"
 }
 
-# The round trips the zsfs daemon has served since the mount: its FUSE requests less the forgets,
-# which the kernel sends one way, waiting for no answer. Prints nothing for the other targets or
-# when the statistics cannot be read (a figure missing, not a failed run).
-round_trips() {
+# The zsfs daemon's counters that a step is judged by, as "TRIPS RECOMPRESSED TRAININGS": the
+# round trips it has served since the mount (its FUSE requests less the forgets, which the kernel
+# sends one way, waiting for no answer), the blocks its recompressor has re-encoded and the
+# dictionaries it has trained. Prints nothing for the other targets or when the statistics cannot
+# be read (a figure missing, not a failed run).
+step_counters() {
   [[ $target == zsfs ]] || return 0
   zsfs_stats | python3 -c '
 import json, sys
-r = json.load(sys.stdin)["requests"]
-print(r["total"] - r["forget"] - r["forget_multi"])' 2>/dev/null || true
+stats = json.load(sys.stdin)
+r = stats["requests"]
+c = stats["recompressor"]
+print(r["total"] - r["forget"] - r["forget_multi"], c["tried"], c["trainings"])' 2>/dev/null ||
+    true
 }
 
-# Records under KEY the round trips since BEFORE (a round_trips figure). The reading itself adds
-# one or two getxattr requests: noise at the scale of a workload.
-put_round_trips() {
-  local key=$1 before=$2 after
+# Records what the step named KEY cost since BEFORE (a step_counters line): KEY_round_trips,
+# KEY_recompressed and KEY_trainings. The reading itself adds one or two getxattr requests: noise
+# at the scale of a workload.
+put_step_counters() {
+  local key=$1 before=$2 after trips0 tried0 trained0 trips1 tried1 trained1
   [[ -n $before ]] || return 0
-  after=$(round_trips)
-  [[ -n $after ]] && put "$target" "$key" $((after - before))
-  return 0
+  after=$(step_counters)
+  [[ -n $after ]] || return 0
+  read -r trips0 tried0 trained0 <<<"$before"
+  read -r trips1 tried1 trained1 <<<"$after"
+  put "$target" "${key}_round_trips" $((trips1 - trips0))
+  put "$target" "${key}_recompressed" $((tried1 - tried0))
+  put "$target" "${key}_trainings" $((trained1 - trained0))
 }
 
 # Records the target's memory under KEY, and for zsfs also the pool's own figure (KEY_pool).
@@ -564,16 +589,16 @@ remove_trees_untimed() {
 }
 
 # timed_step W MESSAGE COMMAND...: runs workload W's timed step ("$target-W", bounded by the
-# step timeout) and records its time as wN_seconds and, on zsfs, its round trips as
-# wN_round_trips; a failure is recorded with MESSAGE.
+# step timeout) and records its time as wN_seconds and, on zsfs, its round trips and the blocks
+# recompressed meanwhile (put_step_counters); a failure is recorded with MESSAGE.
 timed_step() {
-  local workload=$1 message=$2 trips key
+  local workload=$1 message=$2 counters key
   shift 2
   key=${workload,,}
-  trips=$(round_trips)
+  counters=$(step_counters)
   if run_step "$target-$workload" "$step_timeout" "$@"; then
     put "$target" "${key}_seconds" "$step_seconds"
-    put_round_trips "${key}_round_trips" "$trips"
+    put_step_counters "$key" "$counters"
   else
     fail "$message"
   fi
@@ -595,11 +620,81 @@ w1_w2() {
   else
     untar_untimed || fail "extracting the tree failed"
   fi
+  local held
   if want W2; then
     settle
-    local held
     held=$(record_memory w2_bytes)
     log "  W2: memory held $((held >> 20)) MiB"
+  fi
+  # W3 reads back the settled tree, W2 measures it.
+  if want W2 || want W3; then settle_tree; fi
+  if want W2; then
+    settle
+    held=$(record_memory w2_settled_bytes)
+    log "  W2: memory held settled $((held >> 20)) MiB"
+    [[ $target == zsfs ]] && export_dictionary
+  fi
+  return 0
+}
+
+# Settles the tree on zsfs: `zsfsctl recompress --wait` re-encodes every block now (zstd at
+# recompress_level, against a dictionary it trains first) instead of recompress_after from now.
+# Timed as w2_settle_seconds (information: the recompressor runs at the lowest priority). tmpfs
+# and ext4 on zram have no second tier: their tree is settled as it is.
+settle_tree() {
+  [[ $target == zsfs ]] || return 0
+  settle
+  log "  W2: settling the tree (zsfsctl recompress --wait)"
+  if ! run_step zsfs-W2-settle "$step_timeout" "$zsfsctl_bin" recompress --wait --json "$mnt"; then
+    fail "W2: zsfsctl recompress --wait failed"
+    return 0
+  fi
+  put zsfs w2_settle_seconds "$step_seconds"
+  # Its figures once the pass is done: the statistics as JSON, on the last line of its output.
+  local figures
+  if figures=$(tail -n 1 "$logs/zsfs-W2-settle.log" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+r, d = s["recompressor"], s["dictionaries"]
+print(r["tried"], r["kept"], r["bytes_before"], r["bytes_after"], r["trainings"], d["live"],
+      d["memory_bytes"], s["unsettled_blocks"])'); then
+    local tried kept before after trainings live dict_memory unsettled
+    read -r tried kept before after trainings live dict_memory unsettled <<<"$figures"
+    put zsfs w2_settle_tried "$tried"
+    put zsfs w2_settle_kept "$kept"
+    put zsfs w2_settle_stored_before "$before"
+    put zsfs w2_settle_stored_after "$after"
+    put zsfs w2_settle_trainings "$trainings"
+    put zsfs w2_settle_dictionaries "$live"
+    put zsfs w2_settle_dictionary_memory "$dict_memory"
+    put zsfs w2_settle_unsettled "$unsettled"
+    log "  W2: settled in $step_seconds s: $kept of $tried blocks smaller," \
+      "$((before >> 20)) -> $((after >> 20)) MiB stored, $trainings dictionary trainings"
+  else
+    log "  warning: zsfsctl recompress --json printed no statistics (see $logs/zsfs-W2-settle.log)"
+  fi
+}
+
+# Writes the dictionary zsfs trained while settling to $work/dict, for the dictionary floor. A
+# mount that trained none (too little data: zsfs trains once 16 MiB are due) is noted, not a
+# failure.
+export_dictionary() {
+  local trainings failures dict_on
+  rm -f "$work/dict"
+  if "$zsfsctl_bin" dict export "$mnt" "$work/dict" >"$logs/zsfs-dict-export.log" 2>&1; then
+    put zsfs dict_bytes "$(stat -c %s "$work/dict")"
+    log "  W2: $(tail -n 1 "$logs/zsfs-dict-export.log")"
+  elif read -r trainings failures dict_on < <(zsfs_stat recompressor.trainings \
+    recompressor.training_failures dict) && ((trainings == 0)); then
+    local why="less than 16 MiB was due"
+    ((dict_on)) || why="dict=off"
+    ((failures == 0)) || why="$failures training(s) failed"
+    put zsfs dict_none "zsfs trained no dictionary ($why)"
+    log "  W2: zsfs trained no dictionary ($why): no dictionary floor"
+    rm -f "$work/dict"
+  else
+    fail "W2: zsfsctl dict export failed: $(tail -n 1 "$logs/zsfs-dict-export.log")"
+    rm -f "$work/dict"
   fi
 }
 
@@ -656,13 +751,15 @@ EOF
 w6() {
   local -a common=(--directory="$mnt" --filename=fio.dat --size="$fio_size" --ioengine=psync
     --direct=0 --fallocate=none --output-format=json)
-  local limit=$step_timeout
+  local limit=$step_timeout counters
   settle
   log "  W6: fio sequential write, $fio_size in 1 MiB requests, 50% compressible"
+  counters=$(step_counters)
   if run_step "$target-W6-write" "$limit" fio --name=seqwrite "${common[@]}" --rw=write --bs=1m \
     --buffer_compress_percentage=50 --refill_buffers --end_fsync=1 \
     --output="$logs/$target-W6-write.json"; then
     put "$target" w6_write_MBps "$(fio_value "$logs/$target-W6-write.json" 'job["write"]["bw_bytes"] / 1e6')"
+    put_step_counters w6_write "$counters"
   else
     fail "W6: fio sequential write failed"
     return 0
@@ -670,19 +767,26 @@ w6() {
   settle
   record_memory w6_bytes >/dev/null
   log "  W6: fio sequential read"
+  counters=$(step_counters)
   if run_step "$target-W6-read" "$limit" fio --name=seqread "${common[@]}" --rw=read --bs=1m \
     --invalidate=1 --output="$logs/$target-W6-read.json"; then
     put "$target" w6_read_MBps "$(fio_value "$logs/$target-W6-read.json" 'job["read"]["bw_bytes"] / 1e6')"
+    put_step_counters w6_read "$counters"
   else
     fail "W6: fio sequential read failed"
   fi
   settle
   log "  W6: fio 4 KiB random reads, 4 jobs, $fio_runtime s"
+  counters=$(step_counters)
   if run_step "$target-W6-randread" "$limit" fio --name=randread "${common[@]}" --rw=randread \
     --bs=4k --numjobs=4 --group_reporting --time_based --runtime="$fio_runtime" --invalidate=1 \
     --norandommap --output="$logs/$target-W6-randread.json"; then
     put "$target" w6_randread_iops "$(fio_value "$logs/$target-W6-randread.json" 'job["read"]["iops"]')"
     put "$target" w6_randread_MBps "$(fio_value "$logs/$target-W6-randread.json" 'job["read"]["bw_bytes"] / 1e6')"
+    # The reads done, for the FUSE ceiling (reads / (round trips x round trip)).
+    put "$target" w6_randread_ios \
+      "$(fio_value "$logs/$target-W6-randread.json" 'job["read"]["total_ios"]')"
+    put_step_counters w6_randread "$counters"
   else
     fail "W6: fio random read failed"
   fi
@@ -692,17 +796,17 @@ w6() {
 }
 
 w7() {
-  local dir=$mnt/meta phase result trips
+  local dir=$mnt/meta phase result counters
   mkdir "$dir"
   for phase in create stat unlink; do
     settle
     log "  W7: $phase $((meta_dirs * meta_files_per_dir)) files in $meta_dirs directories"
-    trips=$(round_trips)
+    counters=$(step_counters)
     if run_step "$target-W7-$phase" "$step_timeout" "$work/metaops" "$phase" "$dir" "$meta_dirs" \
       "$meta_files_per_dir"; then
       result=$(awk -F'[= ]' '/^ops=/ { printf "%.1f", $2 / $4 }' "$logs/$target-W7-$phase.log")
       put "$target" "w7_${phase}_ops" "$result"
-      put_round_trips "w7_${phase}_round_trips" "$trips"
+      put_step_counters "w7_${phase}" "$counters"
       log "  W7: $phase $result ops/s"
     else
       fail "W7: $phase failed"
@@ -739,9 +843,11 @@ run_target() {
   fi
   if [[ $target == zsfs ]]; then
     local zsfs_level
-    zsfs_level=$(zsfs_stat level) && put zsfs level "$zsfs_level"
+    zsfs_level=$(zsfs_stat recompress_level) && put zsfs recompress_level "$zsfs_level"
+    local tier
+    tier=$(zsfs_stat recompress) && put zsfs recompress "$tier"
     local huge
-    huge=$(zsfs_stat huge_class_size pool) && put zsfs huge_class_size "$huge"
+    huge=$(zsfs_stat pool.huge_class_size) && put zsfs huge_class_size "$huge"
   fi
   put "$target" ran 1
 
@@ -788,6 +894,27 @@ run_target() {
   fi
 }
 
+# The dictionary floor: the reference tree's distinct blocks, each compressed alone at the floor's
+# level against the dictionary zsfs trained while settling (export_dictionary wrote it). Run
+# between targets, with nothing mounted: the reference tree leaves the work tmpfs afterwards
+# (untimed, and outside every target's measurement: tmpfs's Shmem base is read at its mount).
+dictionary_floor() {
+  ((keep_ref)) || return 0
+  if [[ -s $work/dict ]]; then
+    log "data: the dictionary floor at zstd level $level, with zsfs's dictionary" \
+      "($(stat -c %s "$work/dict") bytes)"
+    if "$work/floor" -l "$level" -D "$work/dict" -H "$work/floor-dict.hist" \
+      "$work/ref/$top_dir" >"$work/floor-dict.txt" 2>"$logs/floor-dict.log"; then
+      sed 's/^/  /' "$work/floor-dict.txt" >&2
+    else
+      fail "the dictionary floor failed: $(tail -n 1 "$logs/floor-dict.log")"
+      rm -f "$work/floor-dict.txt" "$work/floor-dict.hist"
+    fi
+  fi
+  rm -rf "$work/ref"
+  keep_ref=0
+}
+
 # ---------------------------------------------------------------------------------------------
 # Main
 
@@ -832,16 +959,28 @@ if [[ -n ${want_target[null]:-} ]]; then
   cc -O2 -Wall -o "$work/fusenull" "$here/fusenull.c" $(pkg-config --cflags --libs fuse3)
 fi
 
+# The floors are computed at the level zsfs settles blocks at: its recompress_level.
 if [[ -z $level ]]; then
   if [[ -x $zsfs_bin ]]; then
-    level=$("$zsfs_bin" --help 2>&1 | sed -n 's/^ *level=N .*(default \(-\{0,1\}[0-9]*\)).*/\1/p' | head -n 1)
+    level=$("$zsfs_bin" --help 2>&1 |
+      sed -n 's/^ *recompress_level=N .*(default \([0-9]*\)).*/\1/p' | head -n 1)
   fi
   if [[ -z $level ]]; then
-    level=$(sed -n 's/^const int kDefaultLevel = \(-\{0,1\}[0-9]*\);.*/\1/p' "$root/codec/codec.cc" 2>/dev/null | head -n 1)
+    level=$(sed -n 's/^ *int recompress_level = \([0-9]*\);.*/\1/p' "$root/fs/types.h" 2>/dev/null |
+      head -n 1)
   fi
-  level=${level:-1}
+  [[ -n $level ]] ||
+    die "cannot read zsfs's recompress_level default from '$zsfs_bin --help' or fs/types.h:" \
+      "pass --level N"
 fi
 
+# The reference tree gives the manifest and the floors; when zsfs settles the tree (W2), it stays
+# in RAM until zsfs has run, for the dictionary floor (see dictionary_floor), then goes.
+keep_ref=0
+[[ -n ${want_target[zsfs]:-} ]] && want W2 && keep_ref=1
+: >"$work/ref.manifest"
+: >"$work/floor.hist"
+echo "level=$level" >"$work/floor.txt"
 if want W1 || want W2 || want W3 || want W4 || want W5; then
   log "data: decompressing $tarball into RAM"
   mkdir "$work/ref"
@@ -856,14 +995,11 @@ if want W1 || want W2 || want W3 || want W4 || want W5; then
   log "data: the reference manifest (SHA-256 of every file) and the floor at zstd level $level"
   python3 "$here/manifest.py" "$work/ref/$top_dir" >"$work/ref.manifest"
   "$work/floor" -l "$level" -H "$work/floor.hist" "$work/ref/$top_dir" >"$work/floor.txt"
-  rm -rf "$work/ref"
   sed 's/^/  /' "$work/floor.txt" >&2
+  ((keep_ref)) || rm -rf "$work/ref"
 else
   log "data: not needed (no W1 to W5)"
   : >"$work/linux.tar"
-  : >"$work/ref.manifest"
-  : >"$work/floor.hist"
-  echo "level=$level" >"$work/floor.txt"
 fi
 {
   echo "tar_bytes=$(stat -c %s "$work/linux.tar")"
@@ -889,14 +1025,23 @@ fi
 
 for t in "${targets[@]}"; do
   run_target "$t"
+  [[ $t == zsfs ]] && dictionary_floor
 done
+((keep_ref)) && dictionary_floor   # zsfs did not run: the reference goes all the same
 
 mkdir -p "$out_dir"
+report_files=("$work/floor.txt" "$work/floor.hist")
+dict_args=()
+if [[ -s $work/floor-dict.txt ]]; then
+  report_files+=("$work/floor-dict.txt" "$work/floor-dict.hist")
+  dict_args=(--dict-floor "$work/floor-dict.txt" --dict-histogram "$work/floor-dict.hist")
+fi
 if [[ -n $logs_keep ]]; then
-  cp "$work/results.tsv" "$work/meta.txt" "$work/floor.txt" "$work/floor.hist" "$logs/"
+  cp "$work/results.tsv" "$work/meta.txt" "${report_files[@]}" "$logs/"
 fi
 python3 "$here/report.py" --results "$work/results.tsv" --meta "$work/meta.txt" \
-  --floor "$work/floor.txt" --histogram "$work/floor.hist" --out "$out_dir" --work "$work"
+  --floor "$work/floor.txt" --histogram "$work/floor.hist" "${dict_args[@]}" --out "$out_dir" \
+  --work "$work"
 log "results: $out_dir/results.md and $out_dir/results.png"
 if ((failures)); then
   log "$failures failure(s): see the messages above${logs_keep:+ and the logs in $logs}"
