@@ -92,8 +92,9 @@ done
 [[ $level =~ ^-?[0-9]+$ || -z $level ]] || bad_usage "--level '$level' is not an integer"
 [[ $step_timeout =~ ^[0-9]+$ ]] || bad_usage "--step-timeout '$step_timeout' is not a number"
 want() { [[ -n ${want_workload[$1]:-} ]]; }
-if [[ -n ${want_target[zsfs]:-} ]] && { want W2 || want W3; } && [[ ! -x $zsfsctl_bin ]]; then
-  bad_usage "zsfsctl '$zsfsctl_bin' not found or not executable (W2 and W3 use it on zsfs):" \
+if [[ -n ${want_target[zsfs]:-} ]] && { want W2 || want W3 || want W7; } &&
+  [[ ! -x $zsfsctl_bin ]]; then
+  bad_usage "zsfsctl '$zsfsctl_bin' not found or not executable (W2, W3 and W7 use it on zsfs):" \
     "build it (cmake --build --preset release --target zsfsctl) or pass --zsfsctl PATH"
 fi
 
@@ -574,10 +575,13 @@ mount_null() {
 tree=""   # the extracted tree in the mount
 copy=""   # W4's copy
 
+# untar_untimed [DIR [NAME]]: extracts the tree into DIR (default: the mount; created when
+# missing), the step's log named NAME (default: untar).
 untar_untimed() {
-  log "  extracting the tree (untimed, for the workloads chosen)"
-  run_step "$target-untar" "$step_timeout" bash -c 'tar -xf "$1" -C "$2" && sync -f "$2"' _ \
-    "$work/linux.tar" "$mnt"
+  local dir=${1:-$mnt} name=${2:-untar}
+  log "  extracting the tree into $dir (untimed)"
+  run_step "$target-$name" "$step_timeout" bash -c \
+    'mkdir -p "$2" && tar -xf "$1" -C "$2" && sync -f "$2"' _ "$work/linux.tar" "$dir"
 }
 
 remove_trees_untimed() {
@@ -795,25 +799,123 @@ w6() {
   return 0
 }
 
+# metaops_phase KEY DIR PHASE: runs one timed metaops phase on DIR and records its files per
+# second as KEY_PHASE_ops (KEY: w7, or w7_busy for W7 with the recompressor busy), and on zsfs its
+# counters.
+metaops_phase() {
+  local key=$1 dir=$2 phase=$3 counters result name
+  name=${key^^}
+  name=${name/_BUSY/ busy}
+  log "  $name: $phase $((meta_dirs * meta_files_per_dir)) files in $meta_dirs directories"
+  counters=$(step_counters)
+  if ! run_step "$target-${name/ /-}-$phase" "$step_timeout" "$work/metaops" "$phase" "$dir" \
+    "$meta_dirs" "$meta_files_per_dir"; then
+    fail "$name: $phase failed"
+    return 1
+  fi
+  result=$(awk -F'[= ]' '/^ops=/ { printf "%.1f", $2 / $4 }' "$logs/$target-${name/ /-}-$phase.log")
+  put "$target" "${key}_${phase}_ops" "$result"
+  put_step_counters "${key}_${phase}" "$counters"
+  log "  $name: $phase $result ops/s"
+}
+
 w7() {
-  local dir=$mnt/meta phase result counters
+  local dir=$mnt/meta phase
   mkdir "$dir"
   for phase in create stat unlink; do
     settle
-    log "  W7: $phase $((meta_dirs * meta_files_per_dir)) files in $meta_dirs directories"
-    counters=$(step_counters)
-    if run_step "$target-W7-$phase" "$step_timeout" "$work/metaops" "$phase" "$dir" "$meta_dirs" \
-      "$meta_files_per_dir"; then
-      result=$(awk -F'[= ]' '/^ops=/ { printf "%.1f", $2 / $4 }' "$logs/$target-W7-$phase.log")
-      put "$target" "w7_${phase}_ops" "$result"
-      put_step_counters "w7_${phase}" "$counters"
-      log "  W7: $phase $result ops/s"
-    else
-      fail "W7: $phase failed"
-      break
-    fi
+    metaops_phase w7 "$dir" "$phase" || break
   done
   rm -rf "$dir"
+}
+
+# Gives zsfs's recompressor a tree's worth of work: replaces the copy of the tree in DIR with a
+# fresh one (untimed; a block is recompressed once, so the last copy's settled blocks are worth
+# nothing), drops the caches, queues a pass (zsfsctl recompress, no --wait) and waits until the
+# statistics show recompressor.busy. Sets busy_now to 1 when they do, 0 when they did not within
+# 10 s.
+busy_now=0
+queue_busy_work() {
+  local dir=$1 i
+  busy_now=0
+  if [[ -e $dir ]] && ! run_step zsfs-W7-busy-rm "$step_timeout" rm -rf "$dir"; then
+    fail "W7 busy: rm failed"
+    return 1
+  fi
+  if ! untar_untimed "$dir" W7-busy-untar; then
+    fail "W7 busy: extracting the tree failed"
+    return 1
+  fi
+  settle
+  if ! "$zsfsctl_bin" recompress "$mnt" >"$logs/zsfs-W7-busy-recompress.log" 2>&1; then
+    fail "W7 busy: zsfsctl recompress failed: $(tail -n 1 "$logs/zsfs-W7-busy-recompress.log")"
+    return 1
+  fi
+  for ((i = 0; i < 200; ++i)); do
+    busy_now=$(zsfs_stat recompressor.busy) || busy_now=0
+    ((busy_now)) && break
+    sleep 0.05
+  done
+  return 0
+}
+
+# Whether zsfs's recompressor has work: a pass running or queued ("1"), or not ("0").
+recompressor_working() {
+  local busy requests finished
+  read -r busy requests finished < <(zsfs_stat recompressor.busy recompressor.requests \
+    recompressor.requests_done) || return 1
+  ((busy || requests > finished)) && echo 1 || echo 0
+}
+
+# Waits until the recompressor has no pass running or queued.
+wait_recompressor() {
+  local deadline=$((SECONDS + step_timeout)) state
+  while state=$(recompressor_working) && [[ $state == 1 ]]; do
+    if ((SECONDS >= deadline)); then
+      fail "the recompressor was still busy after $step_timeout s"
+      return 1
+    fi
+    sleep 0.2
+  done
+  if [[ $state != 0 ]]; then
+    fail "cannot read the recompressor's state from the statistics"
+    return 1
+  fi
+}
+
+# W7 on zsfs again, while the recompressor works: what the background tier costs a foreground
+# workload. Before each phase, queue_busy_work gives the recompressor a fresh copy of the tree
+# in MOUNT/busy (the phases take seconds, a pass over a tree longer, so each phase starts with a
+# whole pass ahead of it); whether the recompressor was busy when the phase started and when it
+# ended is recorded (w7_busy_PHASE_busy_start, _busy_end): a phase it was not busy for from start
+# to end is not a busy measurement. Afterwards the passes are waited for and the copy removed,
+# untimed.
+w7_busy() {
+  [[ $target == zsfs ]] || return 0
+  if [[ $(zsfs_stat recompress) != zstd ]]; then
+    log "  W7 busy: skipped, recompression is off on this mount"
+    put zsfs w7_busy_skipped "recompress=off"
+    return 0
+  fi
+  local dir=$mnt/meta-busy copy_dir=$mnt/busy phase busy
+  mkdir "$dir"
+  for phase in create stat unlink; do
+    queue_busy_work "$copy_dir" || break
+    put zsfs "w7_busy_${phase}_busy_start" "$busy_now"
+    ((busy_now)) ||
+      log "  warning: W7 busy: the recompressor is not busy as the $phase phase starts"
+    metaops_phase w7_busy "$dir" "$phase" || break
+    busy=$(zsfs_stat recompressor.busy) || busy=0
+    put zsfs "w7_busy_${phase}_busy_end" "$busy"
+    ((busy)) || log "  warning: W7 busy: the recompressor finished before the $phase phase did"
+  done
+  rm -rf "$dir"
+  log "  W7 busy: waiting for the recompressor, then removing $copy_dir (untimed)"
+  wait_recompressor || true
+  if [[ -e $copy_dir ]]; then
+    run_step zsfs-W7-busy-rm "$step_timeout" rm -rf "$copy_dir" || fail "W7 busy: rm failed"
+  fi
+  return 0
 }
 
 run_target() {
@@ -874,7 +976,7 @@ run_target() {
     elif ((${#steps[@]})); then steps+=(remove_trees_untimed)
     fi
     want W6 && steps+=(w6)
-    want W7 && steps+=(w7)
+    want W7 && steps+=(w7 w7_busy)
   fi
   local step
   for step in "${steps[@]}"; do
@@ -974,14 +1076,15 @@ if [[ -z $level ]]; then
       "pass --level N"
 fi
 
-# The reference tree gives the manifest and the floors; when zsfs settles the tree (W2), it stays
-# in RAM until zsfs has run, for the dictionary floor (see dictionary_floor), then goes.
+# The tar is extracted by W1 (or untimed for W2 to W5) and, on zsfs, by W7 to keep the
+# recompressor busy. The reference tree gives the manifest and the floors; when zsfs settles the
+# tree (W2), the reference stays in RAM until zsfs has run, for the dictionary floor (see
+# dictionary_floor), then goes.
+need_tree=0
+if want W1 || want W2 || want W3 || want W4 || want W5; then need_tree=1; fi
 keep_ref=0
 [[ -n ${want_target[zsfs]:-} ]] && want W2 && keep_ref=1
-: >"$work/ref.manifest"
-: >"$work/floor.hist"
-echo "level=$level" >"$work/floor.txt"
-if want W1 || want W2 || want W3 || want W4 || want W5; then
+if ((need_tree)) || { [[ -n ${want_target[zsfs]:-} ]] && want W7; }; then
   log "data: decompressing $tarball into RAM"
   mkdir "$work/ref"
   if ((quick)); then
@@ -989,18 +1092,23 @@ if want W1 || want W2 || want W3 || want W4 || want W5; then
     tar -cf "$work/linux.tar" -C "$work/ref" "$top_dir"
   else
     xz -dc "$tarball" >"$work/linux.tar"
-    tar -xf "$work/linux.tar" -C "$work/ref"
+    ((need_tree)) && tar -xf "$work/linux.tar" -C "$work/ref"
   fi
-  [[ -d $work/ref/$top_dir ]] || die "$tarball has no $top_dir directory"
+  ((need_tree)) && { [[ -d $work/ref/$top_dir ]] || die "$tarball has no $top_dir directory"; }
+else
+  log "data: not needed (no W1 to W5, no W7 on zsfs)"
+  : >"$work/linux.tar"
+fi
+: >"$work/ref.manifest"
+: >"$work/floor.hist"
+echo "level=$level" >"$work/floor.txt"
+if ((need_tree)); then
   log "data: the reference manifest (SHA-256 of every file) and the floor at zstd level $level"
   python3 "$here/manifest.py" "$work/ref/$top_dir" >"$work/ref.manifest"
   "$work/floor" -l "$level" -H "$work/floor.hist" "$work/ref/$top_dir" >"$work/floor.txt"
   sed 's/^/  /' "$work/floor.txt" >&2
-  ((keep_ref)) || rm -rf "$work/ref"
-else
-  log "data: not needed (no W1 to W5)"
-  : >"$work/linux.tar"
 fi
+((keep_ref)) || rm -rf "$work/ref"
 {
   echo "tar_bytes=$(stat -c %s "$work/linux.tar")"
   echo "entries=$(wc -l <"$work/ref.manifest")"
