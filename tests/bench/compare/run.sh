@@ -647,6 +647,10 @@ w1_w2() {
 # and ext4 on zram have no second tier: their tree is settled as it is.
 settle_tree() {
   [[ $target == zsfs ]] || return 0
+  if [[ $(zsfs_stat recompress) != zstd ]]; then
+    log "  W2: recompression is off on this mount: nothing to settle"
+    return 0
+  fi
   settle
   log "  W2: settling the tree (zsfsctl recompress --wait)"
   if ! run_step zsfs-W2-settle "$step_timeout" "$zsfsctl_bin" recompress --wait --json "$mnt"; then
@@ -683,15 +687,16 @@ print(r["tried"], r["kept"], r["bytes_before"], r["bytes_after"], r["trainings"]
 # mount that trained none (too little data: zsfs trains once 16 MiB are due) is noted, not a
 # failure.
 export_dictionary() {
-  local trainings failures dict_on
+  local trainings failures dict_on tier
   rm -f "$work/dict"
   if "$zsfsctl_bin" dict export "$mnt" "$work/dict" >"$logs/zsfs-dict-export.log" 2>&1; then
     put zsfs dict_bytes "$(stat -c %s "$work/dict")"
     log "  W2: $(tail -n 1 "$logs/zsfs-dict-export.log")"
-  elif read -r trainings failures dict_on < <(zsfs_stat recompressor.trainings \
-    recompressor.training_failures dict) && ((trainings == 0)); then
+  elif read -r trainings failures dict_on tier < <(zsfs_stat recompressor.trainings \
+    recompressor.training_failures dict recompress) && ((trainings == 0)); then
     local why="less than 16 MiB was due"
     ((dict_on)) || why="dict=off"
+    [[ $tier == zstd ]] || why="recompress=off"
     ((failures == 0)) || why="$failures training(s) failed"
     put zsfs dict_none "zsfs trained no dictionary ($why)"
     log "  W2: zsfs trained no dictionary ($why): no dictionary floor"
