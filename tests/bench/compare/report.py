@@ -3,11 +3,13 @@
 results.png (a gnuplot chart), and prints the table.
 
   report.py --results results.tsv --meta meta.txt --floor floor.txt --histogram floor.hist
+            [--dict-floor floor-dict.txt --dict-histogram floor-dict.hist]
             --out DIR [--work DIR] [--no-chart]
 
 results.tsv: "target<TAB>key<TAB>value" lines written by run.sh; meta.txt and floor.txt:
 key=value lines; floor.hist: "frame_size count" lines from floor.c, so the floor can be computed
-for the raw threshold of the zsfs that ran. Nothing here judges the run: goals that are not met
+for the raw threshold of the zsfs that ran; floor-dict.*: the same from floor.c -D, the floor with
+the dictionary zsfs trained (absent when it trained none). Nothing here judges the run: goals that are not met
 are reported, never an error.
 """
 import argparse
