@@ -157,7 +157,7 @@ class ReportTest(unittest.TestCase):
     def test_memory_right_after_the_untar(self):
         self.assertEqual(self.row("W2", "memory held after W1, caches")[-1], "met")
         against_floor = self.row("W2", "memory held after W1 against the floor")
-        self.assertEqual(against_floor[-1], "")  # information: lz4 is not the floor's codec
+        self.assertEqual(against_floor[-1], "")  # information: the blocks are not settled yet
         self.assertIn("(information) 1.52 × floor (250.0 MiB)", against_floor[-2])
 
     def test_memory_settled(self):
