@@ -834,36 +834,6 @@ w7() {
   rm -rf "$dir"
 }
 
-# Gives zsfs's recompressor a tree's worth of work: replaces the copy of the tree in DIR with a
-# fresh one (untimed; a block is recompressed once, so the last copy's settled blocks are worth
-# nothing), drops the caches, queues a pass (zsfsctl recompress, no --wait) and waits until the
-# statistics show recompressor.busy. Sets busy_now to 1 when they do, 0 when they did not within
-# 10 s.
-busy_now=0
-queue_busy_work() {
-  local dir=$1 i
-  busy_now=0
-  if [[ -e $dir ]] && ! run_step zsfs-W7-busy-rm "$step_timeout" rm -rf "$dir"; then
-    fail "W7 busy: rm failed"
-    return 1
-  fi
-  if ! untar_untimed "$dir" W7-busy-untar; then
-    fail "W7 busy: extracting the tree failed"
-    return 1
-  fi
-  settle
-  if ! "$zsfsctl_bin" recompress "$mnt" >"$logs/zsfs-W7-busy-recompress.log" 2>&1; then
-    fail "W7 busy: zsfsctl recompress failed: $(tail -n 1 "$logs/zsfs-W7-busy-recompress.log")"
-    return 1
-  fi
-  for ((i = 0; i < 200; ++i)); do
-    busy_now=$(zsfs_stat recompressor.busy) || busy_now=0
-    ((busy_now)) && break
-    sleep 0.05
-  done
-  return 0
-}
-
 # Whether zsfs's recompressor has work: a pass running or queued ("1"), or not ("0").
 recompressor_working() {
   local busy requests finished
@@ -886,6 +856,42 @@ wait_recompressor() {
     fail "cannot read the recompressor's state from the statistics"
     return 1
   fi
+}
+
+# Gives zsfs's recompressor a tree's worth of work: waits for the last pass to end (its tail may
+# be a dictionary training or the pool's compaction, not re-encoding), replaces the copy of the
+# tree in DIR with a fresh one (untimed; a block is recompressed once, so the last copy's settled
+# blocks are worth nothing), drops the caches, queues a pass (zsfsctl recompress, no --wait) and
+# waits until the statistics show recompressor.busy. Each phase thus starts where a pass over a
+# whole tree starts. Sets busy_now to 1 when the statistics show it busy, 0 when they did not
+# within 10 s.
+busy_now=0
+queue_busy_work() {
+  local dir=$1 i
+  busy_now=0
+  if [[ $(recompressor_working) != 0 ]]; then
+    log "  W7 busy: waiting for the last pass to end (untimed)"
+    wait_recompressor || return 1
+  fi
+  if [[ -e $dir ]] && ! run_step zsfs-W7-busy-rm "$step_timeout" rm -rf "$dir"; then
+    fail "W7 busy: rm failed"
+    return 1
+  fi
+  if ! untar_untimed "$dir" W7-busy-untar; then
+    fail "W7 busy: extracting the tree failed"
+    return 1
+  fi
+  settle
+  if ! "$zsfsctl_bin" recompress "$mnt" >"$logs/zsfs-W7-busy-recompress.log" 2>&1; then
+    fail "W7 busy: zsfsctl recompress failed: $(tail -n 1 "$logs/zsfs-W7-busy-recompress.log")"
+    return 1
+  fi
+  for ((i = 0; i < 200; ++i)); do
+    busy_now=$(zsfs_stat recompressor.busy) || busy_now=0
+    ((busy_now)) && break
+    sleep 0.05
+  done
+  return 0
 }
 
 # W7 on zsfs again, while the recompressor works: what the background tier costs a foreground
