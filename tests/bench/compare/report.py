@@ -9,8 +9,8 @@ results.png (a gnuplot chart), and prints the table.
 results.tsv: "target<TAB>key<TAB>value" lines written by run.sh; meta.txt and floor.txt:
 key=value lines; floor.hist: "frame_size count" lines from floor.c, so the floor can be computed
 for the raw threshold of the zsfs that ran; floor-dict.*: the same from floor.c -D, the floor with
-the dictionary zsfs trained (absent when it trained none). Nothing here judges the run: goals that are not met
-are reported, never an error.
+the dictionary zsfs trained (absent when it trained none). Nothing here judges the run: goals that
+are not met are reported, never an error.
 """
 import argparse
 import os
@@ -245,7 +245,8 @@ class Goals:
             if recompressed is not None:
                 text += f"; {recompressed:,.0f} blocks recompressed"
                 if trainings:
-                    text += f" and {trainings:.0f} dictionar{'y' if trainings == 1 else 'ies'} trained"
+                    text += (f" and {trainings:.0f} "
+                             f"dictionar{'y' if trainings == 1 else 'ies'} trained")
                 text += " meanwhile"
             start = z.get(f"w7_busy_{phase}_busy_start")
             end = z.get(f"w7_busy_{phase}_busy_end")
@@ -522,8 +523,8 @@ def main():
                  f"{meta.get('fio_runtime', '20')} s, numjobs=4, group_reporting. "
                  f"W7: a C driver (metaops.c), one thread, {meta.get('meta_dirs', '100')} directories; "
                  "create and remove end with syncfs. W7 with the recompressor busy (zsfs only): "
-                 "the same phases in another directory while `zsfsctl recompress` settles a fresh copy "
-                 "of the tree extracted (untimed) beside them; a phase counts only when the "
+                 "the same phases in another directory while `zsfsctl recompress` settles a fresh "
+                 "copy of the tree extracted (untimed) beside them; a phase counts only when the "
                  "statistics show the recompressor busy at its start and at its end.")
     md.append("Notes:")
     md.append("")
