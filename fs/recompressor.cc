@@ -170,12 +170,7 @@ void Recompressor::pass(const DueFilter& filter) {
         }
         bytes_since_training_ += codec::kBlockSize;
       }
-      std::lock_guard lock(mu_);
-      stats_.tried += done.tried;
-      stats_.kept += done.kept;
-      stats_.failed += done.failed;
-      stats_.bytes_before += done.bytes_before;
-      stats_.bytes_after += done.bytes_after;
+      add_to_stats(done);
     }
     // A dictionary whose gain has halved is replaced before the next shard is done.
     if (config_.dict && gain_decayed_) maybe_train(filter, true);
@@ -196,6 +191,17 @@ void Recompressor::count(const Reencoded& r, RecompressorStats* into) const {
     case Reencoded::Outcome::kNotSmaller:
       break;
   }
+}
+
+void Recompressor::add_to_stats(const RecompressorStats& done) {
+  std::lock_guard lock(mu_);
+  stats_.tried += done.tried;
+  stats_.kept += done.kept;
+  stats_.failed += done.failed;
+  stats_.bytes_before += done.bytes_before;
+  stats_.bytes_after += done.bytes_after;
+  stats_.reclaims += done.reclaims;
+  stats_.reclaimed_bytes += done.reclaimed_bytes;
 }
 
 uint64_t Recompressor::reclaim(uint64_t bytes) {
@@ -227,14 +233,9 @@ uint64_t Recompressor::reclaim(uint64_t bytes) {
     }
     if (shrunk >= bytes) reclaim_shard_.store(shard, std::memory_order_relaxed);
   }
-  std::lock_guard lock(mu_);
-  stats_.tried += done.tried;
-  stats_.kept += done.kept;
-  stats_.failed += done.failed;
-  stats_.bytes_before += done.bytes_before;
-  stats_.bytes_after += done.bytes_after;
-  stats_.reclaimed_bytes += shrunk;
-  ++stats_.reclaims;
+  done.reclaimed_bytes = shrunk;
+  done.reclaims = 1;
+  add_to_stats(done);
   return shrunk;
 }
 

@@ -115,8 +115,9 @@ class Recompressor {
   void maybe_train(const DueFilter& filter, bool gain_decayed);
   // Notes one gain sample (bytes with and without the dictionary).
   void note_gain(uint32_t with_dict, uint32_t without_dict);
-  // Adds a batch's outcome to the statistics.
+  // Counts one block's outcome into a batch's figures, and a batch's into the statistics.
   void count(const Reencoded& r, RecompressorStats* into) const;
+  void add_to_stats(const RecompressorStats& done);
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
 
   DedupStore* store_;
