@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/json.h"
+#include "ctl/prometheus.h"
 #include "ctl/report.h"
 #include "mount/expected.h"
 #include "mount/json_reader.h"
@@ -130,16 +131,38 @@ int fail(const std::string& message) {
   return kExitFailure;
 }
 
-int cmd_stats(const std::string& mount_point, bool json) {
-  std::string raw;
-  auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true, &raw);
-  if (!stats.ok()) return fail(stats.message());
-  if (json) {
-    std::printf("%s\n", raw.c_str());
-  } else {
-    std::fputs(render_stats(*stats, mount_point).c_str(), stdout);
+enum class StatsFormat { kTable, kJson, kPrometheus };
+
+// Each mount point's statistics: tables separated by a blank line, one JSON document per line, or
+// one Prometheus exposition covering them all. A mount that cannot be read is reported and the
+// others are still printed.
+int cmd_stats(const std::vector<std::string>& mount_points, StatsFormat format) {
+  int status = kExitOk;
+  std::vector<MountStats> mounts;
+  bool first = true;
+  for (const std::string& mount_point : mount_points) {
+    std::string raw;
+    auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true, &raw);
+    if (!stats.ok()) {
+      status = fail(stats.message());
+      continue;
+    }
+    switch (format) {
+      case StatsFormat::kJson:
+        std::printf("%s\n", raw.c_str());
+        break;
+      case StatsFormat::kTable:
+        if (!first) std::fputc('\n', stdout);
+        std::fputs(render_stats(*stats, mount_point).c_str(), stdout);
+        break;
+      case StatsFormat::kPrometheus:
+        mounts.push_back(MountStats{mount_point, std::move(stats).value()});
+        break;
+    }
+    first = false;
   }
-  return kExitOk;
+  if (format == StatsFormat::kPrometheus) std::fputs(render_prometheus(mounts).c_str(), stdout);
+  return status;
 }
 
 int cmd_du(const std::vector<std::string>& paths, bool json) {
@@ -322,8 +345,13 @@ int run(int argc, char** argv) {
   bool json = false;
 
   CLI::App* stats = app.add_subcommand("stats", "memory, compression and dedup figures");
-  stats->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
-  stats->add_flag("--json", json, "print the daemon's JSON");
+  stats->add_option("MOUNTPOINT", paths, "where zsfs is mounted (one or more)")->required();
+  CLI::Option* stats_json = stats->add_flag("--json", json, "print the daemon's JSON");
+  bool prometheus = false;
+  stats
+      ->add_flag("--prometheus", prometheus,
+                 "print Prometheus' text format (node_exporter's textfile collector)")
+      ->excludes(stats_json);
 
   CLI::App* du = app.add_subcommand("du", "size and compressed size of files and directories");
   du->add_option("PATH", paths, "files or directories on zsfs")->required();
@@ -373,7 +401,11 @@ int run(int argc, char** argv) {
     std::printf("zsfsctl %s\n", ZSFS_VERSION);
     return kExitOk;
   }
-  if (stats->parsed()) return cmd_stats(mount_point, json);
+  if (stats->parsed()) {
+    return cmd_stats(paths, prometheus ? StatsFormat::kPrometheus
+                            : json     ? StatsFormat::kJson
+                                       : StatsFormat::kTable);
+  }
   if (du->parsed()) return cmd_du(paths, json);
   if (classes->parsed()) return cmd_classes(mount_point);
   if (compact->parsed()) return cmd_compact(mount_point, json);
