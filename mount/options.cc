@@ -511,4 +511,13 @@ CommandLine parse_command_line(int argc, const char* const* argv, const SystemIn
   return result;
 }
 
+std::vector<std::string> option_names() {
+  std::vector<std::string> names;
+  for (const OptionSpec& spec : kOptions)
+    names.push_back(std::string(spec.key) + (spec.example.empty() ? "" : "="));
+  for (std::string_view key : kPassThroughValues)
+    names.push_back(std::string(key) + "=");
+  return names;
+}
+
 }  // namespace zsfs::mount

@@ -102,6 +102,10 @@ Check apply_mount_option(std::string_view option, const SystemInfo& system, Opti
 // understands, always with default_permissions, fsname and subtype.
 std::vector<std::string> fuse_arguments(const Options& options);
 
+// Every option -o accepts, as shell completion offers it: "size=" for one that takes a value,
+// "ro" for a flag (x-* options aside).
+std::vector<std::string> option_names();
+
 // --help text, with this machine's defaults.
 std::string usage_text(const SystemInfo& system);
 
