@@ -141,4 +141,12 @@ std::optional<double> leaf_number(const Json& value) {
   return std::nullopt;
 }
 
+std::optional<uint64_t> leaf_count(const Json& value) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+    return static_cast<uint64_t>(value.get<int64_t>());
+  }
+  return std::nullopt;
+}
+
 }  // namespace zsfs::ctl

@@ -14,6 +14,7 @@
 // zsfsctl) is left out.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,5 +56,7 @@ std::vector<StatsLeaf> stats_leaves(const Json& stats);
 // A leaf's value as a number: integers exactly up to 2^53, booleans as 0 and 1; nothing for
 // strings and nulls.
 std::optional<double> leaf_number(const Json& value);
+// A leaf's value as a count: a non-negative integer, exactly; nothing otherwise.
+std::optional<uint64_t> leaf_count(const Json& value);
 
 }  // namespace zsfs::ctl

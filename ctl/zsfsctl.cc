@@ -24,6 +24,7 @@
 #include "base/json.h"
 #include "ctl/prometheus.h"
 #include "ctl/report.h"
+#include "ctl/top_screen.h"
 #include "mount/expected.h"
 #include "mount/json_reader.h"
 
@@ -364,6 +365,14 @@ int run(int argc, char** argv) {
   compact->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
   compact->add_flag("--json", json, "print the daemon's JSON");
 
+  TopOptions top_options;
+  CLI::App* top = app.add_subcommand("top", "a live view, redrawn every second (q quits)");
+  top->add_option("MOUNTPOINT", top_options.mount_point, "where zsfs is mounted")->required();
+  top->add_option("--interval", top_options.interval_seconds, "seconds between readings")
+      ->check(CLI::Range(0.1, 3600.0));
+  top->add_flag("--once", top_options.once,
+                "print one view, with the rates over one interval, and exit (for scripts)");
+
   CLI::App* check = app.add_subcommand("check", "run the consistency check");
   check->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
   check->add_flag("--json", json, "print the daemon's JSON");
@@ -412,9 +421,16 @@ int run(int argc, char** argv) {
   if (check->parsed()) return cmd_check(mount_point, json);
   if (recompress->parsed()) return cmd_recompress(mount_point, idle_seconds, huge, wait, json);
   if (dict_export->parsed()) return cmd_dict_export(mount_point, slot, file);
+  if (top->parsed()) {
+    return run_top(top_options, [&top_options] {
+      return read_json_attribute(top_options.mount_point, "user.zsfs.stats", true);
+    });
+  }
   std::fprintf(stderr,
-               "zsfsctl: missing command: stats, du, classes, compact, check, recompress or "
-               "dict\nTry 'zsfsctl --help' for more information.\n");
+               "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict "
+               "or top
+Try 'zsfsctl --help' for more information.
+");
   return kExitUsage;
 }
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# zsfsctl top as a person sees it: in a tmux pane (a real terminal, 100x30), read back with
+# capture-pane while files are written, then q; and --once through a pipe, as a script reads it.
+#
+# Usage: top_test.sh ZSFS ZSFSCTL. Exits 77 (CTest's skip) where FUSE cannot be mounted.
+set -euo pipefail
+zsfs=$(realpath "$1")
+zsfsctl=$(realpath "$2")
+fail() {
+  printf "FAIL: %b\n" "$*" >&2
+  exit 1
+}
+[[ -e /dev/fuse && $EUID -eq 0 ]] || { echo "skipped: needs root and /dev/fuse"; exit 77; }
+command -v tmux >/dev/null || fail "tmux is missing (see .ci/deps)"
+
+work=$(mktemp -d /tmp/zsfs-top.XXXXXX)
+mnt="$work/mnt"
+# A tmux server of this test's own, on its own socket, ended with the test.
+tmux_() { tmux -L "zsfs-top-test-$$" -f /dev/null "$@"; }
+cleanup() {
+  tmux_ kill-server 2>/dev/null || true
+  mountpoint -q "$mnt" && umount "$mnt"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir "$mnt"
+"$zsfs" "$mnt" -o size=64M
+
+# The screen of the pane, retried until it shows pattern (or 10 s pass).
+screen_with() {
+  local screen
+  for _ in $(seq 50); do
+    screen=$(tmux_ capture-pane -p -t top)
+    grep -q -- "$1" <<<"$screen" && { printf '%s\n' "$screen"; return 0; }
+    sleep 0.2
+  done
+  printf '%s\n' "$screen"
+  return 1
+}
+
+tmux_ new-session -d -s top -x 100 -y 30 "$zsfsctl top $mnt"
+tmux_ set-option -t top remain-on-exit on >/dev/null
+for i in $(seq 300); do
+  echo "line $i" >"$mnt/f$i"
+done
+# The second frame has rates.
+screen=$(screen_with "^  mknod .*/s ") || fail "no rate of mknod requests on the screen:\n$screen"
+for want in "zsfs top: $mnt   every 1 s" "Memory    " "of 64.0 MiB" "Requests" "/s" \
+  "Activity" "  compactions" "Figures" "memory_used_bytes"; do
+  grep -qF -- "$want" <<<"$screen" || fail "'$want' is not on the screen:\n$screen"
+done
+(($(wc -l <<<"$screen") <= 30)) || fail "more lines than the pane has"
+# Redrawn in place: a second look shows one title, with a later clock or the same one.
+screen=$(tmux_ capture-pane -p -t top)
+[[ $(grep -c '^zsfs top: ' <<<"$screen") == 1 ]] || fail "not one title:\n$screen"
+
+tmux_ send-keys -t top q
+# tmux marks the pane dead when its terminal closes, and learns the exit status (or signal) when
+# it reaps the process, a moment later: wait for the latter.
+ending=''
+for _ in $(seq 50); do
+  ending=$(tmux_ display-message -p -t top '#{pane_dead_status}#{pane_dead_signal}')
+  [[ -n $ending ]] && break
+  sleep 0.2
+done
+[[ -n $ending ]] || fail "q did not end zsfsctl top (pane dead: $(tmux_ display-message -p -t top '#{pane_dead}')):\n$(tmux_ capture-pane -p -t top)"
+status=$(tmux_ display-message -p -t top '#{pane_dead_status}')
+[[ $status == 0 ]] || fail "zsfsctl top exited with '$status' (signal $(tmux_ display-message -p -t top '#{pane_dead_signal}')):\n$(tmux_ capture-pane -p -t top)"
+# Back from the alternate screen: its frame is no longer shown.
+! tmux_ capture-pane -p -t top | grep -q '^Figures' || fail "the alternate screen was not left"
+
+# For scripts: one frame, no escape sequences.
+out=$("$zsfsctl" top --once --interval 0.5 "$mnt" | cat)
+grep -q "^Requests " <<<"$out" || fail "--once: no Requests line:\n$out"
+! grep -q $'\033' <<<"$out" || fail "--once wrote escape sequences"
+[[ $(grep -c '^zsfs top: ' <<<"$out") == 1 ]] || fail "--once printed more than one frame"
+# A mount point that is not one: the usual message, status 2.
+if "$zsfsctl" top --once /proc 2>"$work/err"; then fail "top on /proc succeeded"; fi
+grep -q "is not on a zsfs mount" "$work/err" || fail "top /proc: $(cat "$work/err")"
+echo "top: the pane showed memory, requests, activity and figures; q ended it; --once prints one frame"
