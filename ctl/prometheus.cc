@@ -10,14 +10,14 @@
 namespace zsfs::ctl {
 namespace {
 
-// A label value with the format's three escapes.
-std::string label_value(std::string_view text) {
+// Text with the format's escapes: backslash and line feed, and in label values (quoted) the
+// double quote too.
+std::string escaped(std::string_view text, bool quoted) {
   std::string out;
   for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
+    if (c == '\\' || (quoted && c == '"')) {
+      out += '\\';
+      out += c;
     } else if (c == '\n') {
       out += "\\n";
     } else {
@@ -26,20 +26,8 @@ std::string label_value(std::string_view text) {
   }
   return out;
 }
-
-// HELP text escapes backslashes and line feeds only.
-std::string help_text(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+std::string label_value(std::string_view text) {
+  return escaped(text, true);
 }
 
 // A sample's value: integers as their exact digits, doubles in the shortest form that reads back
@@ -67,7 +55,7 @@ std::string family_header(std::string_view name, std::string_view type, std::str
   std::string out = "# HELP zsfs_";
   out += name;
   out += ' ';
-  out += help_text(help);
+  out += escaped(help, false);
   out += "\n# TYPE zsfs_";
   out += name;
   out += ' ';
