@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -157,7 +158,11 @@ int cmd_stats(const std::vector<std::string>& mount_points, StatsFormat format) 
         std::fputs(render_stats(*stats, mount_point).c_str(), stdout);
         break;
       case StatsFormat::kPrometheus:
-        mounts.push_back(MountStats{mount_point, std::move(stats).value()});
+        // A mount point given twice would repeat its samples, which the format forbids.
+        if (std::none_of(mounts.begin(), mounts.end(),
+                         [&](const MountStats& m) { return m.mount_point == mount_point; })) {
+          mounts.push_back(MountStats{mount_point, std::move(stats).value()});
+        }
         break;
     }
     first = false;
