@@ -64,7 +64,7 @@ done
 [[ -s $work/status ]] || fail "q did not end zsfsctl top:\n$(tmux_ capture-pane -p -t top)"
 [[ $(cat "$work/status") == 0 ]] || fail "zsfsctl top exited with $(cat "$work/status")"
 # Back from the alternate screen: its frame is no longer shown.
-! tmux_ capture-pane -p -t top | grep -q '^Figures' || fail "the alternate screen was not left"
+! grep -q '^Figures' <<<"$(tmux_ capture-pane -p -t top)" || fail "the alternate screen was not left"
 
 # For scripts: one frame, no escape sequences.
 out=$("$zsfsctl" top --once --interval 0.5 "$mnt" | cat)

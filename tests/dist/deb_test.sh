@@ -7,6 +7,8 @@
 #
 # Usage: deb_test.sh BUILD_DIR. Needs root and /dev/fuse (exits 77, CTest's skip, without them),
 # and exits 77 too where a zsfs package is already installed, which it will not replace.
+# (With pipefail, `producer | grep -q` fails when grep, done at the first match, closes the pipe
+# on a producer still writing; so output is matched from here-strings.)
 set -euo pipefail
 build=$(realpath "$1")
 
@@ -23,7 +25,7 @@ fail() {
 for tool in cpack dpkg dpkg-deb dpkg-shlibdeps apt-get findmnt; do
   command -v "$tool" >/dev/null || fail "$tool is missing (see .ci/deps)"
 done
-if dpkg-query -W -f='${Status}' zsfs 2>/dev/null | grep -q 'install ok installed'; then
+if [[ $(dpkg-query -W -f='${Status}' zsfs 2>/dev/null) == "install ok installed" ]]; then
   skip "a zsfs package is already installed on this machine; this test does not replace it"
 fi
 
@@ -77,7 +79,7 @@ mapfile -t listed < <(dpkg -L zsfs)
 for path in /usr/bin/zsfs /usr/bin/zsfsctl /usr/share/man/man8/zsfs.8.gz \
   /usr/share/man/man8/zsfsctl.8.gz /usr/share/bash-completion/completions/zsfs \
   /usr/share/bash-completion/completions/zsfsctl /usr/share/doc/zsfs/examples/mnt-zsfs.mount; do
-  printf '%s\n' "${listed[@]}" | grep -qxF "$path" || fail "dpkg -L zsfs does not list $path"
+  grep -qxF "$path" <<<"$(printf '%s\n' "${listed[@]}")" || fail "dpkg -L zsfs does not list $path"
   [[ -f $path ]] || fail "$path is listed but missing"
 done
 files=()
@@ -85,14 +87,14 @@ for path in "${listed[@]}"; do
   [[ -f $path ]] && files+=("$path")
 done
 echo "dpkg -L zsfs: ${#files[@]} files"
-/usr/bin/zsfs --version | grep -q "^zsfs $version " || fail "zsfs --version: $(/usr/bin/zsfs --version)"
-/usr/bin/zsfsctl --version | grep -qx "zsfsctl $version" || fail "zsfsctl --version"
+[[ $(/usr/bin/zsfs --version) == "zsfs $version "* ]] || fail "zsfs --version: $(/usr/bin/zsfs --version)"
+[[ $(/usr/bin/zsfsctl --version) == "zsfsctl $version" ]] || fail "zsfsctl --version"
 # mount(8) clears PATH for its helpers: mount.fuse's shell finds zsfs on its default PATH.
 found=$(env -i /bin/sh -c 'command -v zsfs')
 [[ $found == /usr/bin/zsfs ]] || fail "mount(8)'s helpers would run $found, not /usr/bin/zsfs"
 gzip -t /usr/share/man/man8/zsfs.8.gz /usr/share/man/man8/zsfsctl.8.gz
-bash --norc -c 'source /usr/share/bash-completion/completions/zsfsctl && complete -p zsfsctl' |
-  grep -qx 'complete -F _zsfsctl zsfsctl' || fail "the installed completion does not register"
+[[ $(bash --norc -c 'source /usr/share/bash-completion/completions/zsfsctl && complete -p zsfsctl') == \
+  "complete -F _zsfsctl zsfsctl" ]] || fail "the installed completion does not register"
 
 # A mount through fstab syntax, with the x-systemd options of zsfs(8)'s SYSTEMD section.
 mkdir "$work/fstab-mnt" "$work/type-mnt"
@@ -104,11 +106,12 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin mount -a -T "$work/fstab" || fail "mou
 [[ $(stat -c %a "$work/fstab-mnt") == 750 ]] || fail "mode=0750 not applied"
 echo "written through fstab" >"$work/fstab-mnt/file"
 [[ $(cat "$work/fstab-mnt/file") == "written through fstab" ]] || fail "read back differs"
-zsfsctl stats --prometheus "$work/fstab-mnt" | grep -qx \
-  "zsfs_memory_limit_bytes{mountpoint=\"$work/fstab-mnt\"} $((64 << 20))" ||
+grep -qxF "zsfs_memory_limit_bytes{mountpoint=\"$work/fstab-mnt\"} $((64 << 20))" \
+  <<<"$(zsfsctl stats --prometheus "$work/fstab-mnt")" ||
   fail "zsfsctl stats --prometheus does not show the 64 MiB budget"
 zsfsctl check "$work/fstab-mnt" >/dev/null || fail "zsfsctl check"
-pid=$(pgrep -xf "zsfs zsfs $work/fstab-mnt -o .*" | head -n 1) || fail "no zsfs daemon found"
+pid=$(pgrep -xf "zsfs zsfs $work/fstab-mnt -o .*") || fail "no zsfs daemon found"
+pid=${pid%%$'\n'*}
 umount "$work/fstab-mnt"
 wait_gone "$pid"
 
@@ -116,14 +119,15 @@ wait_gone "$pid"
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin mount -t fuse.zsfs zsfs "$work/type-mnt" -o size=16M ||
   fail "mount -t fuse.zsfs failed"
 [[ $(zsfsctl stats --json "$work/type-mnt") == *'"mem_limit":16777216'* ]] || fail "size=16M"
-pid=$(pgrep -xf "zsfs zsfs $work/type-mnt -o .*" | head -n 1) || fail "no zsfs daemon found"
+pid=$(pgrep -xf "zsfs zsfs $work/type-mnt -o .*") || fail "no zsfs daemon found"
+pid=${pid%%$'\n'*}
 umount "$work/type-mnt"
 wait_gone "$pid"
 
 # Purged: nothing it brought is left.
 apt purge zsfs >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get purge zsfs failed"; }
 installed=0
-if dpkg-query -W -f='${Status}' zsfs 2>/dev/null | grep -q installed; then
+if [[ $(dpkg-query -W -f='${Status}' zsfs 2>/dev/null) == *installed* ]]; then
   fail "zsfs is still known to dpkg: $(dpkg-query -W -f='${Status}' zsfs)"
 fi
 for path in "${files[@]}" /usr/share/doc/zsfs /usr/share/doc/zsfs/examples; do

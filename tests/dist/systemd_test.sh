@@ -68,7 +68,8 @@ PATH="$(dirname "$zsfs"):$PATH" "$mount_fuse3" "$(setting "$unit" What)" "$work/
   -t "$(setting "$unit" Type)" -o "$(setting "$unit" Options)" || fail "mounting the example failed"
 [[ $(findmnt -n -o FSTYPE "$work/mnt") == fuse.zsfs ]] || fail "not mounted"
 echo data >"$work/mnt/f"
-pid=$(pgrep -xf ".*zsfs $(setting "$unit" What) $work/mnt -o .*" | head -n 1) || fail "no daemon"
+pid=$(pgrep -xf ".*zsfs $(setting "$unit" What) $work/mnt -o .*") || fail "no daemon"
+pid=${pid%%$'\n'*}
 umount "$work/mnt"
 for _ in $(seq 100); do
   kill -0 "$pid" 2>/dev/null || break
