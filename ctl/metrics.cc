@@ -1,6 +1,7 @@
 #include "ctl/metrics.h"
 
 #include <array>
+#include <optional>
 
 namespace zsfs::ctl {
 namespace {
@@ -55,12 +56,72 @@ constexpr std::array kRules = {
                "Memory for the dedup store's entries and index"},
     MetricRule{"pool_metadata_bytes", kGauge, "pool_metadata_bytes", "",
                "Memory for the pool's handle tables and zspage records"},
+    MetricRule{"dictionary_bytes", kGauge, "dictionaries_memory_bytes", "",
+               "Memory for the live dictionaries, content and digested forms"},
     MetricRule{"compactions", kCounter, "compactions_total", "",
                "Compaction runs since the mount, on demand and automatic"},
     // Settings.
     MetricRule{"algorithm", kSetting, "algorithm", "", ""},
     MetricRule{"level", kSetting, "level", "", ""},
     MetricRule{"dedup", kSetting, "dedup", "", ""},
+    MetricRule{"recompress", kSetting, "recompress", "", ""},
+    MetricRule{"recompress_level", kSetting, "recompress_level", "", ""},
+    MetricRule{"recompress_after", kSetting, "recompress_after", "", ""},
+    MetricRule{"dict", kSetting, "dict", "", ""},
+    MetricRule{"dict_size", kSetting, "dict_size", "", ""},
+    // The codec tiers: stored blocks by encoding, the dictionaries, the recompressor.
+    MetricRule{"unsettled_blocks", kGauge, "unsettled_blocks", "",
+               "Stored blocks the recompressor has yet to see"},
+    MetricRule{"encodings.*.blocks", kGauge, "encoding_blocks", "encoding",
+               "Unique stored blocks by encoding"},
+    MetricRule{"encodings.*.stored_bytes", kGauge, "encoding_stored_bytes", "encoding",
+               "Bytes the unique stored blocks take, by encoding"},
+    MetricRule{"encodings.*.data_bytes", kLeftOut, "", "", "encoding_blocks * 4096"},
+    MetricRule{"dictionaries.live", kGauge, "dictionaries", "", "Live dictionaries"},
+    MetricRule{"dictionaries.installed", kCounter, "dictionaries_installed_total", "",
+               "Dictionaries installed since the mount"},
+    MetricRule{"dictionaries.memory_bytes", kLeftOut, "", "",
+               "the same figure as dictionary_bytes"},
+    MetricRule{"dictionaries.list.*.slot", kLeftOut, "", "", "the label of each dictionary"},
+    MetricRule{"dictionaries.list.*.id", kLeftOut, "", "",
+               "an identity, in the JSON; the slot names the dictionary"},
+    MetricRule{"dictionaries.list.*.size_bytes", kGauge, "dictionary_size_bytes", "slot",
+               "A dictionary's content"},
+    MetricRule{"dictionaries.list.*.memory_bytes", kGauge, "dictionary_memory_bytes", "slot",
+               "Memory for a dictionary, content and digested forms"},
+    MetricRule{"dictionaries.list.*.blocks", kGauge, "dictionary_blocks", "slot",
+               "Stored blocks compressed with a dictionary"},
+    MetricRule{"dictionaries.list.*.stored_bytes", kGauge, "dictionary_stored_bytes", "slot",
+               "Bytes the blocks compressed with a dictionary take"},
+    MetricRule{"dictionaries.list.*.data_bytes", kLeftOut, "", "", "dictionary_blocks * 4096"},
+    MetricRule{"dictionaries.list.*.current", kGauge, "dictionary_current", "slot",
+               "1 for the dictionary new compressions use"},
+    MetricRule{"recompressor.busy", kGauge, "recompressor_busy", "",
+               "1 while a recompression pass runs"},
+    MetricRule{"recompressor.passes", kCounter, "recompressor_passes_total", "",
+               "Recompression passes finished, automatic and requested"},
+    MetricRule{"recompressor.requests", kCounter, "recompressor_requests_total", "",
+               "Recompression passes requested"},
+    MetricRule{"recompressor.requests_done", kCounter, "recompressor_requests_done_total", "",
+               "Requested recompression passes finished"},
+    MetricRule{"recompressor.tried", kCounter, "recompressor_tried_blocks_total", "",
+               "Blocks the recompressor re-encoded"},
+    MetricRule{"recompressor.kept", kCounter, "recompressor_kept_blocks_total", "",
+               "Re-encoded blocks whose smaller result was kept"},
+    MetricRule{"recompressor.failed", kCounter, "recompressor_failed_blocks_total", "",
+               "Blocks the recompressor could not decode or found no memory for"},
+    MetricRule{"recompressor.bytes_before", kCounter, "recompressor_before_bytes_total", "",
+               "Stored bytes of the kept blocks before recompression"},
+    MetricRule{"recompressor.bytes_after", kCounter, "recompressor_after_bytes_total", "",
+               "Stored bytes of the kept blocks after recompression"},
+    MetricRule{"recompressor.trainings", kCounter, "recompressor_trainings_total", "",
+               "Dictionaries trained"},
+    MetricRule{"recompressor.training_failures", kCounter, "recompressor_training_failures_total",
+               "", "Dictionary trainings that failed"},
+    MetricRule{"recompressor.dict_gain", kGauge, "recompressor_dict_gain_ratio", "",
+               "Share of the stored bytes a dictionary saves at the level, last measured"},
+    MetricRule{"recompressor.dict_gain_new", kGauge, "recompressor_dict_gain_new_ratio", "",
+               "The same, measured when the current dictionary was new"},
     // The pool's own figures.
     MetricRule{"pool.objects", kGauge, "pool_objects", "", "Objects stored in the pool"},
     MetricRule{"pool.bytes_stored", kGauge, "pool_stored_bytes", "",
@@ -79,46 +140,64 @@ constexpr std::array kRules = {
                "FUSE requests served since the mount, by operation"},
 };
 
-// Whether path matches pattern, segment by segment ('.' separated; a '*' matches any one
-// segment, which goes to captured).
-bool matches(std::string_view pattern, std::string_view path, std::string& captured) {
-  std::string_view wildcard;
-  for (;;) {
+// Whether path matches pattern, segment by segment ('.' separated, '*' matching any one
+// segment); then the index of the segment '*' matched, or npos.
+constexpr size_t kNoWildcard = std::string_view::npos;
+std::optional<size_t> match(std::string_view pattern, std::string_view path) {
+  size_t wildcard = kNoWildcard;
+  for (size_t segment = 0;; ++segment) {
     const size_t p_end = pattern.find('.');
     const size_t s_end = path.find('.');
     const std::string_view p = pattern.substr(0, p_end);
-    const std::string_view s = path.substr(0, s_end);
     if (p == "*") {
-      wildcard = s;
-    } else if (p != s) {
-      return false;
+      wildcard = segment;
+    } else if (p != path.substr(0, s_end)) {
+      return std::nullopt;
     }
     if (p_end == std::string_view::npos || s_end == std::string_view::npos) {
-      if (p_end != s_end) return false;
-      captured = wildcard;
-      return true;
+      if (p_end != s_end) return std::nullopt;
+      return wildcard;
     }
     pattern.remove_prefix(p_end + 1);
     path.remove_prefix(s_end + 1);
   }
 }
 
-void collect(const Json& value, const std::string& path, std::vector<StatsLeaf>& out) {
+// The value of the label a '*' became: the key it matched, or, for an array item that is an
+// object with a member named like the label (a dictionary's "slot"), that member's value, which
+// names the item better than its place in the array.
+std::string label_value(const MetricRule& rule, const std::string& key, const Json& item) {
+  if (!item.is_object()) return key;
+  const auto it = item.find(std::string(rule.label));
+  if (it == item.end()) return key;
+  return it->is_string() ? it->get<std::string>() : to_json_text(*it);
+}
+
+// The leaves under value; segments and values hold the path down to it.
+void collect(const Json& value, std::vector<std::string>& segments,
+             std::vector<const Json*>& values, std::vector<StatsLeaf>& out) {
   if (value.is_structured()) {
-    const bool array = value.is_array();
     size_t index = 0;
     for (const auto& [key, item] : value.items()) {
-      const std::string name = array ? std::to_string(index++) : key;
-      collect(item, path.empty() ? name : path + "." + name, out);
+      segments.push_back(value.is_array() ? std::to_string(index++) : key);
+      values.push_back(&item);
+      collect(item, segments, values, out);
+      segments.pop_back();
+      values.pop_back();
     }
     return;
   }
-  StatsLeaf leaf{path, &value, nullptr, ""};
+  StatsLeaf leaf{"", &value, nullptr, ""};
+  for (const std::string& segment : segments)
+    leaf.path += (leaf.path.empty() ? "" : ".") + segment;
   for (const MetricRule& rule : kRules) {
-    if (matches(rule.path, path, leaf.label_value)) {
-      leaf.rule = &rule;
-      break;
+    const std::optional<size_t> wildcard = match(rule.path, leaf.path);
+    if (!wildcard) continue;
+    leaf.rule = &rule;
+    if (*wildcard != kNoWildcard) {
+      leaf.label_value = label_value(rule, segments[*wildcard], *values[*wildcard]);
     }
+    break;
   }
   out.push_back(std::move(leaf));
 }
@@ -131,7 +210,9 @@ std::span<const MetricRule> metric_rules() {
 
 std::vector<StatsLeaf> stats_leaves(const Json& stats) {
   std::vector<StatsLeaf> leaves;
-  collect(stats, "", leaves);
+  std::vector<std::string> segments;
+  std::vector<const Json*> values;
+  collect(stats, segments, values, leaves);
   return leaves;
 }
 

@@ -6,8 +6,11 @@
 //
 // Fields are named by their path in the document: "mem_used_total", "pool.objects". A '*'
 // stands for any one key and becomes a label: "requests.*" with label "op" turns
-// {"requests": {"lookup": 5}} into zsfs_requests_total{op="lookup"} 5. The first rule that
-// matches a path wins, so exact paths go before the patterns that would also match them.
+// {"requests": {"lookup": 5}} into zsfs_requests_total{op="lookup"} 5. An array's items are
+// keyed by their index, but an item that is an object with a member named like the label gives
+// that member's value instead: "dictionaries.list.*.blocks" with label "slot" labels each
+// dictionary by its slot. The first rule that matches a path wins, so exact paths go before the
+// patterns that would also match them.
 //
 // The tests check that every field of a real user.zsfs.stats is matched by a rule, so a new field
 // cannot be forgotten silently. At run time a field no rule matches (a newer daemon than this
@@ -50,7 +53,7 @@ struct StatsLeaf {
   std::string label_value;  // what the rule's '*' matched
 };
 
-// Every leaf of stats, in document order (an array's items are keyed by their index).
+// Every leaf of stats, in document order.
 std::vector<StatsLeaf> stats_leaves(const Json& stats);
 
 // A leaf's value as a number: integers exactly up to 2^53, booleans as 0 and 1; nothing for

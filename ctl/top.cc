@@ -123,7 +123,12 @@ std::string render_top(const TopFrame& frame) {
   }
   const size_t fixed = lines.size();
 
-  // Requests: the counter family labelled "op", busiest first.
+  // Requests (the counter family labelled "op", busiest first) and Activity (every other
+  // counter): rows of name, rate and count, in one column layout wide enough for every name.
+  struct Row {
+    std::string name, rate, count, note;
+  };
+  std::vector<Row> rows;
   std::vector<Counter> all = counters(frame);
   std::vector<const Counter*> ops;
   double ops_rate = 0;
@@ -134,54 +139,62 @@ std::string render_top(const TopFrame& frame) {
     ops_rate += c.rate.value_or(0);
     ops_total += c.now;
   }
+  auto rate_of = [](const std::optional<double>& rate) { return rate ? rate_text(*rate) : "-"; };
   if (!ops.empty()) {
-    lines.emplace_back();
-    const bool rates = frame.previous != nullptr;
-    lines.push_back(pad_right("Requests", 22) + pad_left(rates ? rate_text(ops_rate) : "-", 10) +
-                    pad_left(format_count(ops_total), 14) + "  since mounted");
+    rows.push_back({});
+    rows.push_back({"Requests", frame.previous != nullptr ? rate_text(ops_rate) : "-",
+                    format_count(ops_total), "  since mounted"});
     std::stable_sort(ops.begin(), ops.end(), [](const Counter* a, const Counter* b) {
       return a->rate.value_or(0) > b->rate.value_or(0) ||
              (a->rate.value_or(0) == b->rate.value_or(0) && a->now > b->now);
     });
-    for (size_t i = 0; i < ops.size() && i < kTopOperations; ++i) {
-      if (ops[i]->now == 0) break;
-      lines.push_back(pad_right("  " + ops[i]->label_value, 22) +
-                      pad_left(ops[i]->rate ? rate_text(*ops[i]->rate) : "-", 10) +
-                      pad_left(format_count(ops[i]->now), 14));
-    }
+    for (size_t i = 0; i < ops.size() && i < kTopOperations && ops[i]->now > 0; ++i)
+      rows.push_back(
+          {"  " + ops[i]->label_value, rate_of(ops[i]->rate), format_count(ops[i]->now), ""});
   }
-
-  // Activity: every other counter.
   bool activity = false;
   for (const Counter& c : all) {
     if (c.rule->label == "op") continue;
     if (!activity) {
-      lines.emplace_back();
-      lines.push_back(pad_right("Activity", 22) + pad_left("per second", 10) +
-                      pad_left("since mounted", 14));
+      rows.push_back({});
+      rows.push_back({"Activity", "per second", " since mounted", ""});
       activity = true;
     }
     std::string name(
         c.rule->name.substr(0, c.rule->name.size() - std::string_view("_total").size()));
     if (!c.label_value.empty()) name += "{" + c.label_value + "}";
-    lines.push_back(pad_right("  " + name, 22) + pad_left(c.rate ? rate_text(*c.rate) : "-", 10) +
-                    pad_left(format_count(c.now), 14));
+    rows.push_back({"  " + name, rate_of(c.rate), format_count(c.now), ""});
+  }
+  size_t name_width = 22;
+  for (const Row& row : rows)
+    name_width = std::max(name_width, row.name.size() + 2);
+  for (const Row& row : rows) {
+    lines.push_back(row.name.empty() && row.rate.empty()
+                        ? ""
+                        : pad_right(row.name, name_width) + pad_left(row.rate, 10) +
+                              pad_left(row.count, 14) + row.note);
   }
 
   // Figures: every gauge, two to a line.
-  std::vector<std::string> cells;
+  std::vector<std::pair<std::string, std::string>> cells;
+  size_t cell_width = 28;
   for (const StatsLeaf& leaf : stats_leaves(stats)) {
     if (leaf.rule == nullptr || leaf.rule->kind != MetricKind::kGauge) continue;
     std::string name(leaf.rule->name);
     if (!leaf.label_value.empty()) name += "{" + leaf.label_value + "}";
-    cells.push_back(pad_right(name, 28) + pad_left(gauge_text(leaf.rule->name, *leaf.value), 11));
+    cell_width = std::max(cell_width, name.size() + 2);
+    cells.emplace_back(std::move(name), gauge_text(leaf.rule->name, *leaf.value));
   }
   if (!cells.empty()) {
     lines.emplace_back();
     lines.push_back("Figures");
     for (size_t i = 0; i < cells.size(); i += 2) {
-      std::string line = "  " + cells[i];
-      if (i + 1 < cells.size()) line += "    " + cells[i + 1];
+      std::string line =
+          "  " + pad_right(cells[i].first, cell_width) + pad_left(cells[i].second, 11);
+      if (i + 1 < cells.size()) {
+        line +=
+            "    " + pad_right(cells[i + 1].first, cell_width) + pad_left(cells[i + 1].second, 11);
+      }
       lines.push_back(line);
     }
   }
@@ -190,8 +203,10 @@ std::string render_top(const TopFrame& frame) {
     lines.resize(std::max(frame.max_lines, fixed));
   }
   std::string out;
-  for (const std::string& line : lines)
+  for (std::string& line : lines) {
+    if (frame.max_columns > 0 && line.size() > frame.max_columns) line.resize(frame.max_columns);
     out += line + "\n";
+  }
   return out;
 }
 

@@ -9,7 +9,8 @@
 // - "Activity": every other counter, as its rate per second and its count since the mount
 //   (the compactor's runs and freed pages, and whatever background work adds counters);
 // - "Figures": every gauge, formatted by its unit (_bytes as sizes, _ratio as ratios).
-// Lines beyond the terminal's height are left out, the figures first.
+// Lines beyond the terminal's height are left out, the figures first; lines are cut at its
+// width rather than wrapped.
 #pragma once
 
 #include <string>
@@ -27,6 +28,7 @@ struct TopFrame {
   double interval_seconds = 1;     // how often the view is redrawn, for the title
   std::string_view clock;          // the wall-clock time shown in the title, e.g. "14:03:07"
   size_t max_lines = 0;            // the terminal's height; 0: no limit
+  size_t max_columns = 0;          // its width, beyond which lines are cut; 0: no limit
 };
 
 std::string render_top(const TopFrame& frame);

@@ -57,10 +57,11 @@ class TerminalMode {
   termios saved_{};
 };
 
-size_t terminal_lines() {
+// The terminal's size; zeros when it is not known.
+winsize terminal_size() {
   winsize size{};
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_row == 0) return 0;
-  return size.ws_row;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0) return {};
+  return size;
 }
 
 std::string clock_text() {
@@ -124,7 +125,9 @@ int run_top(const TopOptions& options, const std::function<mount::Expected<Json>
         frame.interval_seconds = options.interval_seconds;
         const std::string clock = clock_text();
         frame.clock = clock;
-        frame.max_lines = screen ? terminal_lines() : 0;
+        const winsize size = screen ? terminal_size() : winsize{};
+        frame.max_lines = size.ws_row;
+        frame.max_columns = size.ws_col;
         std::string text = render_top(frame);
         if (screen) {
           // A line feed after the last line would scroll a full screen by one, title first.

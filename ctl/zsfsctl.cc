@@ -433,9 +433,7 @@ int run(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict "
-               "or top
-Try 'zsfsctl --help' for more information.
-");
+               "or top\nTry 'zsfsctl --help' for more information.\n");
   return kExitUsage;
 }
 

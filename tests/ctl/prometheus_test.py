@@ -65,7 +65,8 @@ def main():
             assert value("zsfs_memory_limit_bytes", mount) == stats["mem_limit"]
             assert value("zsfs_file_size_bytes", mount) == stats["logical_bytes"]
             assert value("zsfs_data_blocks", mount) == stats["data_blocks"]
-            assert value("zsfs_info", mount, algorithm="zstd", level="1", dedup="true") == 1
+            assert value("zsfs_info", mount, algorithm=stats["algorithm"], level="1",
+                         dedup="true") == 1
             ops = {s.labels["op"] for s in families["zsfs_requests"].samples
                    if s.labels["mountpoint"] == mount and s.name == "zsfs_requests_total"}
             assert ops == set(stats["requests"]) - {"total"}, ops

@@ -72,7 +72,10 @@ expect "zsfs -o no" nonempty noatime nosuid nodev noexec noauto nouser nofail
 expect_includes "zsfs -o " size= level= dedup= compress= ro noatime allow_other _netdev
 # bash replaces the word after its last '=' (COMP_WORDBREAKS), so replies start there.
 expect "zsfs -o size=1G,lev" "1G,level="
-expect "zsfs -o compress=" zstd none
+expect "zsfs -o compress=" lz4 zstd none
+expect "zsfs -o recompress=" zstd off
+expect "zsfs -o dict=" on off
+expect "zsfs -o recompress_" recompress_level= recompress_after=
 expect "zsfs -o size=2G,dedup=o" on off
 expect "zsfs -o writeback=of" off
 expect "zsfs -o uid=roo" root
@@ -86,16 +89,22 @@ touch "$scratch/mnt-file"
 expect "zsfs none $scratch/mn" "$scratch/mnt" "$scratch/mnt two"
 
 # zsfsctl: commands, each command's options, zsfs mount points, files for du.
-expect "zsfsctl " stats du classes compact check top -h --help -V --version
+expect "zsfsctl " stats du classes compact check recompress dict top -h --help -V --version
 expect "zsfsctl c" classes compact check
+expect "zsfsctl recompress --" --idle --huge --wait --json --help
+expect "zsfsctl recompress --idle " # a number
+expect "zsfsctl dict " export -h --help
+expect "zsfsctl dict export --" --slot --help
 expect "zsfsctl stats --" --json --prometheus --help
 expect "zsfsctl du --" --json --help
 expect "zsfsctl top --" --once --interval --help
 expect "zsfsctl top --interval " 1 2 5 10
 expect "zsfsctl du $scratch/mnt-f" "$scratch/mnt-file"
+expect "zsfsctl dict export /mnt/z $scratch/mnt-f" "$scratch/mnt-file"
 if [[ -e /dev/fuse && $EUID -eq 0 ]] && "$zsfs" "$scratch/mnt two" -o size=16M; then
   expect_includes "zsfsctl stats " "$scratch/mnt two"
   expect "zsfsctl top $scratch/mnt" "$scratch/mnt two"
+  expect "zsfsctl dict export --slot 1 $scratch/mnt" "$scratch/mnt two"
   umount "$scratch/mnt two"
 else
   echo "note: FUSE cannot be mounted here; zsfsctl's mount point completion is not checked"

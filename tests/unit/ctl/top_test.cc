@@ -112,6 +112,9 @@ TEST(Top, CutToTheTerminalsHeight) {
   EXPECT_EQ(lines[5].rfind("Requests", 0), 0u);
   f.max_lines = 2;  // the title and the three summary lines stay
   EXPECT_EQ(lines_of(render_top(f)).size(), 4u);
+  f.max_columns = 12;
+  for (const std::string& line : lines_of(render_top(f)))
+    EXPECT_LE(line.size(), 12u) << line;
 }
 
 TEST(Top, MissingFiguresLeaveTheirLinesOut) {
