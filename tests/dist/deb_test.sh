@@ -40,9 +40,18 @@ wait_gone() {
   done
   fail "zsfs (pid $pid) still runs 10 s after its unmount"
 }
+# Unmounts $1, retrying for up to 10 s while it is busy (another test walking /tmp can hold it a
+# moment); fails only if it stays busy.
+unmount() {
+  for _ in $(seq 50); do
+    umount "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  umount "$1"
+}
 cleanup() {
   for mnt in "$work/fstab-mnt" "$work/type-mnt"; do
-    mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+    if mountpoint -q "$mnt" 2>/dev/null; then umount -l "$mnt"; fi
   done
   if ((installed)); then
     apt-get -o DPkg::Lock::Timeout=300 purge -y -q zsfs >/dev/null 2>&1 || true
@@ -112,7 +121,7 @@ grep -qxF "zsfs_memory_limit_bytes{mountpoint=\"$work/fstab-mnt\"} $((64 << 20))
 zsfsctl check "$work/fstab-mnt" >/dev/null || fail "zsfsctl check"
 pid=$(pgrep -xf "zsfs zsfs $work/fstab-mnt -o .*") || fail "no zsfs daemon found"
 pid=${pid%%$'\n'*}
-umount "$work/fstab-mnt"
+unmount "$work/fstab-mnt"
 wait_gone "$pid"
 
 # mount -t fuse.zsfs, as a systemd .mount unit runs it.
@@ -121,7 +130,7 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin mount -t fuse.zsfs zsfs "$work/type-mn
 [[ $(zsfsctl stats --json "$work/type-mnt") == *'"mem_limit":16777216'* ]] || fail "size=16M"
 pid=$(pgrep -xf "zsfs zsfs $work/type-mnt -o .*") || fail "no zsfs daemon found"
 pid=${pid%%$'\n'*}
-umount "$work/type-mnt"
+unmount "$work/type-mnt"
 wait_gone "$pid"
 
 # Purged: nothing it brought is left.

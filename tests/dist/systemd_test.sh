@@ -20,7 +20,17 @@ fail() {
 }
 [[ -x $generator ]] || fail "$generator is missing (package systemd, see .ci/deps)"
 work=$(mktemp -d /tmp/zsfs-systemd.XXXXXX)
-trap 'mountpoint -q "$work/mnt" && umount "$work/mnt"; rm -rf "$work"' EXIT
+trap 'mountpoint -q "$work/mnt" && umount -l "$work/mnt"; rm -rf "$work"' EXIT
+
+# Unmounts $1, retrying for up to 10 s while it is busy (another test walking /tmp can hold it a
+# moment); fails only if it stays busy.
+unmount() {
+  for _ in $(seq 50); do
+    umount "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  umount "$1"
+}
 
 # verify FILE: systemd-analyze accepts it and says nothing (an unknown key is only a warning
 # for it, an error here). Man pages are not looked up: zsfs(8) is not installed in a build.
@@ -70,7 +80,7 @@ PATH="$(dirname "$zsfs"):$PATH" "$mount_fuse3" "$(setting "$unit" What)" "$work/
 echo data >"$work/mnt/f"
 pid=$(pgrep -xf ".*zsfs $(setting "$unit" What) $work/mnt -o .*") || fail "no daemon"
 pid=${pid%%$'\n'*}
-umount "$work/mnt"
+unmount "$work/mnt"
 for _ in $(seq 100); do
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
