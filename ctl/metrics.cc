@@ -63,6 +63,7 @@ constexpr std::array kRules = {
     // Settings.
     MetricRule{"algorithm", kSetting, "algorithm", "", ""},
     MetricRule{"level", kSetting, "level", "", ""},
+    MetricRule{"background_algorithm", kSetting, "background_algorithm", "", ""},
     MetricRule{"dedup", kSetting, "dedup", "", ""},
     MetricRule{"recompress", kSetting, "recompress", "", ""},
     MetricRule{"recompress_level", kSetting, "recompress_level", "", ""},
@@ -118,6 +119,10 @@ constexpr std::array kRules = {
                "Dictionaries trained"},
     MetricRule{"recompressor.training_failures", kCounter, "recompressor_training_failures_total",
                "", "Dictionary trainings that failed"},
+    MetricRule{"recompressor.reclaims", kCounter, "recompressor_reclaims_total", "",
+               "Direct recompressions for writers the budget refused"},
+    MetricRule{"recompressor.reclaimed_bytes", kCounter, "recompressor_reclaimed_bytes_total", "",
+               "Stored bytes direct recompressions gave back"},
     MetricRule{"recompressor.dict_gain", kGauge, "recompressor_dict_gain_ratio", "",
                "Share of the stored bytes a dictionary saves at the level, last measured"},
     MetricRule{"recompressor.dict_gain_new", kGauge, "recompressor_dict_gain_new_ratio", "",

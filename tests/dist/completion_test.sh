@@ -72,7 +72,7 @@ expect "zsfs -o no" nonempty noatime nosuid nodev noexec noauto nouser nofail
 expect_includes "zsfs -o " size= level= dedup= compress= ro noatime allow_other _netdev
 # bash replaces the word after its last '=' (COMP_WORDBREAKS), so replies start there.
 expect "zsfs -o size=1G,lev" "1G,level="
-expect "zsfs -o compress=" lz4 zstd none
+expect "zsfs -o compress=" auto lz4 zstd none
 expect "zsfs -o recompress=" zstd off
 expect "zsfs -o dict=" on off
 expect "zsfs -o recompress_" recompress_level= recompress_after=
