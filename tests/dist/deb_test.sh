@@ -10,6 +10,7 @@
 # (With pipefail, `producer | grep -q` fails when grep, done at the first match, closes the pipe
 # on a producer still writing; so output is matched from here-strings.)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 build=$(realpath "$1")
 
 skip() {
@@ -39,15 +40,6 @@ wait_gone() {
     sleep 0.1
   done
   fail "zsfs (pid $pid) still runs 10 s after its unmount"
-}
-# Unmounts $1, retrying for up to 10 s while it is busy (another test walking /tmp can hold it a
-# moment); fails only if it stays busy.
-unmount() {
-  for _ in $(seq 50); do
-    umount "$1" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  umount "$1"
 }
 cleanup() {
   for mnt in "$work/fstab-mnt" "$work/type-mnt"; do

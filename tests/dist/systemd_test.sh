@@ -11,6 +11,7 @@
 # Usage: systemd_test.sh SOURCE_DIR ZSFS_BINARY. Exits 77 (CTest's skip) for the mount part
 # where FUSE cannot be mounted, after the other checks.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 unit=$1/dist/systemd/mnt-zsfs.mount
 zsfs=$(realpath "$2")
 generator=/lib/systemd/system-generators/systemd-fstab-generator
@@ -22,15 +23,6 @@ fail() {
 work=$(mktemp -d /tmp/zsfs-systemd.XXXXXX)
 trap 'mountpoint -q "$work/mnt" && umount -l "$work/mnt"; rm -rf "$work"' EXIT
 
-# Unmounts $1, retrying for up to 10 s while it is busy (another test walking /tmp can hold it a
-# moment); fails only if it stays busy.
-unmount() {
-  for _ in $(seq 50); do
-    umount "$1" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  umount "$1"
-}
 
 # verify FILE: systemd-analyze accepts it and says nothing (an unknown key is only a warning
 # for it, an error here). Man pages are not looked up: zsfs(8) is not installed in a build.
