@@ -1,19 +1,16 @@
 #include "mount/daemon.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "fs/filesystem.h"
@@ -23,6 +20,7 @@
 #include "mount/mount_point.h"
 #include "mount/ops.h"
 #include "mount/request.h"
+#include "mount/request_loop.h"
 
 namespace zsfs::mount {
 namespace {
@@ -156,101 +154,6 @@ fuse_session* new_session(const Options& options, const fuse_lowlevel_ops& ops, 
   fuse_session* session = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
   fuse_opt_free_args(&args);  // frees only what fuse_session_new may have allocated
   return session;
-}
-
-// How long the request thread keeps polling /dev/fuse for the next request before it sleeps.
-// A reply wakes the client, whose next request often comes within a few microseconds; caught
-// while polling, it costs this thread no sleep and wake-up, which dominate a metadata request
-// (perf: 45% of the daemon's time in the scheduler's switch and wake-up paths). Measured with
-// tests/bench/compare/metaops.c, 100,000 files on 2 cores, create/stat/unlink: sleeping at once
-// 4.3/1.6/2.7 s; polling 5 us 3.3/1.6/2.0 s; 10 us 2.6/0.95/1.8 s; 20 us 2.6/1.1/1.9 s; 50 us
-// no better. The untar of W1, where compression needs the CPU too, took 16.1, 17.6 and 13.8 s
-// polling 10 us against 17.0, 19.6 and 15.4 s sleeping at once (alternate runs; this machine's
-// noise is about that large), and 20.9 and 18.3 s polling 50 us against 17.2 and 17.8 s.
-constexpr auto kPollBeforeSleep = std::chrono::microseconds(10);
-
-// Tells the CPU that this is a busy-wait loop (saves power, yields to a sibling hyperthread).
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-// Whether a failed system call was only interrupted. Besides EINTR, the kernel's restart codes
-// (ERESTARTSYS 512 to ERESTART_RESTARTBLOCK 516, never meant for user space) reach a thread whose
-// poll(2) a debugger interrupted to run a function in it (gdb's `call`): seen as the daemon
-// ending with "Unknown error 516" under `call malloc_stats()`.
-inline bool interrupted(int error) {
-  return error == EINTR || (error >= 512 && error <= 516);
-}
-
-// The request loop for one thread (threads=1, the default): as libfuse's, but after each request
-// the thread polls the device, non-blocking, for kPollBeforeSleep before it sleeps in poll(2).
-// Returns 0 once unmounted or asked to stop (by a signal, through libfuse's handlers), or a
-// negative errno.
-int serve_one_thread(fuse_session* session) {
-  const int fd = fuse_session_fd(session);
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
-  fuse_buf buf{};  // libfuse allocates buf.mem on first use
-  int result = 0;
-  auto poll_until = std::chrono::steady_clock::now() + kPollBeforeSleep;
-  while (!fuse_session_exited(session)) {
-    const int received = fuse_session_receive_buf(session, &buf);
-    if (received > 0) {
-      fuse_session_process_buf(session, &buf);
-      poll_until = std::chrono::steady_clock::now() + kPollBeforeSleep;
-    } else if (received == -EAGAIN) {
-      if (std::chrono::steady_clock::now() < poll_until) {
-        cpu_relax();
-        continue;
-      }
-      // Sleep until a request comes; a signal (EINTR) or an unmount (POLLERR) ends the wait
-      // too, and the next receive tells which.
-      pollfd wait{fd, POLLIN, 0};
-      if (poll(&wait, 1, -1) < 0 && !interrupted(errno)) {
-        result = -errno;
-        break;
-      }
-      poll_until = std::chrono::steady_clock::now() + kPollBeforeSleep;
-    } else if (!interrupted(-received)) {
-      // 0: unmounted (libfuse marks the session exited); otherwise a device error.
-      result = received;
-      break;
-    }
-  }
-  std::free(buf.mem);
-  return result;
-}
-
-// Serves requests until unmounted or signalled; returns an exit status.
-int serve_until_unmounted(fuse_session* session, unsigned threads) {
-  if (threads == 1) {
-    const int result = serve_one_thread(session);
-    if (result == 0) return kExitOk;
-    log_error("the FUSE session failed: " + errno_text(-result));
-    return kExitFailure;
-  }
-  // threads= request threads (see kDefaultThreads for why one by default).
-  std::unique_ptr<fuse_loop_config, decltype(&fuse_loop_cfg_destroy)> config(fuse_loop_cfg_create(),
-                                                                             fuse_loop_cfg_destroy);
-  if (!config) {
-    log_error("cannot create the FUSE loop configuration: out of memory");
-    return kExitFailure;
-  }
-  // As many threads stay as may run: threads that come and go cost their creation, and would
-  // register per-thread state anew, which can fail when memory is short.
-  fuse_loop_cfg_set_idle_threads(config.get(), threads);
-  fuse_loop_cfg_set_max_threads(config.get(), threads);
-  fuse_loop_cfg_set_clone_fd(config.get(), 0);
-
-  const int result = fuse_session_loop_mt(session, config.get());
-  // 0: unmounted from outside; a signal number: SIGTERM, SIGINT or SIGHUP asked us to stop.
-  if (result == 0 || result == SIGTERM || result == SIGINT || result == SIGHUP) return kExitOk;
-  log_error("the FUSE session failed: " + errno_text(result < 0 ? -result : result));
-  return kExitFailure;
 }
 
 // The core's consistency check, in debug builds, once no request can come any more.

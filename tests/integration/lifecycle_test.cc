@@ -2,6 +2,7 @@
 // background, mount(8) and fstab through mount.fuse3, and mounting as an unprivileged user
 // through fusermount3.
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,6 +156,54 @@ TEST_F(LifecycleTest, SeveralRequestThreadsServeAndStop) {
   for (std::thread& t : clients)
     t.join();
   EXPECT_EQ(failures.load(), 0);
+  expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
+}
+
+// Threads of a process, from /proc.
+size_t thread_count(pid_t pid) {
+  size_t n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// Reads at random from path with O_DIRECT (every read a request), from `clients` threads at once.
+void read_at_random(const std::string& path, int clients, int reads_each) {
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      const int fd = open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+      ASSERT_GE(fd, 0) << errno_name(errno);
+      alignas(4096) static thread_local char buf[4096];
+      uint64_t x = 12345 + static_cast<uint64_t>(c);
+      for (int i = 0; i < reads_each; ++i) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        const off_t offset = static_cast<off_t>((x >> 33) % 1024) * 4096;
+        ASSERT_EQ(pread(fd, buf, sizeof buf, offset), 4096) << errno_name(errno);
+      }
+      close(fd);
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+}
+
+// threads=1: zsfs's own loop wakes a second request thread when concurrent clients keep requests
+// waiting, and not for one client that waits for each reply; signals still end it cleanly.
+TEST_F(LifecycleTest, ASecondRequestThreadServesConcurrentClientsOnly) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=64M");
+  const std::string path = zsfs_.path() + "/f";
+  write_file(path, compressible_data(4 << 20));
+  const size_t threads_at_start = thread_count(zsfs_.pid());
+  read_at_random(path, 1, 3000);
+  EXPECT_EQ(thread_count(zsfs_.pid()), threads_at_start) << "a second thread for one client";
+  read_at_random(path, 4, 3000);
+  EXPECT_EQ(thread_count(zsfs_.pid()), threads_at_start + 1)
+      << "no second thread for four concurrent clients";
+  // It sleeps again once the clients are gone, and goes with the daemon.
   expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
 }
 

@@ -1,0 +1,41 @@
+// request_loop: how zsfs takes requests from /dev/fuse, and how many threads it spends on them.
+//
+// threads=N (N > 1) is libfuse's multi-threaded loop. threads=1, the default, is zsfs's own loop,
+// which spends threads only where they pay for themselves on the host it runs on:
+//
+// - Polling. A reply wakes the client, whose next request often comes within microseconds;
+//   caught by polling the device, it costs this thread no sleep and wake-up, which dominate a
+//   metadata request. Each poll is a system call, though, and on hosts where system calls are
+//   dear (a hypervisor's trap on each) polling that rarely finds anything doubles the daemon's
+//   CPU time. The PollGovernor keeps polling only while polls find a request often enough to
+//   pay (it measures how often), and probes now and then when it has stopped.
+//
+// - A second request thread, on demand. One thread serves one request at a time, which caps
+//   concurrent clients (4 fio jobs reading at random) at one request per round trip. When the
+//   next request is already waiting each time the thread looks, several times running, and
+//   another one waits behind it (a fast client alone can have its next request in before the
+//   thread is back, but never two), the loop wakes a helper thread that serves beside it; the
+//   helper goes back to sleep once it has waited kHelperLinger without a request. Serial
+//   clients (tar, cp, a build's compiler) never queue two requests, so they never pay for the
+//   second thread's wake-ups. One-way messages (forgets, interrupts), which arrive in bursts
+//   whoever sends them, do not count.
+//
+// The decisions (PollGovernor, BacklogDetector) are in request_policy.h, apart from FUSE.
+#pragma once
+
+#include <chrono>
+
+#include "mount/request_policy.h"
+
+struct fuse_session;
+
+namespace zsfs::mount {
+
+// How long the helper thread waits for a request before it goes back to sleep.
+inline constexpr auto kHelperLinger = std::chrono::milliseconds(5);
+
+// Serves requests until unmounted or signalled; returns an exit status (kExitOk, or
+// kExitFailure with the reason logged).
+int serve_until_unmounted(fuse_session* session, unsigned threads);
+
+}  // namespace zsfs::mount
