@@ -3,6 +3,7 @@
 // check() can see the filesystem at rest.
 #include "fs/filesystem.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "base/check.h"
@@ -208,6 +209,8 @@ bool Filesystem::Impl::atime_needs_update(const Inode& inode, const timespec& t)
   auto before_or_equal = [](const timespec& a, const timespec& b) {
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec <= b.tv_nsec);
   };
+  // As the kernel's atime_needs_update(): nodiratime spares directories.
+  if (!config_.dir_atime && S_ISDIR(inode.mode)) return false;
   switch (config_.atime) {
     case AtimePolicy::kNoatime:
       return false;
@@ -306,6 +309,11 @@ Result<Attr> Filesystem::create(Ino parent, std::string_view name, uint32_t mode
   return impl_->make_node(parent, name, S_IFREG | (mode & 07777), 0, {}, caller, true);
 }
 
+Result<Attr> Filesystem::tmpfile(Ino parent, uint32_t mode, int flags, const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->tmpfile(parent, mode, (flags & O_EXCL) == 0, caller);
+}
+
 void Filesystem::release(Ino ino) {
   ReaderLock quiesce(impl_->quiesce_mu());
   impl_->release(ino);
@@ -339,6 +347,11 @@ Result<size_t> Filesystem::copy_file_range(Ino ino_in, uint64_t offset_in, Ino i
 Status Filesystem::fsync(Ino ino) {
   // Data lives in memory only: there is nothing to flush, but the inode must exist.
   return impl_->getattr(ino).ok() ? Status{} : Status(Errno{ESTALE});
+}
+
+Status Filesystem::kill_suidgid(Ino ino, const Caller& caller) {
+  ReaderLock quiesce(impl_->quiesce_mu());
+  return impl_->kill_suidgid(ino, caller);
 }
 
 Status Filesystem::opendir(Ino ino) {

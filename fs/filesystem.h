@@ -15,9 +15,10 @@
 //   new generation.
 // An ino passed to any method must be live and referenced by the caller (the root always is).
 //
-// Permission checks on mode bits are the kernel's job (zsfs always mounts with
+// Permission checks on mode bits and ACLs are the kernel's job (zsfs always mounts with
 // default_permissions); the core enforces the rules the kernel leaves to filesystems: setgid
-// directory inheritance, name and size limits, reserved xattrs, rename rules, the budget.
+// directory inheritance, clearing setuid and setgid, the umask and default ACLs, the mode's tie
+// to the access ACL, name and size limits, reserved xattrs, rename rules, the budget.
 //
 // Thread safety: every method may be called from any thread at any time. The lock hierarchy is
 // written once, in fs/filesystem.cc.
@@ -72,13 +73,15 @@ class Filesystem {
   Result<Attr> setattr(Ino ino, const SetAttr& change, const Caller& caller);
   Result<std::string> readlink(Ino ino);
 
-  // mode carries the file type (S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK) and permissions,
-  // already masked by the caller's umask.
+  // mode carries the file type (S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK) and permissions.
+  // Whatever creates an inode (mknod, mkdir, create, tmpfile) then applies caller.umask to them,
+  // or, with POSIX ACLs on, the directory's default ACL where it has one (fs/posix_acl.h).
   Result<Attr> mknod(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
                      const Caller& caller);
   Result<Attr> mkdir(Ino parent, std::string_view name, uint32_t mode, const Caller& caller);
   Result<Attr> symlink(Ino parent, std::string_view name, std::string_view target,
                        const Caller& caller);
+  // ENOENT for an inode with no name left, but for a linkable tmpfile().
   Result<Attr> link(Ino ino, Ino new_parent, std::string_view new_name);
   Status unlink(Ino parent, std::string_view name);
   Status rmdir(Ino parent, std::string_view name);
@@ -93,6 +96,11 @@ class Filesystem {
   // Creates and opens a regular file: one lookup and one open reference.
   Result<Attr> create(Ino parent, std::string_view name, uint32_t mode, int flags,
                       const Caller& caller);
+  // An unnamed regular file (O_TMPFILE): link count 0, one lookup reference and no open
+  // reference, so that it lives until forgotten. link() may give it a name, unless flags has
+  // O_EXCL. It takes parent's group (setgid) and default ACL, but no entry in it, and leaves its
+  // times alone; parent may have been removed.
+  Result<Attr> tmpfile(Ino parent, uint32_t mode, int flags, const Caller& caller);
   void release(Ino ino);
   // Reads up to dst.size() bytes at offset; fewer at end of file. Holes read as zeros.
   Result<size_t> read(Ino ino, uint64_t offset, std::span<std::byte> dst);
@@ -112,6 +120,10 @@ class Filesystem {
   Result<size_t> copy_file_range(Ino ino_in, uint64_t offset_in, Ino ino_out, uint64_t offset_out,
                                  uint64_t length, unsigned flags);
   Status fsync(Ino ino);
+  // Clears setuid, and setgid where the kernel would (the group may execute, or caller is neither
+  // in the file's group nor holds CAP_FSETID), from a regular file, as a write by a caller without
+  // CAP_FSETID does (FUSE_WRITE_KILL_SUIDGID). Changes nothing, ctime included, when no bit goes.
+  Status kill_suidgid(Ino ino, const Caller& caller);
 
   // --- Directories ---------------------------------------------------------------------------
   Status opendir(Ino ino);

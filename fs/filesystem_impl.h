@@ -1,6 +1,6 @@
 // Filesystem::Impl: the state of one mounted filesystem and the operations on it. Private to
 // fs/; the operations are spread over names.cc (namespace), file_io.cc (data), dirs.cc
-// (listing), xattrs.cc and fs_stats.cc by family.
+// (listing), xattrs.cc, acls.cc (POSIX ACLs) and fs_stats.cc by family.
 //
 // Lock hierarchy (take in this order, never upwards):
 //   1. quiesce_mu_  shared by every operation that changes state; exclusive by check(), which
@@ -44,6 +44,22 @@ inline uint64_t extras_bytes(const InodeExtras* extras) {
   return extras == nullptr ? 0 : extras->own_bytes() + extras->xattrs.bytes;
 }
 
+// Bytes charged for one stored xattr item: its name and value, and the two strings holding them.
+inline uint64_t xattr_entry_bytes(std::string_view name, std::string_view value) {
+  return 2 * sizeof(std::string) + name.size() + value.size();
+}
+
+// The ACLs a new inode takes from its directory's default ACL (acls.cc): xattr values, empty
+// where there is none.
+struct InheritedAcls {
+  std::string access;
+  std::string default_acl;  // directories only
+
+  bool empty() const { return access.empty() && default_acl.empty(); }
+  // What storing them costs, as xattr items.
+  uint64_t bytes() const;
+};
+
 class Filesystem::Impl {
  public:
   Impl(const Config& config, const pool::PoolConfig& pool_config,
@@ -59,6 +75,8 @@ class Filesystem::Impl {
   Result<std::string> readlink(Ino ino);
   Result<Attr> make_node(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
                          std::string_view symlink_target, const Caller& caller, bool open);
+  Result<Attr> tmpfile(Ino parent, uint32_t mode, bool linkable, const Caller& caller);
+  Status kill_suidgid(Ino ino, const Caller& caller);
   Result<Attr> link(Ino ino, Ino new_parent, std::string_view new_name);
   Status remove(Ino parent, std::string_view name, bool directory);
   Status rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
@@ -116,6 +134,20 @@ class Filesystem::Impl {
   bool atime_needs_update(const Inode& inode, const timespec& now) const
       ZSFS_REQUIRES_SHARED(inode.mu);
 
+  // --- new inodes (names.cc) ---
+  // Allocates a new inode of mode (type and permission bits) in dir, with one lookup reference
+  // (and an open one if open), a link count of 1 (2 for a directory) and everything it owns
+  // charged: owner and group (setgid directories), times, the umask or dir's default ACL, a
+  // symlink target, a device number. Reachable by no one until the caller publishes it.
+  Result<Inode*> new_inode(const Inode& dir, uint32_t mode, uint64_t rdev,
+                           std::string_view symlink_target, const Caller& caller, bool open,
+                           const timespec& t) ZSFS_REQUIRES_SHARED(dir.mu);
+  // Frees a new inode that could not be published. No lock may be held on it.
+  void discard_new_inode(Inode* inode);
+  // Clears setuid, and setgid where the kernel would (see Filesystem::kill_suidgid); returns
+  // whether the mode changed.
+  static bool kill_suidgid_locked(Inode& inode, const Caller& caller) ZSFS_REQUIRES(inode.mu);
+
   // --- data path helpers (file_io.cc) ---
   // Stores a block, as DedupStore::put() does; when the budget refuses it, makes room by direct
   // recompression (Recompressor::reclaim) and tries once more.
@@ -152,6 +184,27 @@ class Filesystem::Impl {
   Result<std::string> virtual_xattr(Inode& inode, std::string_view name, const Caller& caller);
   Status recompress_xattr(Ino ino, std::string_view value, const Caller& caller);
   Result<std::string> dictionary_chunk(std::string_view name);
+  // The stored value of name, or null.
+  static const std::string* find_xattr(const Inode& inode, std::string_view name)
+      ZSFS_REQUIRES_SHARED(inode.mu);
+  // Adds or replaces one stored item, charging what it grows by. flags: XATTR_CREATE (EEXIST if
+  // present), XATTR_REPLACE (ENODATA if absent) or 0. ENOSPC past kXattrTotalMax or the budget.
+  Status store_xattr(Inode& inode, std::string_view name, std::string_view value, int flags)
+      ZSFS_REQUIRES(inode.mu);
+  // Removes one stored item; ENODATA if absent.
+  Status erase_xattr(Inode& inode, std::string_view name) ZSFS_REQUIRES(inode.mu);
+
+  // --- POSIX ACLs (acls.cc) ---
+  // Applies caller's umask to a new inode's mode, or dir's default ACL where it has one
+  // (posix_acl_create), and returns the ACLs the inode inherits. Throws std::bad_alloc.
+  InheritedAcls inherit_acls(const Inode& dir, uint32_t& mode, const Caller& caller) const
+      ZSFS_REQUIRES_SHARED(dir.mu);
+  // Sets (value with entries) or removes (value with none) system.posix_acl_access or _default,
+  // and for the access ACL the mode bits it implies.
+  Status set_acl(Inode& inode, std::string_view name, std::string_view value, const Caller& caller)
+      ZSFS_REQUIRES(inode.mu);
+  // After a mode change: the access ACL's owner, mask (or group) and other entries follow it.
+  void chmod_acl(Inode& inode) ZSFS_REQUIRES(inode.mu);
 
   // --- compaction (fs_stats.cc) ---
   void compactor_loop();

@@ -77,13 +77,21 @@ static_assert(sizeof(Timestamp) == 12);
 
 struct Inode {
   Inode(Ino ino_in, uint32_t generation_in, MemoryBudget* budget)
-      : nopen(0), doomed(false), generation(generation_in), ino(ino_in), blocks(budget) {}
+      : nopen(0),
+        doomed(false),
+        linkable(false),
+        generation(generation_in),
+        ino(ino_in),
+        blocks(budget) {}
 
   // The fields are ordered to pack (128 bytes): the filesystem holds one inode per file, and the
   // Linux source tree is 80,000 of them.
   mutable RwLock mu;
-  uint32_t nopen : 31 ZSFS_GUARDED_BY(mu);
+  uint32_t nopen : 30 ZSFS_GUARDED_BY(mu);
   uint32_t doomed : 1 ZSFS_GUARDED_BY(mu);
+  // An unnamed file made by O_TMPFILE without O_EXCL, which link() may give its first name (the
+  // kernel's I_LINKABLE); cleared by that link.
+  uint32_t linkable : 1 ZSFS_GUARDED_BY(mu);
   const uint32_t generation;
   uint32_t mode ZSFS_GUARDED_BY(mu) = 0;
   const Ino ino;

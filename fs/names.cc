@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "fs/file_account.h"
 #include "fs/filesystem_impl.h"
+#include "fs/posix_acl.h"
 
 namespace zsfs::fs {
 namespace {
@@ -83,7 +84,7 @@ Result<Attr> Filesystem::Impl::getattr(Ino ino) {
 }
 
 Result<Attr> Filesystem::Impl::setattr(Ino ino, const SetAttr& change, const Caller& caller) {
-  (void)caller;  // permission to change is the kernel's check (default_permissions)
+  // Permission to change is the kernel's check (default_permissions).
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
   WriterLock lock(inode->mu);
@@ -96,7 +97,12 @@ Result<Attr> Filesystem::Impl::setattr(Ino ino, const SetAttr& change, const Cal
     ZSFS_TRY_STATUS(truncate_locked(*inode, *change.size));
     if (change.mtime.kind == TimeChange::Kind::kOmit) inode->mtime = t;
   }
-  if (change.mode) inode->mode = (inode->mode & S_IFMT) | (*change.mode & 07777);
+  if (change.mode) {
+    inode->mode = (inode->mode & S_IFMT) | (*change.mode & 07777);
+    chmod_acl(*inode);
+  }
+  // Before the owner changes: whether a setgid bit survives depends on the group it had.
+  if (change.kill_suidgid) kill_suidgid_locked(*inode, caller);
   if (change.uid) inode->uid = *change.uid;
   if (change.gid) inode->gid = *change.gid;
   auto changed = [&](const TimeChange& c, const Timestamp& current) -> Timestamp {
@@ -116,6 +122,33 @@ Result<Attr> Filesystem::Impl::setattr(Ino ino, const SetAttr& change, const Cal
   return attr_of(*inode);
 }
 
+bool Filesystem::Impl::kill_suidgid_locked(Inode& inode, const Caller& caller) {
+  // As the kernel's setattr_should_drop_suidgid() for the FUSE kill flags: setuid always; setgid
+  // when the group may execute (otherwise it marks mandatory locking, not privilege), or when the
+  // caller is neither in the file's group nor holds CAP_FSETID.
+  if (!inode.is_reg()) return false;
+  uint32_t mode = inode.mode & ~static_cast<uint32_t>(S_ISUID);
+  if ((mode & S_ISGID) && ((mode & S_IXGRP) || !caller.may_keep_setgid(inode.gid))) {
+    mode &= ~static_cast<uint32_t>(S_ISGID);
+  }
+  if (mode == inode.mode) return false;
+  inode.mode = mode;
+  return true;
+}
+
+Status Filesystem::Impl::kill_suidgid(Ino ino, const Caller& caller) {
+  Inode* inode = get(ino);
+  if (inode == nullptr) return Errno{ESTALE};
+  {
+    // Most writes find neither bit: a shared lock answers them.
+    ReaderLock lock(inode->mu);
+    if ((inode->mode & (S_ISUID | S_ISGID)) == 0) return {};
+  }
+  WriterLock lock(inode->mu);
+  if (kill_suidgid_locked(*inode, caller)) inode->ctime = now();
+  return {};
+}
+
 Result<std::string> Filesystem::Impl::readlink(Ino ino) {
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
@@ -124,20 +157,108 @@ Result<std::string> Filesystem::Impl::readlink(Ino ino) {
   return inode->extras->symlink;
 }
 
+Result<Inode*> Filesystem::Impl::new_inode(const Inode& dir, uint32_t mode, uint64_t rdev,
+                                           std::string_view symlink_target, const Caller& caller,
+                                           bool open, const timespec& t) {
+  const uint32_t type = mode & S_IFMT;
+  // Owner and group as the kernel's inode_init_owner(): a setgid directory hands its group on,
+  // and its setgid bit to subdirectories; no setgid file for a group the creator is not in.
+  uint32_t gid = caller.gid;
+  if (dir.mode & S_ISGID) {
+    gid = dir.gid;
+    if (type == S_IFDIR) mode |= S_ISGID;
+  }
+  if (type != S_IFDIR && (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+      !caller.may_keep_setgid(gid)) {
+    mode &= ~static_cast<uint32_t>(S_ISGID);
+  }
+  // The umask, or the directory's default ACL; a symbolic link's mode is always 0777.
+  InheritedAcls acls;
+  if (type != S_IFLNK) {
+    try {
+      acls = inherit_acls(dir, mode, caller);
+    } catch (const std::bad_alloc&) {
+      return Errno{ENOMEM};
+    }
+  }
+
+  // What the new inode owns besides itself, charged before anything changes.
+  const bool device = (type == S_IFCHR || type == S_IFBLK) && rdev != 0;
+  const bool has_extras = type == S_IFLNK || device || !acls.empty();
+  const uint64_t acl_bytes = acls.bytes();
+  const uint64_t extra = (type == S_IFDIR ? sizeof(Directory) : 0) +
+                         (has_extras ? InodeExtras::own_bytes_for(symlink_target.size()) : 0) +
+                         acl_bytes;
+  if (!budget_.try_charge(extra)) return Errno{ENOSPC};
+  Result<Inode*> allocated = inodes_.allocate();
+  if (!allocated.ok()) {
+    budget_.uncharge(extra);
+    return Errno{allocated.error()};
+  }
+  Inode* inode = *allocated;
+  // Nobody else can reach the new inode until the caller publishes it, so taking its lock cannot
+  // wait (even though its number may be below the directory's).
+  const bool made = [&]() {
+    WriterLock lock(inode->mu);
+    inode->mode = mode;
+    inode->uid = caller.uid;
+    inode->gid = gid;
+    inode->nlink = type == S_IFDIR ? 2 : 1;
+    inode->atime = inode->mtime = inode->ctime = t;
+    inode->nlookup = 1;
+    inode->nopen = open ? 1 : 0;
+    if (type == S_IFLNK) inode->size = symlink_target.size();
+    try {
+      if (type == S_IFDIR) {
+        inode->dir = std::make_unique<Directory>(&budget_);
+        inode->dir->parent = dir.ino;
+        inode->size = 2 * kBogoDirentBytes;
+      }
+      if (has_extras) {
+        inode->extras = std::make_unique<InodeExtras>();
+        InodeExtras& extras = *inode->extras;
+        extras.symlink = symlink_target;
+        if (device) extras.rdev = rdev;
+        if (!acls.access.empty()) {
+          extras.xattrs.items.emplace_back(acl::kAccessXattr, std::move(acls.access));
+        }
+        if (!acls.default_acl.empty()) {
+          extras.xattrs.items.emplace_back(acl::kDefaultXattr, std::move(acls.default_acl));
+        }
+        extras.xattrs.bytes = acl_bytes;
+      }
+    } catch (const std::bad_alloc&) {
+      inode->dir.reset();
+      inode->extras.reset();
+      return false;
+    }
+    return true;
+  }();
+  if (!made) {
+    inodes_.release(inode);
+    budget_.uncharge(extra);
+    return Errno{ENOMEM};
+  }
+  extra_bytes_ += extra;
+  return inode;
+}
+
+void Filesystem::Impl::discard_new_inode(Inode* inode) {
+  {
+    WriterLock lock(inode->mu);
+    inode->nlink = 0;
+    inode->nlookup = 0;
+    inode->nopen = 0;
+    inode->doomed = true;
+  }
+  destroy(inode);
+}
+
 Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint32_t mode,
                                          uint64_t rdev, std::string_view symlink_target,
                                          const Caller& caller, bool open) {
   ZSFS_TRY_STATUS(check_new_name(name));
   const uint32_t type = mode & S_IFMT;
-  // What the new inode owns besides itself, charged before anything changes.
-  const bool device = (type == S_IFCHR || type == S_IFBLK) && rdev != 0;
-  uint64_t extra = 0;
-  if (type == S_IFDIR) {
-    extra = sizeof(Directory);
-  } else if (type == S_IFLNK || device) {
-    extra = InodeExtras::own_bytes_for(symlink_target.size());
-  }
-
   WriterLock ns(ns_mu_);
   Inode* dir = get(parent);
   if (dir == nullptr) return Errno{ESTALE};
@@ -147,70 +268,36 @@ Result<Attr> Filesystem::Impl::make_node(Ino parent, std::string_view name, uint
   if (dir->nlink == 0) return Errno{ENOENT};  // removed while still open
   if (type == S_IFDIR && dir->nlink >= kLinkMax) return Errno{EMLINK};
 
-  if (!budget_.try_charge(extra)) return Errno{ENOSPC};
-  Result<Inode*> allocated = inodes_.allocate();
-  if (!allocated.ok()) {
-    budget_.uncharge(extra);
-    return Errno{allocated.error()};
-  }
-  Inode* inode = *allocated;
-
-  if (dir->mode & S_ISGID) {
-    // A setgid directory hands its group on, and its setgid bit to subdirectories.
-    if (type == S_IFDIR) mode |= S_ISGID;
-  }
-  const uint32_t gid = (dir->mode & S_ISGID) ? dir->gid : caller.gid;
-  if (type != S_IFDIR && (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && gid != caller.gid &&
-      caller.uid != 0) {
-    // As the kernel's inode_init_owner: no setgid file for a group the creator is not in.
-    mode &= ~static_cast<uint32_t>(S_ISGID);
-  }
   const timespec t = now();
-  // Nobody else can reach the new inode until its entry exists, so taking its lock cannot wait
-  // (even though its number may be below the directory's).
-  Status status = [&]() -> Status {
-    WriterLock lock(inode->mu);
-    inode->mode = mode;
-    inode->uid = caller.uid;
-    inode->gid = gid;
-    inode->nlink = type == S_IFDIR ? 2 : 1;
-    inode->atime = inode->mtime = inode->ctime = t;
-    inode->nlookup = 1;
-    inode->nopen = open ? 1 : 0;
-    try {
-      if (type == S_IFDIR) {
-        inode->dir = std::make_unique<Directory>(&budget_);
-        inode->dir->parent = parent;
-        inode->size = 2 * kBogoDirentBytes;
-      } else if (type == S_IFLNK) {
-        inode->extras = std::make_unique<InodeExtras>();
-        inode->extras->symlink = symlink_target;
-        inode->size = symlink_target.size();
-      } else if (device) {
-        inode->extras = std::make_unique<InodeExtras>();
-        inode->extras->rdev = rdev;
-      }
-    } catch (const std::bad_alloc&) {
-      return Errno{ENOMEM};
-    }
-    return {};
-  }();
-  if (status.ok()) status = dir->dir->insert(name, inode->ino, type);
-  if (!status.ok()) {
-    {
-      WriterLock lock(inode->mu);
-      inode->dir.reset();
-      inode->extras.reset();
-    }
-    inodes_.release(inode);
-    budget_.uncharge(extra);
-    return Errno{status.error()};
+  Result<Inode*> made = new_inode(*dir, mode, rdev, symlink_target, caller, open, t);
+  if (!made.ok()) return Errno{made.error()};
+  Inode* inode = *made;
+  if (Status inserted = dir->dir->insert(name, inode->ino, type); !inserted.ok()) {
+    discard_new_inode(inode);
+    return Errno{inserted.error()};
   }
-  extra_bytes_ += extra;
   dir->mtime = dir->ctime = t;
   dir->size += kBogoDirentBytes;
   if (type == S_IFDIR) ++dir->nlink;
   ReaderLock lock(inode->mu);
+  return attr_of(*inode);
+}
+
+Result<Attr> Filesystem::Impl::tmpfile(Ino parent, uint32_t mode, bool linkable,
+                                       const Caller& caller) {
+  // The directory only lends its group, setgid bit and default ACL: it gets no entry and keeps
+  // its times, and may even have been removed, as on tmpfs.
+  ReaderLock ns(ns_mu_);
+  Inode* dir = get(parent);
+  if (dir == nullptr) return Errno{ESTALE};
+  if (dir->dir == nullptr) return Errno{ENOTDIR};
+  ReaderLock dir_lock(dir->mu);
+  Result<Inode*> made = new_inode(*dir, S_IFREG | (mode & 07777), 0, {}, caller, false, now());
+  if (!made.ok()) return Errno{made.error()};
+  Inode* inode = *made;
+  WriterLock lock(inode->mu);
+  inode->nlink = 0;
+  inode->linkable = linkable;
   return attr_of(*inode);
 }
 
@@ -226,15 +313,20 @@ Result<Attr> Filesystem::Impl::link(Ino ino, Ino new_parent, std::string_view ne
   InodeLocks locks{inode, dir};
   inode->mu.assert_held();
   dir->mu.assert_held();
-  if (inode->nlink == 0 || dir->nlink == 0) return Errno{ENOENT};
+  // An unlinked file takes no new name, but for an O_TMPFILE file made linkable, whose first
+  // name this is (the kernel's I_LINKABLE).
+  if (dir->nlink == 0 || (inode->nlink == 0 && !inode->linkable)) return Errno{ENOENT};
   if (inode->nlink >= kLinkMax) return Errno{EMLINK};
-  ZSFS_TRY_STATUS(inodes_.reserve_link());
+  // Names beyond an inode's first count against the inode limit, as on tmpfs.
+  const bool extra_name = inode->nlink > 0;
+  if (extra_name) ZSFS_TRY_STATUS(inodes_.reserve_link());
   if (Status inserted = dir->dir->insert(new_name, ino, inode->type()); !inserted.ok()) {
-    inodes_.release_link();
+    if (extra_name) inodes_.release_link();
     return Errno{inserted.error()};
   }
   const timespec t = now();
   ++inode->nlink;
+  inode->linkable = false;
   ++inode->nlookup;
   inode->ctime = t;
   dir->mtime = dir->ctime = t;

@@ -34,9 +34,22 @@ inline constexpr size_t kXattrTotalMax = 1 << 20;
 
 // Who is asking: the credentials of the process behind a request.
 struct Caller {
-  uint32_t uid = 0;
+  uint32_t uid = 0;  // filesystem uid and gid
   uint32_t gid = 0;
   int32_t pid = 0;
+  // The umask for what the caller creates, where the filesystem applies it (the kernel leaves it
+  // to zsfs when POSIX ACLs are on, since a default ACL replaces it); 0 where the kernel applied
+  // it already.
+  uint32_t umask = 0;
+  // Whether the caller is in `group` (as its filesystem gid or a supplementary group) or holds
+  // CAP_FSETID: the kernel's in_group_or_capable(), which decides whether a setgid bit survives
+  // a change. Asked only then; null judges by the filesystem gid alone, with uid 0 as capable.
+  bool (*in_group_or_capable)(const Caller& caller, uint32_t group) = nullptr;
+
+  bool may_keep_setgid(uint32_t group) const {
+    return in_group_or_capable != nullptr ? in_group_or_capable(*this, group)
+                                          : gid == group || uid == 0;
+  }
 };
 
 struct Attr {
@@ -73,6 +86,9 @@ struct SetAttr {
   TimeChange atime;
   TimeChange mtime;
   std::optional<timespec> ctime;
+  // Clear setuid and setgid as a write, truncate or chown by the caller does (FUSE's
+  // FATTR_KILL_SUIDGID): see Filesystem::kill_suidgid.
+  bool kill_suidgid = false;
 };
 
 struct StatFs {
@@ -122,6 +138,8 @@ struct Config {
   size_t dict_size_bytes = 112 << 10;
   unsigned chain_pages = 8;  // pages per zspage, 1..16
   AtimePolicy atime = AtimePolicy::kRelatime;
+  bool dir_atime = true;  // false: nodiratime, listing a directory leaves its atime alone
+  bool posix_acl = true;  // system.posix_acl_access and _default kept and inherited (acl/noacl)
   // Compact in the background when the pool's fragmentation crosses a threshold.
   bool auto_compact = true;
   // Threads that compress written blocks in the background (0: writers compress their own),

@@ -1,11 +1,12 @@
 // The extended attribute family, and the virtual attributes through which zsfs shows its
 // statistics and takes requests (compaction, consistency check).
 //
-// Stored attributes follow tmpfs: the user., trusted. and security. namespaces, names up to 255
-// bytes, values up to 64 KiB, user.* only on regular files and directories. The VFS checks
-// permissions (trusted.* needs CAP_SYS_ADMIN) before a request reaches zsfs; the core enforces
-// what is left: names, sizes, flags, the per-inode total and the budget, and the reserved
-// "user.zsfs." prefix.
+// Stored attributes follow tmpfs: the user., trusted. and security. namespaces, and with POSIX
+// ACLs on (the default) system.posix_acl_access and system.posix_acl_default (acls.cc); names
+// up to 255 bytes, values up to 64 KiB, user.* only on regular files and directories. The VFS
+// checks permissions (trusted.* needs CAP_SYS_ADMIN, an ACL the owner) before a request reaches
+// zsfs; the core enforces what is left: names, sizes, flags, the per-inode total and the budget,
+// and the reserved "user.zsfs." prefix.
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -14,6 +15,7 @@
 
 #include "base/json.h"
 #include "fs/filesystem_impl.h"
+#include "fs/posix_acl.h"
 
 namespace zsfs::fs {
 namespace {
@@ -24,17 +26,20 @@ constexpr size_t kActionResultMax = 4096;
 // Statistics grow between a size query and the read that follows it; this much slack keeps the
 // read from failing with ERANGE.
 constexpr size_t kVirtualSlack = 4096;
-// Per stored attribute, what an entry costs besides its name and value (two std::strings).
-constexpr uint64_t kXattrEntryBytes = 2 * sizeof(std::string);
 
 bool has_prefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// EOPNOTSUPP for a namespace zsfs does not keep, EINVAL for a bare prefix, ERANGE for a name
-// that is too long.
-Status check_name(std::string_view name) {
+bool is_acl(std::string_view name) {
+  return name == acl::kAccessXattr || name == acl::kDefaultXattr;
+}
+
+// EOPNOTSUPP for a namespace zsfs does not keep (system.*, but for the ACLs when they are on),
+// EINVAL for a bare prefix, ERANGE for a name that is too long.
+Status check_name(std::string_view name, bool posix_acl) {
   if (name.empty() || name.size() > kXattrNameMax) return Errno{ERANGE};
+  if (is_acl(name)) return posix_acl ? Status{} : Status(Errno{EOPNOTSUPP});
   for (std::string_view prefix : {"user.", "trusted.", "security."}) {
     if (has_prefix(name, prefix)) {
       return name.size() == prefix.size() ? Status(Errno{EINVAL}) : Status{};
@@ -63,15 +68,79 @@ bool is_action(std::string_view name) {
   return name == kXattrCompact || name == kXattrCheck;
 }
 
-uint64_t entry_bytes(std::string_view name, std::string_view value) {
-  return kXattrEntryBytes + name.size() + value.size();
+}  // namespace
+
+const std::string* Filesystem::Impl::find_xattr(const Inode& inode, std::string_view name) {
+  if (inode.extras == nullptr) return nullptr;
+  for (const auto& [key, value] : inode.extras->xattrs.items) {
+    if (key == name) return &value;
+  }
+  return nullptr;
 }
 
-}  // namespace
+Status Filesystem::Impl::store_xattr(Inode& inode, std::string_view name, std::string_view value,
+                                     int flags) {
+  InodeExtras* extras = inode.extras.get();
+  Xattrs* attrs = extras != nullptr ? &extras->xattrs : nullptr;
+  auto it = attrs == nullptr ? decltype(attrs->items)::iterator{}
+                             : std::find_if(attrs->items.begin(), attrs->items.end(),
+                                            [&](const auto& item) { return item.first == name; });
+  const bool exists = attrs != nullptr && it != attrs->items.end();
+  if ((flags & XATTR_CREATE) && exists) return Errno{EEXIST};
+  if ((flags & XATTR_REPLACE) && !exists) return Errno{ENODATA};
+
+  const uint64_t old_bytes = exists ? xattr_entry_bytes(it->first, it->second) : 0;
+  const uint64_t new_bytes = xattr_entry_bytes(name, value);
+  const uint64_t total = (attrs != nullptr ? attrs->bytes : 0) - old_bytes + new_bytes;
+  if (total > kXattrTotalMax) return Errno{ENOSPC};
+  // Growth is charged before it is taken; shrinking is uncharged after.
+  const uint64_t grown = new_bytes + (extras == nullptr ? InodeExtras::own_bytes_for(0) : 0);
+  if (grown > old_bytes && !budget_.try_charge(grown - old_bytes)) return Errno{ENOSPC};
+  try {
+    if (extras == nullptr) {
+      inode.extras = std::make_unique<InodeExtras>();
+      extras = inode.extras.get();
+      attrs = &extras->xattrs;
+      it = attrs->items.end();
+    }
+    if (exists) {
+      it->second.assign(value);
+    } else {
+      attrs->items.emplace_back(std::string(name), std::string(value));
+    }
+  } catch (const std::bad_alloc&) {
+    if (extras != nullptr && extras->empty()) inode.extras.reset();
+    if (grown > old_bytes) budget_.uncharge(grown - old_bytes);
+    return Errno{ENOMEM};
+  }
+  if (old_bytes > grown) budget_.uncharge(old_bytes - grown);
+  attrs->bytes = attrs->bytes - old_bytes + new_bytes;
+  extra_bytes_ += grown - old_bytes;  // wraps correctly when it shrank
+  return {};
+}
+
+Status Filesystem::Impl::erase_xattr(Inode& inode, std::string_view name) {
+  InodeExtras* extras = inode.extras.get();
+  if (extras == nullptr) return Errno{ENODATA};
+  Xattrs& attrs = extras->xattrs;
+  auto it = std::find_if(attrs.items.begin(), attrs.items.end(),
+                         [&](const auto& item) { return item.first == name; });
+  if (it == attrs.items.end()) return Errno{ENODATA};
+  uint64_t freed = xattr_entry_bytes(it->first, it->second);
+  attrs.items.erase(it);
+  attrs.bytes -= freed;
+  if (extras->empty()) {
+    freed += extras->own_bytes();
+    inode.extras.reset();
+  }
+  budget_.uncharge(freed);
+  extra_bytes_ -= freed;
+  return {};
+}
 
 Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
                                   const Caller& caller) {
-  ZSFS_TRY_STATUS(check_name(name));
+  ZSFS_TRY_STATUS(check_name(name, config_.posix_acl));
   if (name == kXattrRecompress) return recompress_xattr(ino, value, caller);
   if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
   if (value.size() > kXattrValueMax) return Errno{E2BIG};
@@ -82,65 +151,28 @@ Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_vi
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
   WriterLock lock(inode->mu);
+  // As the kernel's set_posix_acl(), which takes no create or replace flag.
+  if (is_acl(name)) return set_acl(*inode, name, value, caller);
   if (has_prefix(name, "user.") && !inode->is_reg() && !inode->is_dir()) return Errno{EPERM};
-  InodeExtras* extras = inode->extras.get();
-  Xattrs* attrs = extras != nullptr ? &extras->xattrs : nullptr;
-  auto it = attrs == nullptr ? decltype(attrs->items)::iterator{}
-                             : std::find_if(attrs->items.begin(), attrs->items.end(),
-                                            [&](const auto& item) { return item.first == name; });
-  const bool exists = attrs != nullptr && it != attrs->items.end();
-  if ((flags & XATTR_CREATE) && exists) return Errno{EEXIST};
-  if ((flags & XATTR_REPLACE) && !exists) return Errno{ENODATA};
-
-  const uint64_t old_bytes = exists ? entry_bytes(it->first, it->second) : 0;
-  const uint64_t new_bytes = entry_bytes(name, value);
-  const uint64_t total = (attrs != nullptr ? attrs->bytes : 0) - old_bytes + new_bytes;
-  if (total > kXattrTotalMax) return Errno{ENOSPC};
-  // Growth is charged before it is taken; shrinking is uncharged after.
-  const uint64_t grown = new_bytes + (extras == nullptr ? InodeExtras::own_bytes_for(0) : 0);
-  if (grown > old_bytes && !budget_.try_charge(grown - old_bytes)) return Errno{ENOSPC};
-  try {
-    if (extras == nullptr) {
-      inode->extras = std::make_unique<InodeExtras>();
-      extras = inode->extras.get();
-      attrs = &extras->xattrs;
-      it = attrs->items.end();
-    }
-    if (exists) {
-      it->second.assign(value);
-    } else {
-      attrs->items.emplace_back(std::string(name), std::string(value));
-    }
-  } catch (const std::bad_alloc&) {
-    if (extras != nullptr && extras->empty()) inode->extras.reset();
-    if (grown > old_bytes) budget_.uncharge(grown - old_bytes);
-    return Errno{ENOMEM};
-  }
-  if (old_bytes > grown) budget_.uncharge(old_bytes - grown);
-  attrs->bytes = attrs->bytes - old_bytes + new_bytes;
-  extra_bytes_ += grown - old_bytes;  // wraps correctly when it shrank
+  ZSFS_TRY_STATUS(store_xattr(*inode, name, value, flags));
   inode->ctime = now();
   return {};
 }
 
 Result<std::string> Filesystem::Impl::getxattr(Ino ino, std::string_view name,
                                                const Caller& caller) {
-  ZSFS_TRY_STATUS(check_name(name));
+  ZSFS_TRY_STATUS(check_name(name, config_.posix_acl));
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
   if (is_virtual(name)) return virtual_xattr(*inode, name, caller);
   ReaderLock lock(inode->mu);
-  if (inode->extras != nullptr) {
-    for (const auto& [key, value] : inode->extras->xattrs.items) {
-      if (key == name) return value;
-    }
-  }
+  if (const std::string* value = find_xattr(*inode, name)) return *value;
   return Errno{ENODATA};
 }
 
 Result<size_t> Filesystem::Impl::getxattr_size(Ino ino, std::string_view name,
                                                const Caller& caller) {
-  ZSFS_TRY_STATUS(check_name(name));
+  ZSFS_TRY_STATUS(check_name(name, config_.posix_acl));
   if (is_action(name)) {
     Inode* inode = get(ino);
     if (inode == nullptr) return Errno{ESTALE};
@@ -173,26 +205,14 @@ Result<std::string> Filesystem::Impl::listxattr(Ino ino, const Caller& caller) {
 
 Status Filesystem::Impl::removexattr(Ino ino, std::string_view name, const Caller& caller) {
   (void)caller;
-  ZSFS_TRY_STATUS(check_name(name));
+  ZSFS_TRY_STATUS(check_name(name, config_.posix_acl));
   if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
   WriterLock lock(inode->mu);
-  InodeExtras* extras = inode->extras.get();
-  if (extras == nullptr) return Errno{ENODATA};
-  Xattrs& attrs = extras->xattrs;
-  auto it = std::find_if(attrs.items.begin(), attrs.items.end(),
-                         [&](const auto& item) { return item.first == name; });
-  if (it == attrs.items.end()) return Errno{ENODATA};
-  uint64_t freed = entry_bytes(it->first, it->second);
-  attrs.items.erase(it);
-  attrs.bytes -= freed;
-  if (extras->empty()) {
-    freed += extras->own_bytes();
-    inode->extras.reset();
-  }
-  budget_.uncharge(freed);
-  extra_bytes_ -= freed;
+  Status erased = erase_xattr(*inode, name);
+  // As on tmpfs, removing an ACL that is not there succeeds (and still changes ctime).
+  if (!erased.ok() && !(is_acl(name) && erased.error() == ENODATA)) return erased;
   inode->ctime = now();
   return {};
 }

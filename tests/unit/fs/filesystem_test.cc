@@ -27,13 +27,8 @@ using testing::text_block;
 using testing::user;
 using testing::write_str;
 
-class FilesystemTest : public ::testing::Test {
+class FilesystemTest : public testing::FsTest {
  protected:
-  void SetUp() override { fs_ = make_fs(); }
-  void TearDown() override {
-    if (fs_) EXPECT_FS_CONSISTENT(*fs_);
-  }
-
   Ino create(std::string_view name, Ino parent = kRootIno, uint32_t mode = 0644) {
     Result<Attr> attr = fs_->create(parent, name, mode, O_RDWR, user());
     EXPECT_TRUE(attr.ok()) << name;
@@ -44,14 +39,15 @@ class FilesystemTest : public ::testing::Test {
     EXPECT_TRUE(attr.ok()) << name;
     return attr.ok() ? attr->ino : 0;
   }
-  Attr attr(Ino ino) { return *fs_->getattr(ino); }
-  int error_of(const Status& s) { return s.ok() ? 0 : s.error(); }
-  template <class T>
-  int error_of(const Result<T>& r) {
-    return r.ok() ? 0 : r.error();
+  // A setgid directory of group 500, made by root.
+  Ino setgid_dir(std::string_view name) {
+    Ino d = mkdir(name);
+    SetAttr change;
+    change.mode = 02775;
+    change.gid = 500;
+    EXPECT_TRUE(fs_->setattr(d, change, user(0, 0)).ok());
+    return d;
   }
-
-  std::unique_ptr<Filesystem> fs_;
 };
 
 TEST_F(FilesystemTest, RootDirectory) {
@@ -307,11 +303,7 @@ TEST_F(FilesystemTest, NameLimits) {
 }
 
 TEST_F(FilesystemTest, SetgidDirectoryInheritance) {
-  Ino d = mkdir("sgid");
-  SetAttr change;
-  change.mode = 02775;
-  change.gid = 500;
-  ASSERT_TRUE(fs_->setattr(d, change, user(0, 0)).ok());
+  Ino d = setgid_dir("sgid");
   Result<Attr> f = fs_->create(d, "f", 0644, O_RDWR, user(1000, 1000));
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->gid, 500u);
@@ -326,6 +318,88 @@ TEST_F(FilesystemTest, SetgidDirectoryInheritance) {
   EXPECT_EQ(g->mode & S_ISGID, 0u);
   fs_->release(f->ino);
   fs_->release(g->ino);
+}
+
+TEST_F(FilesystemTest, SetgidDirectoryAsksWhetherTheCreatorIsInTheGroup) {
+  Ino d = setgid_dir("sgid");
+  // A member through a supplementary group keeps setgid: the caller's own check says so.
+  Caller member = user(1000, 1000);
+  member.in_group_or_capable = [](const Caller&, uint32_t group) { return group == 500; };
+  Result<Attr> g = fs_->create(d, "g", 02755, O_RDWR, member);
+  ASSERT_TRUE(g.ok());
+  EXPECT_NE(g->mode & S_ISGID, 0u);
+  fs_->release(g->ino);
+}
+
+TEST_F(FilesystemTest, KillSuidgidAsTheKernelWould) {
+  int files = 0;
+  auto mode_after_kill = [&](uint32_t mode, const Caller& caller) {
+    Ino f = create("k" + std::to_string(++files));
+    SetAttr chmod;
+    chmod.mode = mode;
+    EXPECT_TRUE(fs_->setattr(f, chmod, user()).ok());
+    const timespec ctime = attr(f).ctime;
+    EXPECT_TRUE(fs_->kill_suidgid(f, caller).ok());
+    const Attr after = attr(f);
+    // ctime moves only when a bit went.
+    if ((after.mode & 07777) == mode) {
+      EXPECT_EQ(after.ctime.tv_nsec, ctime.tv_nsec);
+    }
+    fs_->release(f);
+    return after.mode & 07777;
+  };
+  const Caller outsider = user(2000, 2000);  // not in the file's group 1000
+  const Caller member = user(2000, 1000);
+  EXPECT_EQ(mode_after_kill(04755, member), 0755u);    // setuid always goes
+  EXPECT_EQ(mode_after_kill(06755, member), 0755u);    // setgid with group execute goes
+  EXPECT_EQ(mode_after_kill(02745, member), 02745u);   // without it, it marks locking: stays
+  EXPECT_EQ(mode_after_kill(02745, outsider), 0745u);  // unless the writer is not in the group
+  EXPECT_EQ(mode_after_kill(0755, outsider), 0755u);
+  Ino d = mkdir("dir");
+  SetAttr chmod;
+  chmod.mode = 06755;
+  ASSERT_TRUE(fs_->setattr(d, chmod, user()).ok());
+  ASSERT_TRUE(fs_->kill_suidgid(d, outsider).ok());  // directories keep theirs
+  EXPECT_EQ(attr(d).mode & 07777, 06755u);
+}
+
+TEST_F(FilesystemTest, SetattrKillsBeforeTheOwnerChanges) {
+  Ino f = create("f");
+  SetAttr change;
+  change.mode = 02745;
+  ASSERT_TRUE(fs_->setattr(f, change, user()).ok());
+  // chown to another group by a member of the current one: the setgid bit of a file without
+  // group execute stays (the kernel asks about the group the file had).
+  SetAttr chown;
+  chown.gid = 3000;
+  chown.kill_suidgid = true;
+  ASSERT_TRUE(fs_->setattr(f, chown, user(1000, 1000)).ok());
+  EXPECT_EQ(attr(f).mode & 07777, 02745u);
+  EXPECT_EQ(attr(f).gid, 3000u);
+  SetAttr truncate;
+  truncate.size = 0;
+  truncate.kill_suidgid = true;
+  ASSERT_TRUE(fs_->setattr(f, truncate, user(1000, 1000)).ok());  // not in group 3000 now
+  EXPECT_EQ(attr(f).mode & 07777, 0745u);
+  fs_->release(f);
+}
+
+TEST(FilesystemNodiratime, ListingLeavesDirectoryAtimeAlone) {
+  Config config = testing::small_config();
+  config.atime = AtimePolicy::kStrictatime;
+  config.dir_atime = false;
+  auto fs = make_fs(config);
+  const timespec before = fs->getattr(kRootIno)->atime;
+  ASSERT_TRUE(fs->readdir(kRootIno, 0, [](const DirEntry&) { return true; }).ok());
+  EXPECT_EQ(fs->getattr(kRootIno)->atime.tv_nsec, before.tv_nsec);
+  // Files still get theirs.
+  Attr f = *fs->create(kRootIno, "f", 0644, O_RDWR, user());
+  write_str(*fs, f.ino, 0, "x");
+  const timespec file_before = fs->getattr(f.ino)->atime;
+  EXPECT_EQ(read_str(*fs, f.ino, 0, 1), "x");
+  const timespec file_after = fs->getattr(f.ino)->atime;
+  EXPECT_TRUE(file_after.tv_sec != file_before.tv_sec || file_after.tv_nsec != file_before.tv_nsec);
+  fs->release(f.ino);
 }
 
 TEST_F(FilesystemTest, RenameRules) {
@@ -488,7 +562,7 @@ TEST_F(FilesystemTest, Xattrs) {
   EXPECT_EQ(error_of(fs_->getxattr(f, "user.none", user())), ENODATA);
   EXPECT_EQ(*fs_->listxattr(f, user(0, 0)), std::string("user.a\0trusted.t\0security.s\0", 28));
   EXPECT_EQ(*fs_->listxattr(f, user()), std::string("user.a\0security.s\0", 18));
-  EXPECT_EQ(error_of(fs_->setxattr(f, "system.posix_acl_access", "x", 0, user())), EOPNOTSUPP);
+  EXPECT_EQ(error_of(fs_->setxattr(f, "system.other", "x", 0, user())), EOPNOTSUPP);
   EXPECT_EQ(error_of(fs_->setxattr(f, "user.", "x", 0, user())), EINVAL);
   EXPECT_EQ(error_of(fs_->setxattr(f, "user." + std::string(251, 'n'), "x", 0, user())), ERANGE);
   EXPECT_TRUE(fs_->setxattr(f, "user." + std::string(250, 'n'), "x", 0, user()).ok());

@@ -82,6 +82,25 @@ inline std::string random_bytes(uint64_t seed, size_t length) {
     EXPECT_NE(report.find("\"ok\":true"), std::string::npos) << report; \
   } while (0)
 
+// A fresh filesystem for each test, checked for consistency at its end, and the accessors most
+// tests use.
+class FsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { fs_ = make_fs(); }
+  void TearDown() override {
+    if (fs_) EXPECT_FS_CONSISTENT(*fs_);
+  }
+
+  Attr attr(Ino ino) { return *fs_->getattr(ino); }
+  static int error_of(const Status& s) { return s.ok() ? 0 : s.error(); }
+  template <class T>
+  static int error_of(const Result<T>& r) {
+    return r.ok() ? 0 : r.error();
+  }
+
+  std::unique_ptr<Filesystem> fs_;
+};
+
 // The seed of a randomized test: ZSFS_TEST_SEED when set, else a fresh one. Printed by the
 // caller through SCOPED_TRACE so that a failure can be replayed.
 inline uint64_t test_seed() {
