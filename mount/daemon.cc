@@ -15,6 +15,7 @@
 
 #include "fs/filesystem.h"
 #include "mount/fuse_api.h"
+#include "mount/generic_options.h"
 #include "mount/json_reader.h"
 #include "mount/log.h"
 #include "mount/mount_point.h"
@@ -136,6 +137,19 @@ class Session {
     mounted_ = fuse_session_mount(session_, mount_point.c_str()) == 0;
     return mounted_;
   }
+  // Makes libfuse read requests and write replies on the device it mounted through the request
+  // layer (request_layer.h) of the session's user data, the MountContext, which libfuse hands to
+  // these callbacks. No request has been read yet, so the layer sees INIT.
+  bool route_through_request_layer() {
+    fuse_custom_io io{};
+    io.read = [](int fd, void* buf, size_t size, void* userdata) {
+      return static_cast<MountContext*>(userdata)->layer().read(fd, buf, size);
+    };
+    io.writev = [](int fd, struct iovec* iov, int count, void* userdata) {
+      return static_cast<MountContext*>(userdata)->layer().writev(fd, iov, count);
+    };
+    return fuse_session_custom_io(session_, &io, fuse_session_fd(session_)) == 0;
+  }
 
  private:
   fuse_session* session_;
@@ -177,7 +191,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     return kExitFailure;
   }
   std::unique_ptr<fs::Filesystem> filesystem = std::move(created).value();
-  MountContext ctx(*filesystem, options.writeback);
+  MountContext ctx(*filesystem, options.writeback, options.config.posix_acl);
   // ctx outlives every reader of the statistics: the filesystem is reset below, before ctx goes.
   filesystem->add_stats_section(
       {"requests", [&requests = ctx.requests()] { return requests.to_json(); }});
@@ -198,6 +212,16 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     if (!session.mount(mount_point)) {
       log_error("cannot mount on " + mount_point + " (see the message above)");
       return kExitFailure;
+    }
+    if (!session.route_through_request_layer()) {
+      log_error("cannot put the request layer between libfuse and /dev/fuse");
+      return kExitFailure;
+    }
+    // Per-mount flags libfuse cannot pass (nodiratime, nosymfollow, strictatime).
+    Check attributes = apply_mount_attributes(mount_point, mount_attributes(options));
+    if (!attributes.ok()) {
+      std::fprintf(stderr, "zsfs: %s\n", attributes.message().c_str());
+      return kExitUsage;
     }
     if (chdir("/") != 0) {
       // Only keeps the mount point's parent busy; not worth failing for.

@@ -4,11 +4,17 @@
 
 #include <ctime>
 
+#include "mount/fuse_protocol.h"
 #include "mount/ops.h"
 #include "mount/request.h"
 
 namespace zsfs::mount {
 namespace {
+
+// libfuse's do_setattr() passes fuse_setattr_in.valid on, masked to the bits it names. Since 3.14
+// it names bit 11 FUSE_SET_ATTR_KILL_SUID, after the VFS's ATTR_KILL_SUID, and that is where the
+// kernel puts FATTR_KILL_SUIDGID: op_setattr receives the kill flag under that name.
+static_assert(FATTR_KILL_SUIDGID == FUSE_SET_ATTR_KILL_SUID);
 
 void reply_entry(Reply& reply, const Result<fs::Attr>& attr) {
   if (!attr.ok()) return reply.error(attr.error());
@@ -72,6 +78,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     change.mtime = time_change(to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, attr->st_mtim);
     // With the writeback cache the kernel keeps ctime and sends it along.
     if ((to_set & FUSE_SET_ATTR_CTIME) != 0) change.ctime = attr->st_ctim;
+    // FATTR_KILL_SUIDGID (truncate and chown with FUSE_HANDLE_KILLPRIV_V2; see above).
+    change.kill_suidgid = (to_set & FUSE_SET_ATTR_KILL_SUID) != 0;
 
     auto result = ctx.fs().setattr(ino, change, caller_of(req));
     if (!result.ok()) return reply.error(result.error());

@@ -9,6 +9,13 @@
 // O_APPEND write at its size (under the inode lock), which is the core's size too.
 //
 // flush, fsync are not implemented: every write is in the core when it is answered.
+//
+// O_TMPFILE: the kernel's FUSE_TMPFILE reaches op_create, rewritten by the request layer, with
+// O_TMPFILE in its flags. The file is made without a name, with a lookup reference only: the
+// kernel sends RELEASE at its last close only while it still sends opens (no_open unset), which
+// can change while the file is open. So its open reply carries the file handle
+// kNoOpenReference, and a release carrying that handle has nothing to give back. The FORGET that
+// follows the last close frees the file if no link gave it a name.
 #include <fcntl.h>
 
 #include <span>
@@ -23,6 +30,10 @@ namespace {
 void reply_status(Reply& reply, const Status& status) {
   reply.error(status.ok() ? 0 : status.error());
 }
+
+// The file handle of an open that holds no open reference in the core (an O_TMPFILE file);
+// other opens have 0.
+constexpr uint64_t kNoOpenReference = 1;
 
 // Marks an open file the way zsfs wants the kernel to treat it.
 void set_open_flags(fuse_file_info& fi) {
@@ -50,15 +61,26 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
+void op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, fuse_file_info* fi) {
+  serve(req, Op::kTmpfile, [&](MountContext& ctx, Reply& reply) {
+    auto attr = ctx.fs().tmpfile(parent, mode, fi->flags, caller_of(req));
+    if (!attr.ok()) return reply.error(attr.error());
+    set_open_flags(*fi);
+    fi->fh = kNoOpenReference;
+    reply.create(*attr, *fi, /*opened=*/false);
+  });
+}
+
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
+  if ((fi->flags & O_TMPFILE) == O_TMPFILE) return op_tmpfile(req, parent, mode, fi);
   serve(req, Op::kCreate, [&](MountContext& ctx, Reply& reply) {
     // Without opens the kernel creates with mknod, and saves the release that a create brings.
     if (ctx.skip_open()) return reply.error(ENOSYS);
     auto attr = ctx.fs().create(parent, name, mode, fi->flags, caller_of(req));
     if (!attr.ok()) return reply.error(attr.error());
     set_open_flags(*fi);
-    reply.create(*attr, *fi);
+    reply.create(*attr, *fi, /*opened=*/true);
   });
 }
 
@@ -103,9 +125,9 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t offse
   });
 }
 
-void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   serve(req, Op::kRelease, [&](MountContext& ctx, Reply& reply) {
-    ctx.fs().release(ino);
+    if (fi->fh != kNoOpenReference) ctx.fs().release(ino);
     reply.ok();
   });
 }

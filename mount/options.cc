@@ -12,6 +12,7 @@
 
 #include "codec/dictionary.h"
 #include "fs/dedup_store.h"
+#include "mount/generic_options.h"
 #include "mount/units.h"
 #include "pool/pool.h"
 
@@ -208,29 +209,26 @@ Check apply_fsname(std::string_view value, const SystemInfo&, Options& options) 
 }
 
 Check apply_subtype(std::string_view value, const SystemInfo&, Options& options) {
-  const bool ok = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+  // Empty: no subtype, the plain type fuse.
+  const bool ok = std::all_of(value.begin(), value.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   });
   if (!ok) {
     return Unexpected{option_text("subtype", value) +
                       ": expected letters, digits, '.', '_' or '-' (the type shows as "
-                      "fuse.<subtype>)"};
+                      "fuse.<subtype>), or nothing for the type fuse"};
   }
   options.subtype = value;
   return done();
 }
 
 // Flags.
-Check atime_noatime(std::string_view, const SystemInfo&, Options& options) {
-  options.config.atime = fs::AtimePolicy::kNoatime;
+Check flag_acl(std::string_view, const SystemInfo&, Options& options) {
+  options.config.posix_acl = true;
   return done();
 }
-Check atime_relatime(std::string_view, const SystemInfo&, Options& options) {
-  options.config.atime = fs::AtimePolicy::kRelatime;
-  return done();
-}
-Check atime_strictatime(std::string_view, const SystemInfo&, Options& options) {
-  options.config.atime = fs::AtimePolicy::kStrictatime;
+Check flag_noacl(std::string_view, const SystemInfo&, Options& options) {
+  options.config.posix_acl = false;
   return done();
 }
 Check flag_allow_other(std::string_view, const SystemInfo&, Options& options) {
@@ -271,11 +269,9 @@ constexpr std::array kOptions = {
     OptionSpec{"encode_threads", "encode_threads=2", apply_encode_threads},
     OptionSpec{"nonempty", "", flag_nonempty},
     OptionSpec{"debug", "", flag_debug},
-    // Access times: the core keeps them by this policy (FUSE leaves atime to the filesystem).
-    OptionSpec{"noatime", "", atime_noatime},
-    OptionSpec{"relatime", "", atime_relatime},
-    OptionSpec{"atime", "", atime_relatime},
-    OptionSpec{"strictatime", "", atime_strictatime},
+    // POSIX ACLs, on by default as on tmpfs (fs/posix_acl.h).
+    OptionSpec{"acl", "", flag_acl},
+    OptionSpec{"noacl", "", flag_noacl},
     // FUSE mount options.
     OptionSpec{"allow_other", "", flag_allow_other},
     OptionSpec{"default_permissions", "", flag_ignored},  // always on
@@ -283,34 +279,7 @@ constexpr std::array kOptions = {
     OptionSpec{"subtype", "subtype=zsfs", apply_subtype},
     OptionSpec{"allow_root", "", nullptr},
     OptionSpec{"auto_unmount", "", nullptr},
-    // Generic mount flags, which the kernel applies.
-    OptionSpec{"ro", "", nullptr},
-    OptionSpec{"rw", "", nullptr},
-    OptionSpec{"suid", "", nullptr},
-    OptionSpec{"nosuid", "", nullptr},
-    OptionSpec{"dev", "", nullptr},
-    OptionSpec{"nodev", "", nullptr},
-    OptionSpec{"exec", "", nullptr},
-    OptionSpec{"noexec", "", nullptr},
-    OptionSpec{"sync", "", nullptr},
-    OptionSpec{"async", "", nullptr},
-    OptionSpec{"dirsync", "", nullptr},
-    // fstab options for mount(8) itself, meaningless to a filesystem.
-    OptionSpec{"defaults", "", flag_ignored},
-    OptionSpec{"auto", "", flag_ignored},
-    OptionSpec{"noauto", "", flag_ignored},
-    OptionSpec{"user", "", flag_ignored},
-    OptionSpec{"users", "", flag_ignored},
-    OptionSpec{"nouser", "", flag_ignored},
-    OptionSpec{"owner", "", flag_ignored},
-    OptionSpec{"group", "", flag_ignored},
-    OptionSpec{"_netdev", "", flag_ignored},
-    OptionSpec{"nofail", "", flag_ignored},
 };
-
-// Options whose value libfuse takes as it is (SELinux labels).
-constexpr std::array<std::string_view, 4> kPassThroughValues = {"context", "fscontext",
-                                                                "defcontext", "rootcontext"};
 
 std::string escape_option_value(std::string_view value) {
   std::string out;
@@ -345,6 +314,8 @@ SystemInfo SystemInfo::probe(int min_level, int max_level, int default_level) {
   info.min_level = min_level;
   info.max_level = max_level;
   info.default_level = default_level;
+  // As libselinux's is_selinux_enabled(): selinuxfs is mounted where the kernel puts it.
+  info.selinux = access("/sys/fs/selinux/enforce", F_OK) == 0;
   return info;
 }
 
@@ -398,15 +369,6 @@ Check apply_mount_option(std::string_view option, const SystemInfo& system, Opti
   const bool has_value = eq != std::string_view::npos;
   const std::string_view value = has_value ? option.substr(eq + 1) : std::string_view();
 
-  if (key.starts_with("x-")) return done();  // userspace fstab options (x-systemd.*, ...)
-  for (std::string_view name : kPassThroughValues) {
-    if (key == name) {
-      if (!has_value || value.empty()) {
-        return Unexpected{"option '" + std::string(key) + "' needs a value"};
-      }
-      return pass_to_fuse(option, options);
-    }
-  }
   for (const OptionSpec& spec : kOptions) {
     if (spec.key != key) continue;
     const bool takes_value = !spec.example.empty();
@@ -421,6 +383,10 @@ Check apply_mount_option(std::string_view option, const SystemInfo& system, Opti
     if (spec.apply == nullptr) return pass_to_fuse(option, options);
     return spec.apply(value, system, options);
   }
+  // The generic ones (ro, nosuid, noatime, nofail, ...): generic_options.h.
+  if (std::optional<Check> generic = apply_generic_option(option, system, options)) {
+    return std::move(*generic);
+  }
   return Unexpected{"unknown option '" + std::string(option) +
                     "'; 'zsfs --help' lists the options zsfs accepts"};
 }
@@ -429,8 +395,9 @@ std::vector<std::string> fuse_arguments(const Options& options) {
   std::vector<std::string> parts = {
       "default_permissions",
       "fsname=" + escape_option_value(options.fsname.empty() ? options.source : options.fsname),
-      "subtype=" + options.subtype,
   };
+  // Without a subtype libfuse mounts type fuse; with an empty one it would ask for "fuse.".
+  if (!options.subtype.empty()) parts.push_back("subtype=" + options.subtype);
   if (options.allow_other) parts.emplace_back("allow_other");
   if (options.config.atime == fs::AtimePolicy::kNoatime) parts.emplace_back("noatime");
   if (options.debug) parts.emplace_back("debug");
@@ -515,8 +482,8 @@ std::vector<std::string> option_names() {
   std::vector<std::string> names;
   for (const OptionSpec& spec : kOptions)
     names.push_back(std::string(spec.key) + (spec.example.empty() ? "" : "="));
-  for (std::string_view key : kPassThroughValues)
-    names.push_back(std::string(key) + "=");
+  for (std::string& name : generic_option_names())
+    names.push_back(std::move(name));
   return names;
 }
 

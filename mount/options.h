@@ -55,6 +55,7 @@ struct SystemInfo {
   int min_level = 0;   // the codec's level range and default
   int max_level = 0;
   int default_level = 0;
+  bool selinux = false;  // SELinux is enabled (the kernel takes context= and its kin)
 
   // The running machine and user, with the codec's levels given by the caller (the option
   // parser does not link the codec).
@@ -75,7 +76,10 @@ struct Options {
   // (allow_other, fsname=, ...), in the order given. See fuse_arguments().
   std::vector<std::string> fuse_options;
   std::string fsname;            // fsname= (default: the source)
-  std::string subtype = "zsfs";  // subtype=; /proc/mounts shows the type fuse.<subtype>
+  std::string subtype = "zsfs";  // subtype=; /proc/mounts shows fuse.<subtype>, or fuse if empty
+  // The mount(2) flags the generic options left set that libfuse does not pass on (MS_NOATIME,
+  // MS_STRICTATIME, MS_RELATIME, MS_NODIRATIME, MS_NOSYMFOLLOW): see generic_options.h.
+  unsigned long mount_flags = 0;
 };
 
 enum class Action { kMount, kHelp, kVersion, kUsageError };

@@ -2,12 +2,38 @@
 
 #include <string>
 
+#include "mount/caller_credentials.h"
+#include "mount/fuse_protocol.h"
+
 namespace zsfs::mount {
+
+MountContext::MountContext(fs::Filesystem& filesystem, bool writeback_requested, bool posix_acl)
+    : fs_(filesystem),
+      // Clearing setuid and setgid in the daemon (FUSE_HANDLE_KILLPRIV_V2) lets the kernel keep
+      // SB_NOSEC: see fuse_protocol.h.
+      layer_(FUSE_HANDLE_KILLPRIV_V2,
+             [&filesystem](uint64_t nodeid, const fs::Caller& caller) {
+               // The file may be gone; the write that follows reports that.
+               (void)filesystem.kill_suidgid(nodeid,
+                                             caller_of(caller.uid, caller.gid, caller.pid, 0));
+             }),
+      writeback_requested_(writeback_requested),
+      posix_acl_(posix_acl) {}
+
+fs::Caller caller_of(uint32_t uid, uint32_t gid, int32_t pid, uint32_t umask) {
+  fs::Caller caller;
+  caller.uid = uid;
+  caller.gid = gid;
+  caller.pid = pid;
+  caller.umask = umask;
+  caller.in_group_or_capable = in_group_or_capable;
+  return caller;
+}
 
 fs::Caller caller_of(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return fs::Caller{static_cast<uint32_t>(ctx->uid), static_cast<uint32_t>(ctx->gid),
-                    static_cast<int32_t>(ctx->pid)};
+  return caller_of(static_cast<uint32_t>(ctx->uid), static_cast<uint32_t>(ctx->gid),
+                   static_cast<int32_t>(ctx->pid), static_cast<uint32_t>(ctx->umask));
 }
 
 struct stat to_stat(const fs::Attr& attr) {
@@ -65,11 +91,11 @@ void Reply::negative_entry() {
   fuse_reply_entry(req_, &entry);
 }
 
-void Reply::create(const fs::Attr& attr, const fuse_file_info& fi) {
+void Reply::create(const fs::Attr& attr, const fuse_file_info& fi, bool opened) {
   mark_sent();
   const fuse_entry_param entry = to_entry(attr);
   if (fuse_reply_create(req_, &entry, &fi) != 0) {
-    fs_.release(attr.ino);
+    if (opened) fs_.release(attr.ino);
     fs_.forget(attr.ino, 1);
   }
 }

@@ -34,6 +34,7 @@
 #include "mount/fuse_api.h"
 #include "mount/log.h"
 #include "mount/request_counters.h"
+#include "mount/request_layer.h"
 
 namespace zsfs::mount {
 
@@ -43,16 +44,19 @@ namespace zsfs::mount {
 // stat() out of the daemon. (Timeouts only bound how long stale data could live; there is none.)
 inline constexpr double kCacheTimeoutSeconds = 86400.0;
 
-// The session's user data: the filesystem and what init() negotiated.
+// The session's user data: the filesystem, the request layer in front of libfuse, and what
+// init() negotiated.
 class MountContext {
  public:
-  MountContext(fs::Filesystem& filesystem, bool writeback_requested)
-      : fs_(filesystem), writeback_requested_(writeback_requested) {}
+  // posix_acl: ask the kernel to enforce POSIX ACLs (the acl option).
+  MountContext(fs::Filesystem& filesystem, bool writeback_requested, bool posix_acl);
 
   fs::Filesystem& fs() const { return fs_; }
   RequestCounters& requests() { return requests_; }
   const RequestCounters& requests() const { return requests_; }
+  RequestLayer& layer() { return layer_; }
   bool writeback_requested() const { return writeback_requested_; }
+  bool posix_acl() const { return posix_acl_; }
   // Whether the kernel's writeback cache is on; set once by init(), before the kernel sends any
   // other request. Atomic because that ordering goes through the kernel, which the C++ memory
   // model (and ThreadSanitizer) cannot see.
@@ -70,7 +74,9 @@ class MountContext {
  private:
   fs::Filesystem& fs_;
   RequestCounters requests_;
+  RequestLayer layer_;
   const bool writeback_requested_;
+  const bool posix_acl_;
   std::atomic<bool> writeback_{false};
   std::atomic<bool> skip_open_{false};
   std::atomic<bool> skip_opendir_{false};
@@ -80,8 +86,10 @@ inline MountContext& context_of(fuse_req_t req) {
   return *static_cast<MountContext*>(fuse_req_userdata(req));
 }
 
-// The credentials of the process behind the request.
+// The credentials of the process behind a request, with its umask (for requests that create)
+// and the way to ask about its groups and CAP_FSETID (caller_credentials.h).
 fs::Caller caller_of(fuse_req_t req);
+fs::Caller caller_of(uint32_t uid, uint32_t gid, int32_t pid, uint32_t umask);
 
 struct stat to_stat(const fs::Attr& attr);
 fuse_entry_param to_entry(const fs::Attr& attr);
@@ -102,8 +110,8 @@ class Reply {
   void entry(const fs::Attr& attr);
   // ENOENT as a cacheable negative entry.
   void negative_entry();
-  // Lookup and open reference, both given back if the reply fails.
-  void create(const fs::Attr& attr, const fuse_file_info& fi);
+  // The lookup reference, and the open reference if opened, given back if the reply fails.
+  void create(const fs::Attr& attr, const fuse_file_info& fi, bool opened);
   void attr(const fs::Attr& attr);
   // release_ino: the file whose open reference is given back if the reply fails (0: none).
   void open(const fuse_file_info& fi, fs::Ino release_ino);

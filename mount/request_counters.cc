@@ -8,11 +8,40 @@ namespace zsfs::mount {
 namespace {
 
 constexpr std::array<const char*, kOpCount> kOpNames = {
-    "lookup",     "forget", "forget_multi",    "getattr",  "setattr",   "readlink",
-    "mknod",      "mkdir",  "symlink",         "link",     "unlink",    "rmdir",
-    "rename",     "open",   "create",          "read",     "write",     "release",
-    "fallocate",  "lseek",  "copy_file_range", "opendir",  "readdir",   "readdirplus",
-    "releasedir", "statfs", "setxattr",        "getxattr", "listxattr", "removexattr",
+    // Names and attributes.
+    "lookup",
+    "forget",
+    "forget_multi",
+    "getattr",
+    "setattr",
+    "readlink",
+    "mknod",
+    "mkdir",
+    "symlink",
+    "link",
+    "unlink",
+    "rmdir",
+    "rename",
+    // Files.
+    "open",
+    "create",
+    "tmpfile",
+    "read",
+    "write",
+    "release",
+    "fallocate",
+    "lseek",
+    "copy_file_range",
+    // Directories, the filesystem, extended attributes.
+    "opendir",
+    "readdir",
+    "readdirplus",
+    "releasedir",
+    "statfs",
+    "setxattr",
+    "getxattr",
+    "listxattr",
+    "removexattr",
 };
 static_assert(std::string_view(kOpNames.back()) == "removexattr", "kOpNames follows Op");
 

@@ -38,6 +38,7 @@ enum class Op : uint8_t {
   kRename,
   kOpen,
   kCreate,
+  kTmpfile,  // FUSE_TMPFILE, which the request layer hands to the create handler
   kRead,
   kWrite,
   kRelease,

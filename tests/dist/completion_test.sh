@@ -67,8 +67,9 @@ done
 # zsfs: flags, -o's comma-separated options and their values, directories.
 expect "zsfs --f" --foreground
 expect "zsfs -" -o -f --foreground -d --debug -h --help -V --version
-expect "zsfs -o si" size=
-expect "zsfs -o no" nonempty noatime nosuid nodev noexec noauto nouser nofail
+expect "zsfs -o siz" size=
+expect "zsfs -o no" nonempty noacl noatime nostrictatime norelatime nodiratime nosymfollow \
+  nolazytime noiversion nomand nosuid nodev noexec noauto nouser nofail
 expect_includes "zsfs -o " size= level= dedup= compress= ro noatime allow_other _netdev
 # bash replaces the word after its last '=' (COMP_WORDBREAKS), so replies start there.
 expect "zsfs -o size=1G,lev" "1G,level="

@@ -135,10 +135,21 @@ TEST(Options, EveryZsfsOption) {
   EXPECT_EQ(options.config.encode_threads, 0u);
 }
 
-TEST(Options, AtimePolicyLastOneWins) {
-  EXPECT_EQ(parsed({"/m", "-o", "noatime,relatime"}).config.atime, fs::AtimePolicy::kRelatime);
-  EXPECT_EQ(parsed({"/m", "-o", "strictatime,noatime"}).config.atime, fs::AtimePolicy::kNoatime);
+TEST(Options, AtimePolicyCombinesAsForTmpfs) {
+  // As mount(8) and the kernel combine the flags (checked against tmpfs's /proc/self/mountinfo):
+  // strictatime beats noatime, noatime beats relatime, and each no* form clears its flag.
+  EXPECT_EQ(parsed({"/m", "-o", "noatime,relatime"}).config.atime, fs::AtimePolicy::kNoatime);
+  EXPECT_EQ(parsed({"/m", "-o", "strictatime,noatime"}).config.atime,
+            fs::AtimePolicy::kStrictatime);
+  EXPECT_EQ(parsed({"/m", "-o", "noatime,strictatime"}).config.atime,
+            fs::AtimePolicy::kStrictatime);
   EXPECT_EQ(parsed({"/m", "-o", "noatime,atime"}).config.atime, fs::AtimePolicy::kRelatime);
+  EXPECT_EQ(parsed({"/m", "-o", "strictatime,nostrictatime"}).config.atime,
+            fs::AtimePolicy::kRelatime);
+  EXPECT_EQ(parsed({"/m", "-o", "relatime,norelatime"}).config.atime, fs::AtimePolicy::kRelatime);
+  EXPECT_EQ(parsed({"/m", "-o", "noatime,norelatime"}).config.atime, fs::AtimePolicy::kNoatime);
+  EXPECT_TRUE(parsed({"/m", "-o", "nodiratime,diratime"}).config.dir_atime);
+  EXPECT_FALSE(parsed({"/m", "-o", "nodiratime"}).config.dir_atime);
 }
 
 TEST(Options, SizeRoundsUpToPagesAndIsBounded) {
@@ -237,11 +248,26 @@ TEST(Options, MountFlagsPassToFuseInOrder) {
   const Options options =
       parsed({"/m", "-o",
               "ro,nosuid,nodev,noexec,sync,dirsync,rw,suid,dev,exec,async,allow_root,"
-              "auto_unmount,context=system_u:object_r:tmp_t:s0"});
-  EXPECT_EQ(options.fuse_options,
-            (std::vector<std::string>{"ro", "nosuid", "nodev", "noexec", "sync", "dirsync", "rw",
-                                      "suid", "dev", "exec", "async", "allow_root", "auto_unmount",
-                                      "context=system_u:object_r:tmp_t:s0"}));
+              "auto_unmount"});
+  EXPECT_EQ(
+      options.fuse_options,
+      (std::vector<std::string>{"ro", "nosuid", "nodev", "noexec", "sync", "dirsync", "rw", "suid",
+                                "dev", "exec", "async", "allow_root", "auto_unmount"}));
+}
+
+TEST(Options, SelinuxLabelsPassToFuseOnlyWithSelinux) {
+  SystemInfo system = test_system();
+  system.selinux = true;
+  const char* argv[] = {"zsfs", "/m", "-o", "context=system_u:object_r:tmp_t:s0,fscontext=a"};
+  CommandLine command = parse_command_line(4, argv, system);
+  ASSERT_EQ(command.action, Action::kMount) << command.message;
+  EXPECT_EQ(command.options.fuse_options,
+            (std::vector<std::string>{"context=system_u:object_r:tmp_t:s0", "fscontext=a"}));
+  // test_system() has no SELinux: the kernel would refuse, so zsfs does first, and says why.
+  EXPECT_EQ(error_for("rootcontext=system_u:object_r:tmp_t:s0"),
+            "option 'rootcontext=system_u:object_r:tmp_t:s0': SELinux is not enabled on this "
+            "system, and without it the kernel refuses SELinux labels (mount(8) drops them then, "
+            "which is why other filesystems seem to take them); leave the option out");
 }
 
 TEST(Options, FstabOnlyOptionsAreIgnored) {
@@ -267,6 +293,17 @@ TEST(Options, FuseArguments) {
   EXPECT_EQ(
       fuse_arguments(options),
       (std::vector<std::string>{"zsfs", "-o", "default_permissions,fsname=zsfs,subtype=zsfs"}));
+  // An empty subtype: none at all, which gives the plain type fuse.
+  options = parsed({"/m", "-o", "subtype="});
+  EXPECT_EQ(fuse_arguments(options),
+            (std::vector<std::string>{"zsfs", "-o", "default_permissions,fsname=zsfs"}));
+}
+
+TEST(Options, AclIsOnUnlessNoacl) {
+  EXPECT_TRUE(parsed({"/m"}).config.posix_acl);
+  EXPECT_FALSE(parsed({"/m", "-o", "noacl"}).config.posix_acl);
+  EXPECT_TRUE(parsed({"/m", "-o", "noacl,acl"}).config.posix_acl);
+  EXPECT_EQ(error_for("acl=1"), "option 'acl=1': 'acl' takes no value");
 }
 
 TEST(Options, SplitOptionList) {
