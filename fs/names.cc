@@ -123,10 +123,11 @@ Result<Attr> Filesystem::Impl::setattr(Ino ino, const SetAttr& change, const Cal
 }
 
 bool Filesystem::Impl::kill_suidgid_locked(Inode& inode, const Caller& caller) {
-  // As the kernel's setattr_should_drop_suidgid() for the FUSE kill flags: setuid always; setgid
-  // when the group may execute (otherwise it marks mandatory locking, not privilege), or when the
-  // caller is neither in the file's group nor holds CAP_FSETID.
-  if (!inode.is_reg()) return false;
+  // As the kernel for the FUSE kill flags, which it sends for anything but a directory (a chown
+  // of a fifo or a device clears the bits too): setuid always; setgid when the group may execute
+  // (otherwise it marks mandatory locking, not privilege), or when the caller is neither in the
+  // file's group nor holds CAP_FSETID (setattr_should_drop_sgid()).
+  if (inode.is_dir()) return false;
   uint32_t mode = inode.mode & ~static_cast<uint32_t>(S_ISUID);
   if ((mode & S_ISGID) && ((mode & S_IXGRP) || !caller.may_keep_setgid(inode.gid))) {
     mode &= ~static_cast<uint32_t>(S_ISGID);

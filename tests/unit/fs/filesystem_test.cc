@@ -361,6 +361,11 @@ TEST_F(FilesystemTest, KillSuidgidAsTheKernelWould) {
   ASSERT_TRUE(fs_->setattr(d, chmod, user()).ok());
   ASSERT_TRUE(fs_->kill_suidgid(d, outsider).ok());  // directories keep theirs
   EXPECT_EQ(attr(d).mode & 07777, 06755u);
+  // Special files do not (a chown of one clears them).
+  Ino fifo = fs_->mknod(kRootIno, "fifo", S_IFIFO | 06755, 0, user())->ino;
+  ASSERT_TRUE(fs_->kill_suidgid(fifo, outsider).ok());
+  EXPECT_EQ(attr(fifo).mode & 07777, 0755u);
+  fs_->forget(fifo, 1);
 }
 
 TEST_F(FilesystemTest, SetattrKillsBeforeTheOwnerChanges) {
