@@ -36,6 +36,16 @@ bool read_file(const std::string& path, std::string& out) {
   return n == 0;
 }
 
+// The caller's /proc/<pid>/status; false where it cannot be read.
+bool read_status(const fs::Caller& caller, std::string& status) noexcept {
+  if (caller.pid <= 0) return false;
+  try {
+    return read_file("/proc/" + std::to_string(caller.pid) + "/status", status);
+  } catch (...) {
+    return false;  // out of memory for a few hundred bytes: as for an unreadable status
+  }
+}
+
 }  // namespace
 
 bool status_in_group_or_capable(std::string_view status, uint32_t group) {
@@ -50,6 +60,10 @@ bool status_in_group_or_capable(std::string_view status, uint32_t group) {
     if (gid == group) return true;
     groups.remove_prefix(static_cast<size_t>(end - groups.data()));
   }
+  return status_capable_fsetid(status);
+}
+
+bool status_capable_fsetid(std::string_view status) {
   std::string_view caps = field(status, "CapEff");
   caps.remove_prefix(std::min(caps.find_first_not_of(" \t"), caps.size()));
   uint64_t effective = 0;
@@ -60,14 +74,14 @@ bool status_in_group_or_capable(std::string_view status, uint32_t group) {
 
 bool in_group_or_capable(const fs::Caller& caller, uint32_t group) noexcept {
   if (caller.gid == group) return true;
-  try {
-    std::string status;
-    if (caller.pid > 0 && read_file("/proc/" + std::to_string(caller.pid) + "/status", status)) {
-      return status_in_group_or_capable(status, group);
-    }
-  } catch (...) {
-    // Out of memory for a few hundred bytes: fall back as for an unreadable status.
-  }
+  std::string status;
+  if (read_status(caller, status)) return status_in_group_or_capable(status, group);
+  return caller.uid == 0;
+}
+
+bool capable_fsetid(const fs::Caller& caller) noexcept {
+  std::string status;
+  if (read_status(caller, status)) return status_capable_fsetid(status);
   return caller.uid == 0;
 }
 

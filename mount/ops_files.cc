@@ -10,6 +10,11 @@
 //
 // flush, fsync are not implemented: every write is in the core when it is answered.
 //
+// Setuid and setgid: with FUSE_HANDLE_KILLPRIV_V2 (see fuse_protocol.h) the kernel leaves
+// clearing them to zsfs. Writes say so with a flag (the request layer acts on it), but
+// fallocate and copy_file_range do not, though the kernel's file_modified() would have cleared
+// them before either for a caller without CAP_FSETID; so their handlers do that first.
+//
 // O_TMPFILE: the kernel's FUSE_TMPFILE reaches op_create, rewritten by the request layer, with
 // O_TMPFILE in its flags. The file is made without a name, with a lookup reference only: the
 // kernel sends RELEASE at its last close only while it still sends opens (no_open unset), which
@@ -17,10 +22,12 @@
 // kNoOpenReference, and a release carrying that handle has nothing to give back. The FORGET that
 // follows the last close frees the file if no link gave it a name.
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <span>
 #include <vector>
 
+#include "mount/caller_credentials.h"
 #include "mount/ops.h"
 #include "mount/request.h"
 
@@ -41,6 +48,17 @@ void set_open_flags(fuse_file_info& fi) {
   // close(2) needs no round trip: there is nothing to flush. (The kernel ignores this when the
   // writeback cache is on, since it must write dirty pages back on close then.)
   fi.noflush = 1;
+}
+
+// What the kernel's file_modified() does to setuid and setgid before a change to ino's data, which
+// FUSE_HANDLE_KILLPRIV_V2 leaves to zsfs. Files without either bit, most of them, cost one
+// getattr; the caller's capabilities are read only for the others.
+void kill_suidgid_as_modified(MountContext& ctx, fuse_ino_t ino, const fs::Caller& caller) {
+  if (!ctx.killpriv_v2()) return;
+  auto attr = ctx.fs().getattr(ino);
+  if (!attr.ok() || (attr->mode & (S_ISUID | S_ISGID)) == 0 || capable_fsetid(caller)) return;
+  // The operation that follows reports a file that is gone.
+  (void)ctx.fs().kill_suidgid(ino, caller);
 }
 
 // A per-thread buffer for read replies and for write data that libfuse hands over in pieces.
@@ -138,6 +156,7 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t 
     uint64_t start = 0;
     uint64_t count = 0;
     if (!to_unsigned(offset, start) || !to_unsigned(length, count)) return reply.error(EINVAL);
+    kill_suidgid_as_modified(ctx, ino, caller_of(req));
     reply_status(reply, ctx.fs().fallocate(ino, mode, start, count));
   });
 }
@@ -166,6 +185,7 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t offset_in, fuse
     if (!to_unsigned(offset_in, in) || !to_unsigned(offset_out, out)) {
       return reply.error(EINVAL);
     }
+    kill_suidgid_as_modified(ctx, ino_out, caller_of(req));
     auto copied =
         ctx.fs().copy_file_range(ino_in, in, ino_out, out, length, static_cast<unsigned>(flags));
     if (!copied.ok()) return reply.error(copied.error());

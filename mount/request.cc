@@ -20,6 +20,10 @@ MountContext::MountContext(fs::Filesystem& filesystem, bool writeback_requested,
       writeback_requested_(writeback_requested),
       posix_acl_(posix_acl) {}
 
+bool MountContext::killpriv_v2() const {
+  return (layer_.added_init_flags() & FUSE_HANDLE_KILLPRIV_V2) != 0;
+}
+
 fs::Caller caller_of(uint32_t uid, uint32_t gid, int32_t pid, uint32_t umask) {
   fs::Caller caller;
   caller.uid = uid;

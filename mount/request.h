@@ -55,6 +55,8 @@ class MountContext {
   RequestCounters& requests() { return requests_; }
   const RequestCounters& requests() const { return requests_; }
   RequestLayer& layer() { return layer_; }
+  // Whether the INIT reply handed clearing setuid and setgid to zsfs (FUSE_HANDLE_KILLPRIV_V2).
+  bool killpriv_v2() const;
   bool writeback_requested() const { return writeback_requested_; }
   bool posix_acl() const { return posix_acl_; }
   // Whether the kernel's writeback cache is on; set once by init(), before the kernel sends any

@@ -30,6 +30,12 @@ TEST(CallerCredentials, CapFsetidCounts) {
   EXPECT_TRUE(status_in_group_or_capable(status("", "000001ffffffffff"), 5));
 }
 
+TEST(CallerCredentials, CapFsetidAlone) {
+  EXPECT_TRUE(status_capable_fsetid(status("5", "0000000000000010")));
+  EXPECT_FALSE(status_capable_fsetid(status("5", "000001ffffffffef")));
+  EXPECT_FALSE(status_capable_fsetid(""));
+}
+
 TEST(CallerCredentials, MissingLinesMeanNo) {
   EXPECT_FALSE(status_in_group_or_capable("", 0));
   EXPECT_FALSE(status_in_group_or_capable("Groups:\t\nCapEff:\tnot-hex\n", 0));
@@ -42,6 +48,7 @@ TEST(CallerCredentials, ReadsTheCallersStatus) {
   self.pid = static_cast<int32_t>(getpid());
   // Run as root, this process holds CAP_FSETID; otherwise it is in none of these groups.
   EXPECT_EQ(in_group_or_capable(self, 123457), geteuid() == 0);
+  EXPECT_EQ(capable_fsetid(self), geteuid() == 0);
   self.gid = 123457;
   EXPECT_TRUE(in_group_or_capable(self, 123457));  // the filesystem gid needs no status
   // No visible process: the gid alone, and uid 0 as capable.
