@@ -139,7 +139,7 @@ TEST(CommandLine, MissingFuseDevice) {
   EXPECT_NE(result.output.find("modprobe fuse"), std::string::npos) << result.output;
 }
 
-TEST(CommandLine, SourceAndFsnameShowInTheMountTable) {
+TEST(CommandLine, SourceFsnameAndSubtypeShowInTheMountTable) {
   ZsfsMount zsfs;
   ZSFS_START_OR_SKIP(zsfs, ZsfsMount::Config::with_options("size=16M").from_source("myram"));
   EXPECT_EQ(mount_type(zsfs.path()), "fuse.zsfs");
@@ -147,9 +147,16 @@ TEST(CommandLine, SourceAndFsnameShowInTheMountTable) {
   EXPECT_EQ(zsfs.stop(), 0) << zsfs.log();
 
   ZsfsMount named;
-  ZSFS_START_OR_SKIP(named, "size=16M,fsname=other");
+  ZSFS_START_OR_SKIP(named, "size=16M,fsname=other,subtype=ram");
   EXPECT_EQ(mount_source(named.path()), "other");
+  EXPECT_EQ(mount_type(named.path()), "fuse.ram");
   EXPECT_EQ(named.stop(), 0) << named.log();
+
+  // An empty subtype: the plain type fuse.
+  ZsfsMount plain;
+  ZSFS_START_OR_SKIP(plain, "size=16M,subtype=");
+  EXPECT_EQ(mount_type(plain.path()), "fuse");
+  EXPECT_EQ(plain.stop(), 0) << plain.log();
 }
 
 }  // namespace

@@ -381,6 +381,39 @@ void ZsfsTest::TearDown() {
   EXPECT_EQ(status, 0) << "zsfs exit status at unmount; its log:\n" << zsfs_.log();
 }
 
+RunOptions with_zsfs_on_path() {
+  const std::string bin_dir = std::filesystem::path(zsfs_binary()).parent_path();
+  const char* path = std::getenv("PATH");
+  return RunOptions().with_env("PATH=" + bin_dir + ":" +
+                               (path != nullptr ? path : "/usr/bin:/bin"));
+}
+
+std::string mount_fuse3() {
+  for (const char* path : {"/sbin/mount.fuse3", "/usr/sbin/mount.fuse3"}) {
+    if (access(path, X_OK) == 0) return path;
+  }
+  return "";
+}
+
+ZsfsCopyForUsers::ZsfsCopyForUsers() : path_(dir_.path() + "/zsfs") {
+  if (chmod(dir_.path().c_str(), 0755) != 0) ADD_FAILURE() << "chmod " << dir_.path();
+  std::error_code error;
+  std::filesystem::copy_file(zsfs_binary(), path_, error);
+  if (error || chmod(path_.c_str(), 0755) != 0) ADD_FAILURE() << "cannot copy zsfs to " << path_;
+}
+
+DevFuseOpenToUsers::DevFuseOpenToUsers() {
+  struct stat st {};
+  if (stat("/dev/fuse", &st) == 0 && (st.st_mode & 0666) != 0666) {
+    original_mode_ = st.st_mode & 07777;
+    changed_ = chmod("/dev/fuse", 0666) == 0;
+  }
+}
+
+DevFuseOpenToUsers::~DevFuseOpenToUsers() {
+  if (changed_) chmod("/dev/fuse", original_mode_);
+}
+
 TmpfsDir::TmpfsDir(const std::string& size) {
   if (geteuid() == 0) {
     std::string pattern = "/tmp/zsfs-tmpfs-XXXXXX";

@@ -27,6 +27,10 @@
 
 namespace zsfs::test {
 
+// The unprivileged user and group the tests act as.
+inline constexpr uid_t kNobody = 65534;
+inline constexpr gid_t kNogroup = 65534;
+
 // Paths of the programs under test (compile definitions from tests/integration/CMakeLists.txt).
 const std::string& zsfs_binary();
 const std::string& zsfsctl_binary();
@@ -76,6 +80,17 @@ std::string shell_quote(const std::string& text);
 // nothing on timeout.
 std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
 
+// mount(8) runs mount.fuse3 for fuse.* types, which runs `/bin/sh -c 'zsfs SOURCE DIR -o
+// rw,...,dev,suid'`: zsfs is found through PATH. mount(8) clears PATH for its helpers, so the shell
+// searches its built-in default (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin),
+// where an installed zsfs lives but the one built here does not. So: mount.fuse3 is tested with
+// the build directory on PATH (what `mount -t fuse.zsfs` does with an installed zsfs); mount(8)
+// and fstab with the "PROGRAM#SOURCE" form of type fuse, which names the program by path; and
+// `mount -t fuse.zsfs` itself where zsfs is installed.
+RunOptions with_zsfs_on_path();
+// mount.fuse3's path, or empty where it is not installed.
+std::string mount_fuse3();
+
 // --- Mount table ---------------------------------------------------------------------------------
 
 // The type ("fuse.zsfs", "tmpfs") of the mount at path, if path is a mount point.
@@ -104,6 +119,33 @@ class TempDir {
 
 // Whether /dev/fuse exists.
 bool fuse_device_present();
+// A copy of the zsfs built here that any user may run, whatever the build directory's modes, in
+// a fresh directory removed on destruction.
+class ZsfsCopyForUsers {
+ public:
+  ZsfsCopyForUsers();
+  const std::string& path() const { return path_; }
+
+ private:
+  TempDir dir_{"zsfs-bin"};
+  std::string path_;
+};
+
+// Gives /dev/fuse the usual mode 0666 for as long as it lives, if it has a narrower one (some
+// containers make it 0600): libfuse and fusermount3 open it with the user's own rights. A
+// root-only setup step for tests that mount as another user, undone afterwards.
+class DevFuseOpenToUsers {
+ public:
+  DevFuseOpenToUsers();
+  ~DevFuseOpenToUsers();
+  DevFuseOpenToUsers(const DevFuseOpenToUsers&) = delete;
+  DevFuseOpenToUsers& operator=(const DevFuseOpenToUsers&) = delete;
+
+ private:
+  bool changed_ = false;
+  mode_t original_mode_ = 0;
+};
+
 // Whether zsfs's output says this system refuses FUSE mounts (to this user), so a test should
 // skip rather than fail.
 bool mount_refused(const std::string& output);
@@ -224,6 +266,9 @@ Json read_json_xattr(const std::string& path, const std::string& name);
 void settle(const std::string& mount_point);
 // A u64 field of the root's user.zsfs.stats, settled first.
 uint64_t stat_field(const std::string& mount_point, const std::string& field);
+// How many FUSE requests of one kind (the names of user.zsfs.stats's "requests", such as
+// "getxattr") the daemon has served. Reading it is itself one getxattr.
+uint64_t request_count(const std::string& mount_point, const std::string& op);
 // Waits until a field of user.zsfs.stats has the expected value and returns its last value.
 // Needed after removing files: the kernel tells the daemon it forgot an inode (FUSE_FORGET)
 // asynchronously, a moment after unlink(2) has returned, and the core frees an inode and its
@@ -269,9 +314,18 @@ class Transcript {
   std::string text_;
 };
 
-// Runs scenario on a fresh zsfs root and a fresh tmpfs root and expects identical transcripts.
-void expect_same_as_tmpfs(const std::string& zsfs_root,
-                          const std::function<void(const std::string&, Transcript&)>& scenario);
+// Runs scenario in a forked child with these credentials (real, effective and saved uid and gid,
+// the supplementary groups, and so no capabilities unless uid is 0) and returns its transcript.
+// The child only makes system calls and records them (no gtest); call it while the test process
+// has no other threads.
+std::string transcript_as(uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
+                          const std::function<void(Transcript&)>& scenario);
+
+// Runs scenario on a fresh directory under zsfs_root and one on a fresh tmpfs, expects identical
+// transcripts, and returns zsfs's (for a test to check that it says what it should).
+std::string expect_same_as_tmpfs(
+    const std::string& zsfs_root,
+    const std::function<void(const std::string&, Transcript&)>& scenario);
 
 // stat() fields that zsfs and tmpfs should agree on, as one line: no inode numbers or times;
 // size and blocks for regular files only (directory sizes and the sizes of special files are

@@ -1,8 +1,10 @@
 // The integration harness, part two: statistics, files, test data and tmpfs comparisons. See
 // harness.h.
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -62,6 +64,17 @@ uint64_t stat_field(const std::string& mount_point, const std::string& field) {
   if (!value) {
     ADD_FAILURE() << "user.zsfs.stats has no integer field " << field << ": "
                   << to_json_text(stats);
+    return 0;
+  }
+  return *value;
+}
+
+uint64_t request_count(const std::string& mount_point, const std::string& op) {
+  const Json stats = read_json_xattr(mount_point, "user.zsfs.stats");
+  const Json* requests = mount::json_member(stats, "requests");
+  const auto value = requests != nullptr ? mount::json_u64(*requests, op) : std::nullopt;
+  if (!value) {
+    ADD_FAILURE() << "user.zsfs.stats has no request count " << op << ": " << to_json_text(stats);
     return 0;
   }
   return *value;
@@ -182,18 +195,61 @@ void Transcript::note(const std::string& line) {
   text_ += line + "\n";
 }
 
-void expect_same_as_tmpfs(const std::string& zsfs_root,
-                          const std::function<void(const std::string&, Transcript&)>& scenario) {
+std::string transcript_as(uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
+                          const std::function<void(Transcript&)>& scenario) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "pipe: " + errno_name(errno);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (setgroups(groups.size(), groups.data()) != 0 || setresgid(gid, gid, gid) != 0 ||
+        setresuid(uid, uid, uid) != 0) {
+      _exit(126);
+    }
+    Transcript t;
+    scenario(t);
+    const std::string& text = t.str();
+    for (size_t done = 0; done < text.size();) {
+      const ssize_t n = write(fds[1], text.data() + done, text.size() - done);
+      if (n <= 0) _exit(125);
+      done += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    out += "[the child as " + std::to_string(uid) + " failed: status " + std::to_string(status) +
+           "]\n";
+  }
+  return out;
+}
+
+std::string expect_same_as_tmpfs(
+    const std::string& zsfs_root,
+    const std::function<void(const std::string&, Transcript&)>& scenario) {
   TmpfsDir tmpfs;
   const std::string zsfs_dir = zsfs_root + "/cmp";
   const std::string tmpfs_dir = tmpfs.path() + "/cmp";
-  ASSERT_EQ(mkdir(zsfs_dir.c_str(), 0755), 0) << errno_text(errno);
-  ASSERT_EQ(mkdir(tmpfs_dir.c_str(), 0755), 0) << errno_text(errno);
+  if (mkdir(zsfs_dir.c_str(), 0755) != 0 || mkdir(tmpfs_dir.c_str(), 0755) != 0) {
+    ADD_FAILURE() << "mkdir: " << errno_text(errno);
+    return "";
+  }
   Transcript on_zsfs;
   Transcript on_tmpfs;
   scenario(zsfs_dir, on_zsfs);
   scenario(tmpfs_dir, on_tmpfs);
   EXPECT_EQ(on_zsfs.str(), on_tmpfs.str()) << "zsfs (first) differs from tmpfs (second)";
+  return on_zsfs.str();
 }
 
 std::string shorten(const std::string& text) {

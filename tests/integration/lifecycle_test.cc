@@ -23,9 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr uid_t kNobody = 65534;
-constexpr gid_t kNogroup = 65534;
-
 // Children of this process (a subreaper: detached daemons end up here) named zsfs.
 std::vector<pid_t> zsfs_children() {
   std::vector<pid_t> pids;
@@ -253,26 +250,6 @@ TEST(Background, FailuresReportTheirExitStatus) {
   EXPECT_TRUE(zsfs_children().empty());
 }
 
-// mount(8) runs mount.fuse3 for fuse.* types, which runs `/bin/sh -c 'zsfs SOURCE DIR -o
-// rw,...,dev,suid'`: zsfs is found through PATH. mount(8) clears PATH for its helpers, so the shell
-// searches its built-in default (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin),
-// where an installed zsfs lives but the one built here does not. So: mount.fuse3 is tested with
-// the build directory on PATH; mount(8) and fstab with the "PROGRAM#SOURCE" form of type fuse,
-// which names the program by path; and `mount -t fuse.zsfs` itself where zsfs is installed.
-RunOptions with_zsfs_on_path() {
-  const std::string bin_dir = std::filesystem::path(zsfs_binary()).parent_path();
-  const char* path = std::getenv("PATH");
-  return RunOptions().with_env("PATH=" + bin_dir + ":" +
-                               (path != nullptr ? path : "/usr/bin:/bin"));
-}
-
-std::string mount_fuse3() {
-  for (const char* path : {"/sbin/mount.fuse3", "/usr/sbin/mount.fuse3"}) {
-    if (access(path, X_OK) == 0) return path;
-  }
-  return "";
-}
-
 #define SKIP_UNLESS_MOUNT8_WORKS()                                             \
   do {                                                                         \
     if (geteuid() != 0) GTEST_SKIP() << "mount(8) needs root";                 \
@@ -356,17 +333,11 @@ TEST(MountCommand, BadOptionsThroughMount8) {
 // Runs zsfs as user nobody on a directory nobody owns, uses the mount as nobody and unmounts it
 // with `fusermount3 -u` as nobody.
 void mount_as_nobody(const std::string& options) {
-  // A copy of the binary that nobody can surely run, whatever the build directory's modes.
-  TempDir bin("zsfs-bin");
-  ASSERT_EQ(chmod(bin.path().c_str(), 0755), 0);
-  const std::string binary = bin.path() + "/zsfs";
-  std::filesystem::copy_file(zsfs_binary(), binary);
-  ASSERT_EQ(chmod(binary.c_str(), 0755), 0);
-
+  const ZsfsCopyForUsers binary;
   ZsfsMount zsfs;
-  ZSFS_START_OR_SKIP(
-      zsfs,
-      ZsfsMount::Config::with_options(options).as_user(kNobody, kNogroup).with_binary(binary));
+  ZSFS_START_OR_SKIP(zsfs, ZsfsMount::Config::with_options(options)
+                               .as_user(kNobody, kNogroup)
+                               .with_binary(binary.path()));
   RunOptions as_nobody;
   as_nobody.as_user(kNobody, kNogroup);
   const std::string dir = shell_quote(zsfs.path());
@@ -384,29 +355,6 @@ void mount_as_nobody(const std::string& options) {
   EXPECT_EQ(unmount.status, 0) << unmount.output;
   EXPECT_EQ(zsfs.wait_exit(std::chrono::seconds(60)), 0) << zsfs.log();
 }
-
-// Gives /dev/fuse the usual mode 0666 for as long as it lives, if it has a narrower one (some
-// containers make it 0600): libfuse and fusermount3 open it with the user's own rights. A
-// root-only setup step, undone afterwards.
-class DevFuseOpenToUsers {
- public:
-  DevFuseOpenToUsers() {
-    struct stat st {};
-    if (stat("/dev/fuse", &st) == 0 && (st.st_mode & 0666) != 0666) {
-      original_mode_ = st.st_mode & 07777;
-      changed_ = chmod("/dev/fuse", 0666) == 0;
-    }
-  }
-  ~DevFuseOpenToUsers() {
-    if (changed_) chmod("/dev/fuse", original_mode_);
-  }
-  DevFuseOpenToUsers(const DevFuseOpenToUsers&) = delete;
-  DevFuseOpenToUsers& operator=(const DevFuseOpenToUsers&) = delete;
-
- private:
-  bool changed_ = false;
-  mode_t original_mode_ = 0;
-};
 
 TEST(Unprivileged, MountThroughFusermount3) {
   if (geteuid() != 0) {

@@ -9,9 +9,6 @@
 namespace zsfs::test {
 namespace {
 
-constexpr uid_t kNobody = 65534;
-constexpr gid_t kNogroup = 65534;
-
 // Root's part: files and directories with owners and modes to test against.
 const char* const kSetup = R"(
 cd "$1"
