@@ -52,13 +52,17 @@ std::string usage_text(const SystemInfo& system) {
           std::to_string(kDefaultThreads) + ")\n";
   text += "  encode_threads=N   threads compressing in the background, 0 to 64 (default " +
           std::to_string(defaults.config.encode_threads) + ")\n";
-  text += "  noatime, relatime, strictatime   access time updates (default relatime)\n";
+  text += "  acl, noacl         POSIX ACLs (default acl, as tmpfs)\n";
+  text += "  noatime, relatime, strictatime, nodiratime   access time updates (default\n";
+  text += "                     relatime)\n";
   text += "  allow_other        let other users in (non-root: needs user_allow_other in\n";
   text += "                     /etc/fuse.conf)\n";
   text += "  nonempty           mount over a directory that is not empty\n";
   text += "  fsname=NAME        source shown in /proc/mounts (default SOURCE or zsfs)\n";
-  text += "  ro, rw, nosuid, nodev, noexec, sync, dirsync, ... as mount(8); auto, noauto,\n";
-  text += "  user, users, nouser, _netdev, nofail, x-* are accepted and ignored\n";
+  text += "  subtype=NAME       type fuse.NAME (default zsfs; empty: fuse)\n";
+  text += "  ro, rw, nosuid, nodev, noexec, sync, dirsync, nosymfollow, ... as mount(8);\n";
+  text += "  lazytime, iversion, silent, mand, auto, noauto, user, _netdev, nofail, x-*\n";
+  text += "  and their kin are accepted and change nothing (see zsfs(8))\n";
   text += "\n";
   text += "Statistics: zsfsctl stats MOUNTPOINT. See zsfs(8) and zsfsctl(8).\n";
   return text;
