@@ -349,7 +349,7 @@ Status Filesystem::fsync(Ino ino) {
   return impl_->getattr(ino).ok() ? Status{} : Status(Errno{ESTALE});
 }
 
-Status Filesystem::kill_suidgid(Ino ino, const Caller& caller) {
+Result<bool> Filesystem::kill_suidgid(Ino ino, const Caller& caller) {
   ReaderLock quiesce(impl_->quiesce_mu());
   return impl_->kill_suidgid(ino, caller);
 }

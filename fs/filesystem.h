@@ -122,9 +122,9 @@ class Filesystem {
   Status fsync(Ino ino);
   // Clears setuid, and setgid where the kernel would (the group may execute, or caller is neither
   // in the file's group nor holds CAP_FSETID), from anything but a directory, as a write by a
-  // caller without CAP_FSETID does (FUSE_WRITE_KILL_SUIDGID). Changes nothing, ctime included,
-  // when no bit goes.
-  Status kill_suidgid(Ino ino, const Caller& caller);
+  // caller without CAP_FSETID does (FUSE_WRITE_KILL_SUIDGID). Returns whether a bit went; changes
+  // nothing, ctime included, when none does.
+  Result<bool> kill_suidgid(Ino ino, const Caller& caller);
 
   // --- Directories ---------------------------------------------------------------------------
   Status opendir(Ino ino);

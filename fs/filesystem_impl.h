@@ -76,7 +76,7 @@ class Filesystem::Impl {
   Result<Attr> make_node(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
                          std::string_view symlink_target, const Caller& caller, bool open);
   Result<Attr> tmpfile(Ino parent, uint32_t mode, bool linkable, const Caller& caller);
-  Status kill_suidgid(Ino ino, const Caller& caller);
+  Result<bool> kill_suidgid(Ino ino, const Caller& caller);
   Result<Attr> link(Ino ino, Ino new_parent, std::string_view new_name);
   Status remove(Ino parent, std::string_view name, bool directory);
   Status rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,

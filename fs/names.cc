@@ -137,17 +137,18 @@ bool Filesystem::Impl::kill_suidgid_locked(Inode& inode, const Caller& caller) {
   return true;
 }
 
-Status Filesystem::Impl::kill_suidgid(Ino ino, const Caller& caller) {
+Result<bool> Filesystem::Impl::kill_suidgid(Ino ino, const Caller& caller) {
   Inode* inode = get(ino);
   if (inode == nullptr) return Errno{ESTALE};
   {
     // Most writes find neither bit: a shared lock answers them.
     ReaderLock lock(inode->mu);
-    if ((inode->mode & (S_ISUID | S_ISGID)) == 0) return {};
+    if ((inode->mode & (S_ISUID | S_ISGID)) == 0) return false;
   }
   WriterLock lock(inode->mu);
-  if (kill_suidgid_locked(*inode, caller)) inode->ctime = now();
-  return {};
+  if (!kill_suidgid_locked(*inode, caller)) return false;
+  inode->ctime = now();
+  return true;
 }
 
 Result<std::string> Filesystem::Impl::readlink(Ino ino) {

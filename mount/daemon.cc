@@ -205,6 +205,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
       return kExitFailure;
     }
     Session session(raw);
+    ctx.set_session(raw);
     if (!session.install_signal_handlers()) {
       log_error("cannot install signal handlers");
       return kExitFailure;
@@ -230,7 +231,8 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     if (background) detach_from_terminal();
     readiness.report(kExitOk);
     status = serve_until_unmounted(session.get(), options.threads);
-  }  // unmounted and destroyed: no request can reach the core any more
+    ctx.set_session(nullptr);  // no request comes any more; the session goes next
+  }                            // unmounted and destroyed: no request can reach the core any more
 
   const int check = check_at_unmount(*filesystem);
   if (status == kExitOk) status = check;

@@ -24,7 +24,11 @@
 //   FUSE_OPEN_KILL_SUIDGID in fuse_open_in.open_flags (O_TRUNC reaching the filesystem, only
 //   with FUSE_ATOMIC_O_TRUNC: fuse_send_open). In exchange the kernel keeps SB_NOSEC on the
 //   superblock (process_init_reply), so that file_remove_privs() stops asking for
-//   security.capability before writes once an inode has been seen without it.
+//   security.capability before writes once an inode has been seen without it. What the kernel
+//   does not do is forget the mode it cached when a WRITE or OPEN carried a kill flag (it
+//   invalidates size and times only, fuse_write_update_attr()), so it would go on exec'ing the
+//   file setuid; zsfs tells it to fetch the attributes again whenever it clears a bit
+//   (FUSE_NOTIFY_INVAL_INODE with offset -1: MountContext::kill_suidgid).
 //
 // libfuse 3.14.0 as Debian builds it (3.14.0-4: its fuse_kernel.h reverted to protocol 7.31 for
 // setxattr's sake, Debian bug #1031524) answers INIT with minor 31 and passes on only the

@@ -57,8 +57,7 @@ void kill_suidgid_as_modified(MountContext& ctx, fuse_ino_t ino, const fs::Calle
   if (!ctx.killpriv_v2()) return;
   auto attr = ctx.fs().getattr(ino);
   if (!attr.ok() || (attr->mode & (S_ISUID | S_ISGID)) == 0 || capable_fsetid(caller)) return;
-  // The operation that follows reports a file that is gone.
-  (void)ctx.fs().kill_suidgid(ino, caller);
+  ctx.kill_suidgid(ino, caller);
 }
 
 // A per-thread buffer for read replies and for write data that libfuse hands over in pieces.

@@ -12,16 +12,25 @@ MountContext::MountContext(fs::Filesystem& filesystem, bool writeback_requested,
       // Clearing setuid and setgid in the daemon (FUSE_HANDLE_KILLPRIV_V2) lets the kernel keep
       // SB_NOSEC: see fuse_protocol.h.
       layer_(FUSE_HANDLE_KILLPRIV_V2,
-             [&filesystem](uint64_t nodeid, const fs::Caller& caller) {
-               // The file may be gone; the write that follows reports that.
-               (void)filesystem.kill_suidgid(nodeid,
-                                             caller_of(caller.uid, caller.gid, caller.pid, 0));
+             [this](uint64_t nodeid, const fs::Caller& caller) {
+               kill_suidgid(nodeid, caller_of(caller.uid, caller.gid, caller.pid, 0));
              }),
       writeback_requested_(writeback_requested),
       posix_acl_(posix_acl) {}
 
 bool MountContext::killpriv_v2() const {
   return (layer_.added_init_flags() & FUSE_HANDLE_KILLPRIV_V2) != 0;
+}
+
+void MountContext::kill_suidgid(fuse_ino_t ino, const fs::Caller& caller) noexcept {
+  // The file may be gone: the operation that follows reports that.
+  const Result<bool> killed = fs_.kill_suidgid(ino, caller);
+  fuse_session* session = session_.load(std::memory_order_acquire);
+  if (!killed.ok() || !*killed || session == nullptr) return;
+  // Attributes only (offset -1): no page is dropped, and no lock the writer holds is taken, so
+  // this is safe while the write that carried the kill flag waits for its reply. ENOENT: the
+  // kernel has not cached the inode, so it has nothing stale.
+  fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 }
 
 fs::Caller caller_of(uint32_t uid, uint32_t gid, int32_t pid, uint32_t umask) {

@@ -57,6 +57,13 @@ class MountContext {
   RequestLayer& layer() { return layer_; }
   // Whether the INIT reply handed clearing setuid and setgid to zsfs (FUSE_HANDLE_KILLPRIV_V2).
   bool killpriv_v2() const;
+  // The session, for notifications to the kernel: set once it exists, before any request comes.
+  void set_session(fuse_session* session) { session_.store(session, std::memory_order_release); }
+  // Clears setuid and setgid from ino as a write by caller does (fs::Filesystem::kill_suidgid)
+  // and, when a bit went, has the kernel fetch the inode's attributes again. Without that it
+  // would keep the mode it cached before the write, setuid bit and all, and exec the file setuid
+  // until something else refreshed it (attributes are trusted for a day). Never throws.
+  void kill_suidgid(fuse_ino_t ino, const fs::Caller& caller) noexcept;
   bool writeback_requested() const { return writeback_requested_; }
   bool posix_acl() const { return posix_acl_; }
   // Whether the kernel's writeback cache is on; set once by init(), before the kernel sends any
@@ -79,6 +86,7 @@ class MountContext {
   RequestLayer layer_;
   const bool writeback_requested_;
   const bool posix_acl_;
+  std::atomic<fuse_session*> session_{nullptr};
   std::atomic<bool> writeback_{false};
   std::atomic<bool> skip_open_{false};
   std::atomic<bool> skip_opendir_{false};

@@ -2,8 +2,9 @@
 // FUSE_HANDLE_KILLPRIV_V2 (the request layer adds it to the INIT reply): a write, truncate,
 // fallocate or copy_file_range by a user without CAP_FSETID, and any chown of a file, clear
 // setuid, and setgid where the group may execute or the user is not in the group; root's writes
-// keep them; a write drops security.capability. And the reason for it: the kernel no longer asks
-// for security.capability before every write.
+// keep them; a write drops security.capability; a file a user wrote to no longer runs setuid
+// (zsfs has the kernel drop the mode it cached). And the reason for it all: the kernel no longer
+// asks for security.capability before every write.
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ echo data > owned && chown 65534:65534 owned && chmod 06775 owned
 mkfifo owned-fifo && chown 65534:65534 owned-fifo && chmod 06775 owned-fifo
 mkdir dir && chmod 06777 dir
 echo data > cap && chmod 0777 cap
+cp /usr/bin/id id && chmod 04777 id
 )";
 
 std::string mode_of(const std::string& path) {
@@ -98,7 +100,12 @@ std::string scenario(const std::string& root) {
     t.step("chown own file to itself", sys(chown(at("owned").c_str(), kNobody, kNogroup)));
     t.step("chown own fifo to itself", sys(chown(at("owned-fifo").c_str(), kNobody, kNogroup)));
     append(at("cap"), t);
+    append(at("id"), t);
   });
+  // Run right after the write, before anything fetches its attributes again: the kernel must not
+  // exec it setuid any more.
+  const RunResult id = run({at("id"), "-u"}, RunOptions().as_user(kNobody, kNogroup));
+  out += "id runs as " + id.output;
   out += transcript_as(kMember, kMember, {kGroup}, [&](Transcript& t) {
     append(at("sgid-member"), t);
     append(at("sgid-member-exec"), t);
@@ -113,7 +120,7 @@ std::string scenario(const std::string& root) {
   out += t.str();
   for (const char* name : {"write", "sgid-noexec", "truncate", "ftruncate", "fallocate", "punch",
                            "copy", "owned", "owned-fifo", "sgid-member", "sgid-member-exec",
-                           "root-write", "chown-root", "chown-root-noexec", "dir", "cap"}) {
+                           "root-write", "chown-root", "chown-root-noexec", "dir", "cap", "id"}) {
     out += std::string(name) + " " + mode_of(at(name)) + "\n";
   }
   char value[64];
@@ -127,13 +134,15 @@ std::string scenario(const std::string& root) {
 TEST(KillprivTest, SetuidAndSetgidGoAsOnTmpfs) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
   ZsfsMount zsfs;
-  ZSFS_START_OR_SKIP(zsfs, "size=64M,allow_other");
+  // suid: run directly, zsfs would mount nosuid, where no file runs setuid anyway.
+  ZSFS_START_OR_SKIP(zsfs, "size=64M,allow_other,suid");
   const std::string on_zsfs = expect_same_as_tmpfs(
       zsfs.path(), [](const std::string& root, Transcript& t) { t.note(scenario(root)); });
   // The bits did go where they should, and stay where they should.
   EXPECT_NE(on_zsfs.find("\nwrite 0777\n"), std::string::npos) << on_zsfs;
   EXPECT_NE(on_zsfs.find("\nroot-write 6777\n"), std::string::npos) << on_zsfs;
   EXPECT_NE(on_zsfs.find("\nsgid-member 2767\n"), std::string::npos) << on_zsfs;
+  EXPECT_NE(on_zsfs.find("id runs as 65534\n"), std::string::npos) << on_zsfs;
   EXPECT_EQ(zsfs.stop(), 0) << zsfs.log();
 }
 

@@ -339,8 +339,10 @@ TEST_F(FilesystemTest, KillSuidgidAsTheKernelWould) {
     chmod.mode = mode;
     EXPECT_TRUE(fs_->setattr(f, chmod, user()).ok());
     const timespec ctime = attr(f).ctime;
-    EXPECT_TRUE(fs_->kill_suidgid(f, caller).ok());
+    const Result<bool> killed = fs_->kill_suidgid(f, caller);
     const Attr after = attr(f);
+    EXPECT_TRUE(killed.ok());
+    EXPECT_EQ(killed.ok() && *killed, (after.mode & 07777) != mode);
     // ctime moves only when a bit went.
     if ((after.mode & 07777) == mode) {
       EXPECT_EQ(after.ctime.tv_nsec, ctime.tv_nsec);
@@ -359,11 +361,11 @@ TEST_F(FilesystemTest, KillSuidgidAsTheKernelWould) {
   SetAttr chmod;
   chmod.mode = 06755;
   ASSERT_TRUE(fs_->setattr(d, chmod, user()).ok());
-  ASSERT_TRUE(fs_->kill_suidgid(d, outsider).ok());  // directories keep theirs
+  EXPECT_FALSE(*fs_->kill_suidgid(d, outsider));  // directories keep theirs
   EXPECT_EQ(attr(d).mode & 07777, 06755u);
   // Special files do not (a chown of one clears them).
   Ino fifo = fs_->mknod(kRootIno, "fifo", S_IFIFO | 06755, 0, user())->ino;
-  ASSERT_TRUE(fs_->kill_suidgid(fifo, outsider).ok());
+  EXPECT_TRUE(*fs_->kill_suidgid(fifo, outsider));
   EXPECT_EQ(attr(fifo).mode & 07777, 0755u);
   fs_->forget(fifo, 1);
 }
