@@ -844,6 +844,65 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   return result;
 }
 
+void DedupStore::pin(BlockRef ref) {
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  MutexLock lock(shard.mu);
+  Entry& e = entry(shard, ref);
+  ZSFS_CHECK_MSG(e.refs < (1u << kRefBits) - 1, "too many pins on one block");
+  ++e.refs;
+  ++(e.same_filled() ? shard.stats.same_refs : shard.stats.stored_refs);
+}
+
+Status DedupStore::export_block(BlockRef ref, StoredBlock* out, codec::MutableBlock payload,
+                                DictionarySet::Pin* dict) const {
+  const Shard& shard = *shards_[shard_of_ref(ref)];
+  MutexLock lock(shard.mu);
+  const Entry& e = entry(shard, ref);
+  out->encoding = e.encoding();
+  out->dict = e.dict();
+  out->settled = e.settled();
+  out->indexed = e.indexed();
+  out->index_tag = e.tag;
+  out->word = e.same_filled() ? e.word() : 0;
+  out->size = e.same_filled() ? 0 : e.stored_bytes;
+  *dict = dicts_->pin(e.dict());
+  if (!e.same_filled()) pool_->read_bytes(e.handle(), payload.first(out->size));
+  return {};
+}
+
+Result<BlockRef> DedupStore::import_block(unsigned shard_index, const StoredBlock& block,
+                                          std::span<const std::byte> payload) {
+  ZSFS_CHECK(shard_index < kShards);
+  if (block.encoding == codec::Encoding::kSameFilled) return put_word(block.word);
+  ZSFS_CHECK(block.size >= 1 && block.size <= codec::kBlockSize && payload.size() == block.size);
+  Result<pool::Handle> handle = pool_->allocate(block.size);
+  if (!handle.ok()) return Errno{handle.error()};
+  pool_->write_bytes(*handle, payload);
+  Shard& shard = *shards_[shard_index];
+  Result<BlockRef> ref = Errno{EIO};
+  {
+    MutexLock lock(shard.mu);
+    ref = insert_locked(shard, shard_index, block.index_tag, block.indexed, *handle,
+                        Format{block.encoding, block.dict}, block.size);
+    if (ref.ok() && block.settled) {
+      entry(shard, *ref).set_flag(kSettled);
+      --shard.stats.unsettled_blocks;
+    }
+  }
+  if (!ref.ok()) pool_->free(*handle);
+  return ref;
+}
+
+BlockRef DedupStore::ref_limit() const {
+  uint64_t limit = 1;
+  for (const auto& shard : shards_) {
+    MutexLock lock(shard->mu);
+    limit = std::max<uint64_t>(limit, (uint64_t{shard->chunks.size()} * kChunkEntries + 1)
+                                          << kShardBits);
+  }
+  return static_cast<BlockRef>(std::min<uint64_t>(limit, kUnwritten));
+}
+
 StoreStats DedupStore::stats() const {
   StoreStats total;
   for (const auto& shard_ptr : shards_) {

@@ -177,6 +177,35 @@ class DedupStore {
   // Stored entries not yet settled, by the recompressor's filter (a walk of every shard).
   uint64_t count_due(const DueFilter& filter) const;
 
+  // --- For images (fs/image_save.cc, fs/image_load.cc) ----------------------------------------
+  // An entry as it is kept (besides its payload): what export_block() copies out and
+  // import_block() puts back.
+  struct StoredBlock {
+    codec::Encoding encoding = codec::Encoding::kRaw;
+    DictSlot dict = kNoDict;
+    bool settled = false;
+    bool indexed = false;
+    uint32_t index_tag = 0;  // what the index finds it by (folded from its fingerprint)
+    uint64_t word = 0;       // same-filled blocks: the repeated word
+    uint32_t size = 0;       // the others: payload bytes
+  };
+  // Takes one more reference on ref, on which the caller holds one already, even at the count's
+  // limit (kMaxRefs leaves room for pins): an image save pins every block it will write.
+  void pin(BlockRef ref);
+  // Copies entry ref (on which the caller holds a reference) out as it is stored: its
+  // description into *block, its payload into payload, and pins its dictionary in *dict.
+  Status export_block(BlockRef ref, StoredBlock* block, codec::MutableBlock payload,
+                      DictionarySet::Pin* dict) const;
+  // Stores an entry as export_block() gave it, with one reference for the caller, in shard
+  // (below shards()), indexed by its tag when block.indexed. A dictionary it names must be in
+  // its slot (the caller holds a pin on it). The payload (block.size bytes) is taken as it is:
+  // an image's checksums vouch for it. ENOSPC or ENOMEM as put(); nothing changes then.
+  Result<BlockRef> import_block(unsigned shard, const StoredBlock& block,
+                                std::span<const std::byte> payload);
+  // A value above every live entry's BlockRef (for a bitmap of refs); it may grow as entries
+  // are added.
+  BlockRef ref_limit() const;
+
   StoreStats stats() const;
   // Heap bytes of entry tables and indexes (all charged to the budget).
   uint64_t memory_bytes() const;

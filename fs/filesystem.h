@@ -31,6 +31,8 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "disk/problem.h"
+#include "fs/image.h"
 #include "fs/stats.h"
 #include "fs/types.h"
 
@@ -158,6 +160,19 @@ class Filesystem {
   Status recompress(uint64_t idle_seconds, bool huge_only);
   // No recompression pass is running or queued.
   bool recompress_idle();
+  // --- Images (fs/image_save.cc, fs/image_load.cc; the format: zsfs(5)) ----------------------
+  // Fills this filesystem, which must be new and empty (nothing done to it yet), from the image
+  // at path. On failure (the file is missing, not an image, of another version, truncated,
+  // corrupt, or does not fit the limits) the problem says which and where, and the filesystem
+  // must be thrown away: it may hold part of the image.
+  disk::Problem load_image(const std::string& path, ImageLoadStats* stats = nullptr);
+  // Writes the filesystem as it is now to an image at path, atomically (the previous file stays
+  // whole until the new one is complete and synced). The filesystem stays in use meanwhile;
+  // writes wait only while the metadata is written (image_save.cc says how).
+  disk::Problem save_image(const std::string& path, ImageSaveStats* stats = nullptr);
+  // Whether anything changed since the image was last saved or loaded.
+  bool changed_since_saved();
+
   // Adds a section to the user.zsfs.stats JSON (after the core's own figures). Not thread-safe:
   // call before the filesystem is shared between threads; section.write is then called from
   // whichever thread reads the statistics, so it must be thread-safe itself.

@@ -26,10 +26,12 @@
 #include "base/budget.h"
 #include "base/sync.h"
 #include "codec/codec.h"
+#include "disk/problem.h"
 #include "fs/dedup_store.h"
 #include "fs/dictionary_set.h"
 #include "fs/filesystem.h"
 #include "fs/idle_helper.h"
+#include "fs/image.h"
 #include "fs/inode.h"
 #include "fs/recompressor.h"
 #include "pool/pool.h"
@@ -99,6 +101,16 @@ class Filesystem::Impl {
   bool recompress_idle() const { return recompressor_ == nullptr || recompressor_->idle(); }
   void add_stats_section(StatsSection section) { stats_sections_.push_back(std::move(section)); }
 
+  // image_save.cc, image_load.cc
+  disk::Problem save_image(const std::string& path, ImageSaveStats* stats);
+  disk::Problem load_image(const std::string& path, ImageLoadStats* stats);
+  // Something changed since the last save or load (every changing operation counts).
+  bool changed_since_saved() const {
+    return changes_.load(std::memory_order_relaxed) !=
+           saved_changes_.load(std::memory_order_relaxed);
+  }
+  void note_change() { changes_.fetch_add(1, std::memory_order_relaxed); }
+
   RwLock& quiesce_mu() { return quiesce_mu_; }
 
  private:
@@ -158,6 +170,7 @@ class Filesystem::Impl {
 
   friend class Filesystem;
   friend class FileAccount;
+  friend class ImageLoader;
 
   const Config config_;
   MemoryBudget budget_;
@@ -168,6 +181,12 @@ class Filesystem::Impl {
 
   RwLock quiesce_mu_;
   RwLock ns_mu_;
+  // One image save at a time; the consistency check takes it (before quiesce_mu_) so that it
+  // never sees a save's pins.
+  std::mutex save_mu_;
+  // Changing operations so far, and their count when the image was last saved or loaded.
+  std::atomic<uint64_t> changes_{0};
+  std::atomic<uint64_t> saved_changes_{0};
 
   // Bytes charged for what inodes own besides their block maps and directories: symlink
   // targets and xattrs.

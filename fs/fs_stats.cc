@@ -308,7 +308,8 @@ void Filesystem::Impl::compactor_loop() {
 
 std::string Filesystem::Impl::check() {
   // With the quiesce lock held exclusively no operation changes anything: every count below is
-  // exact.
+  // exact. An image save's pins are references no block map holds: wait for it to end first.
+  std::lock_guard save_lock(save_mu_);
   WriterLock quiesce(quiesce_mu_);
   ReaderLock ns(ns_mu_);
   // The background holds references to the blocks it has yet to compress: let it finish.
