@@ -23,6 +23,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/json.h"
+#include "ctl/disk_report.h"
 #include "ctl/prometheus.h"
 #include "ctl/report.h"
 #include "ctl/top_screen.h"
@@ -290,6 +291,37 @@ int cmd_recompress(const std::string& mount_point, const std::optional<uint64_t>
   return kExitOk;
 }
 
+int cmd_save(const std::string& mount_point, bool json) {
+  auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
+  if (!before.ok()) return fail(before.message());
+  const char* no_image = "this mount has no image (mount it with -o image=PATH)";
+  const Json* image = mount::json_member(*before, "image");
+  if (image == nullptr) return fail(quoted(mount_point) + ": " + no_image);
+  // Our request takes the next number; the save that serves it ends with requests_done at
+  // least that.
+  const uint64_t ours = mount::json_u64(*image, "requests").value_or(0) + 1;
+  Check queued = set_zsfs_attribute(mount_point, "user.zsfs.save", "", no_image);
+  if (!queued.ok()) return fail(queued.message());
+  Json stats;
+  for (;;) {
+    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
+    if (!now.ok()) return fail(now.message());
+    stats = std::move(now).value();
+    image = mount::json_member(stats, "image");
+    if (image == nullptr) return fail("the daemon's statistics have no image section");
+    if (mount::json_u64(*image, "requests_done").value_or(0) >= ours) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  bool ok = false;
+  const std::string text = render_save(*image, ok);
+  if (json) {
+    std::printf("%s\n", to_json_text(*image).c_str());
+  } else {
+    std::fputs(text.c_str(), ok ? stdout : stderr);
+  }
+  return ok ? kExitOk : kExitFailure;
+}
+
 int cmd_dict_export(const std::string& mount_point, const std::optional<unsigned>& slot_wanted,
                     const std::string& file) {
   auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true);
@@ -394,6 +426,10 @@ int run(int argc, char** argv) {
   recompress->add_flag("--wait", wait, "return when nothing is left to do, with the figures");
   recompress->add_flag("--json", json, "with --wait: print the daemon's statistics as JSON");
 
+  CLI::App* save = app.add_subcommand("save", "save the mount's image now (mounted with image=)");
+  save->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
+  save->add_flag("--json", json, "print the daemon's image statistics as JSON");
+
   std::optional<unsigned> slot;
   std::string file;
   CLI::App* dict = app.add_subcommand("dict", "the zstd dictionaries trained on a mount");
@@ -426,14 +462,15 @@ int run(int argc, char** argv) {
   if (check->parsed()) return cmd_check(mount_point, json);
   if (recompress->parsed()) return cmd_recompress(mount_point, idle_seconds, huge, wait, json);
   if (dict_export->parsed()) return cmd_dict_export(mount_point, slot, file);
+  if (save->parsed()) return cmd_save(mount_point, json);
   if (top->parsed()) {
     return run_top(top_options, [&top_options] {
       return read_json_attribute(top_options.mount_point, "user.zsfs.stats", true);
     });
   }
   std::fprintf(stderr,
-               "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict "
-               "or top\nTry 'zsfsctl --help' for more information.\n");
+               "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict, "
+               "save or top\nTry 'zsfsctl --help' for more information.\n");
   return kExitUsage;
 }
 

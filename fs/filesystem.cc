@@ -149,6 +149,7 @@ Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config
 }
 
 Filesystem::Impl::~Impl() {
+  image_saver_.reset();
   recompressor_.reset();
   {
     std::lock_guard lock(compactor_mu_);
@@ -436,6 +437,12 @@ disk::Problem Filesystem::save_image(const std::string& path, ImageSaveStats* st
 }
 bool Filesystem::changed_since_saved() {
   return impl_->changed_since_saved();
+}
+disk::Problem Filesystem::open_image(bool* loaded) {
+  return impl_->open_image(loaded);
+}
+disk::Problem Filesystem::close_image(ImageSaveStats* stats, bool* skipped) {
+  return impl_->close_image(stats, skipped);
 }
 
 }  // namespace zsfs::fs

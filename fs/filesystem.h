@@ -52,6 +52,10 @@ inline constexpr std::string_view kXattrCheck = "user.zsfs.check";      // full 
 // (blocks not written for that long) and "huge" (blocks kept raw). EINVAL for anything else,
 // EOPNOTSUPP when recompression is off. The statistics' "recompressor" tells when it is done.
 inline constexpr std::string_view kXattrRecompress = "user.zsfs.recompress";
+// Setting this (to an empty value) queues a save of the mount's image (Config::image_path; root
+// directory; root and the mount's owner only). EOPNOTSUPP without an image. The statistics'
+// "image" section tells when it is done and how it went.
+inline constexpr std::string_view kXattrSave = "user.zsfs.save";
 // Reading "user.zsfs.dict.SLOT.CHUNK" gives bytes [CHUNK * 65536, (CHUNK + 1) * 65536) of the
 // content of the dictionary in SLOT (the statistics list the slots and sizes); empty past the
 // end, ENODATA for a free slot. Root directory; root and the mount's owner only, since a
@@ -172,6 +176,15 @@ class Filesystem {
   disk::Problem save_image(const std::string& path, ImageSaveStats* stats = nullptr);
   // Whether anything changed since the image was last saved or loaded.
   bool changed_since_saved();
+  // The mount's image (Config::image_path, which must be set): loads it when the file exists
+  // (*loaded says whether it did; the filesystem must be new), then saves it on request
+  // (user.zsfs.save), every save_interval_seconds when anything changed, and at close_image().
+  // Fails, with nothing loaded, when the image's directory is not writable (saves would fail)
+  // and as load_image().
+  disk::Problem open_image(bool* loaded);
+  // Saves the image one last time unless nothing changed since it was loaded or saved
+  // (*skipped), and stops the saves: for unmount. Nothing to do without an open image.
+  disk::Problem close_image(ImageSaveStats* stats, bool* skipped);
 
   // Adds a section to the user.zsfs.stats JSON (after the core's own figures). Not thread-safe:
   // call before the filesystem is shared between threads; section.write is then called from

@@ -32,6 +32,7 @@
 #include "fs/filesystem.h"
 #include "fs/idle_helper.h"
 #include "fs/image.h"
+#include "fs/image_saver.h"
 #include "fs/inode.h"
 #include "fs/recompressor.h"
 #include "pool/pool.h"
@@ -104,6 +105,10 @@ class Filesystem::Impl {
   // image_save.cc, image_load.cc
   disk::Problem save_image(const std::string& path, ImageSaveStats* stats);
   disk::Problem load_image(const std::string& path, ImageLoadStats* stats);
+  // image_saver.cc: the mount's image (Config::image_path), see Filesystem::open_image().
+  disk::Problem open_image(bool* loaded);
+  disk::Problem close_image(ImageSaveStats* stats, bool* skipped);
+  Status save_xattr(Ino ino, std::string_view value, const Caller& caller);
   // Something changed since the last save or load (every changing operation counts).
   bool changed_since_saved() const {
     return changes_.load(std::memory_order_relaxed) !=
@@ -202,6 +207,9 @@ class Filesystem::Impl {
   std::atomic<uint64_t> data_blocks_{0};
   std::atomic<uint64_t> hole_bytes_{0};
   std::atomic<uint64_t> block_map_bytes_{0};
+
+  // Saves of the mount's image (open_image()); stopped first in ~Impl.
+  std::unique_ptr<ImageSaver> image_saver_;
 
   // The secondary tier; stopped first in ~Impl, before the blocks it works on go.
   std::unique_ptr<Recompressor> recompressor_;

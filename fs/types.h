@@ -128,6 +128,10 @@ struct Config {
   // and how many blocks may wait raw for them (4 KiB each).
   unsigned encode_threads = 2;
   size_t max_staged_blocks = 4096;
+  // The image (fs/image_saver.h): loaded at mount when the file exists, saved on request, every
+  // save_interval_seconds when anything changed (0: not by itself) and at unmount. Empty: none.
+  std::string image_path;
+  uint64_t save_interval_seconds = 0;
 };
 
 }  // namespace zsfs::fs

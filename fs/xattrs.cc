@@ -73,6 +73,7 @@ Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_vi
                                   const Caller& caller) {
   ZSFS_TRY_STATUS(check_name(name));
   if (name == kXattrRecompress) return recompress_xattr(ino, value, caller);
+  if (name == kXattrSave) return save_xattr(ino, value, caller);
   if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
   if (value.size() > kXattrValueMax) return Errno{E2BIG};
   if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 ||

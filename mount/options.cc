@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <exception>
+#include <filesystem>
 #include <optional>
 
 #include <CLI/CLI.hpp>
@@ -158,6 +159,32 @@ Check apply_dict_size(std::string_view value, const SystemInfo& system, Options&
   return done();
 }
 
+// image=PATH: kept absolute, since the daemon changes to / once mounted.
+Check apply_image(std::string_view value, const SystemInfo&, Options& options) {
+  if (value.empty() || value.back() == '/') {
+    return Unexpected{option_text("image", value) +
+                      ": expected the path of a file (image=/var/lib/zsfs/home.img)"};
+  }
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(std::string(value), error);
+  if (error) {
+    return Unexpected{option_text("image", value) + ": " + error.message()};
+  }
+  options.config.image_path = absolute.lexically_normal().string();
+  return done();
+}
+
+Check apply_save_interval(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "off" || value == "0") {
+    options.config.save_interval_seconds = 0;
+    return done();
+  }
+  auto seconds = parse_seconds("save_interval", value, kMaxSaveIntervalSeconds);
+  if (!seconds.ok()) return Unexpected{seconds.message() + ", or off"};
+  options.config.save_interval_seconds = *seconds;
+  return done();
+}
+
 Check apply_level(std::string_view value, const SystemInfo& system, Options& options) {
   auto level = parse_int_in_range("level", value, system.min_level, system.max_level);
   if (!level.ok())
@@ -265,6 +292,8 @@ constexpr std::array kOptions = {
     OptionSpec{"dict", "dict=on", apply_dict},
     OptionSpec{"dict_size", "dict_size=112k", apply_dict_size},
     OptionSpec{"dedup", "dedup=on", apply_dedup},
+    OptionSpec{"image", "image=/var/lib/zsfs/home.img", apply_image},
+    OptionSpec{"save_interval", "save_interval=10m", apply_save_interval},
     OptionSpec{"chain", "chain=8", apply_chain},
     OptionSpec{"writeback", "writeback=off", apply_writeback},
     OptionSpec{"threads", "threads=1", apply_threads},
