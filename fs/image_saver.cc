@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "disk/file_io.h"
+#include "disk/image_writer.h"
 #include "fs/filesystem_impl.h"
 
 namespace zsfs::fs {
@@ -160,6 +161,12 @@ disk::Problem Filesystem::Impl::open_image(bool* loaded) {
   const std::string directory = disk::directory_of(path);
   if (::access(directory.c_str(), W_OK | X_OK) != 0) {
     return disk::system_problem(errno, "the image's directory " + directory + " is not writable");
+  }
+  // A save that was interrupted (a crash, kill -9) left its temporary file: the image beside it
+  // is whole, the leftover only takes room.
+  const std::string leftover = disk::ImageWriter::temporary_path_for(path);
+  if (::unlink(leftover.c_str()) == 0) {
+    log(LogLevel::kInfo, "image: removed %s, left by an interrupted save", leftover.c_str());
   }
   ImageLoadStats load;
   struct stat st {};
