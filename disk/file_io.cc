@@ -15,6 +15,13 @@ std::string at_offset(const std::string& path, uint64_t offset) {
   return path + " (at byte " + std::to_string(offset) + ")";
 }
 
+// A short transfer, as a signal or a full disk makes one: half of length, in whole 512-byte
+// sectors as the kernel ends direct I/O (a transfer of one sector or less stays whole).
+size_t short_length(size_t length) {
+  const size_t half = length / 2 / 512 * 512;
+  return half == 0 ? length : half;
+}
+
 // Writes bytes with pwrite when offset is given, with write otherwise.
 Problem write_loop(int fd, std::span<const std::byte> bytes, const uint64_t* offset,
                    std::string_view point, const std::string& path) {
@@ -25,7 +32,7 @@ Problem write_loop(int fd, std::span<const std::byte> bytes, const uint64_t* off
     if (fault.action == faults::Action::kFail) {
       return system_problem(fault.error, "cannot write " + path);
     }
-    if (fault.action == faults::Action::kShort && length > 1) length /= 2;
+    if (fault.action == faults::Action::kShort) length = short_length(length);
     const ssize_t n = offset != nullptr ? ::pwrite(fd, bytes.data() + done, length,
                                                    static_cast<off_t>(*offset + done))
                                         : ::write(fd, bytes.data() + done, length);
