@@ -98,6 +98,11 @@ class BackingFile {
   void punch_freed();
 
   BackingStats stats() const;
+  // RAM charged to the budget for the allocator (what stats() says, without its system call).
+  uint64_t bitmap_bytes() const {
+    std::lock_guard lock(mu_);
+    return charged_bytes_;
+  }
   const std::string& path() const { return path_; }
   uint32_t units_for(uint32_t payload_bytes) const {
     return static_cast<uint32_t>((kChecksumBytes + payload_bytes + unit_ - 1) / unit_);

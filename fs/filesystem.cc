@@ -150,6 +150,7 @@ Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config
 
 Filesystem::Impl::~Impl() {
   image_saver_.reset();
+  writeback_.reset();
   recompressor_.reset();
   {
     std::lock_guard lock(compactor_mu_);
@@ -437,6 +438,15 @@ disk::Problem Filesystem::save_image(const std::string& path, ImageSaveStats* st
 }
 bool Filesystem::changed_since_saved() {
   return impl_->changed_since_saved();
+}
+disk::Problem Filesystem::open_backing() {
+  return impl_->open_backing();
+}
+Status Filesystem::writeback(uint64_t idle_seconds, bool huge_only) {
+  return impl_->writeback(idle_seconds, huge_only);
+}
+bool Filesystem::writeback_idle() {
+  return impl_->writeback_idle();
 }
 disk::Problem Filesystem::open_image(bool* loaded) {
   return impl_->open_image(loaded);

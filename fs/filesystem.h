@@ -56,6 +56,10 @@ inline constexpr std::string_view kXattrRecompress = "user.zsfs.recompress";
 // directory; root and the mount's owner only). EOPNOTSUPP without an image. The statistics'
 // "image" section tells when it is done and how it went.
 inline constexpr std::string_view kXattrSave = "user.zsfs.save";
+// Setting this queues a writeback pass to the backing file (root directory; root and the mount's
+// owner only). The value is as user.zsfs.recompress's ("idle=SECONDS", "huge"). EOPNOTSUPP
+// without a backing file. The statistics' "backing" section tells when it is done.
+inline constexpr std::string_view kXattrWriteback = "user.zsfs.writeback";
 // Reading "user.zsfs.dict.SLOT.CHUNK" gives bytes [CHUNK * 65536, (CHUNK + 1) * 65536) of the
 // content of the dictionary in SLOT (the statistics list the slots and sizes); empty past the
 // end, ENODATA for a free slot. Root directory; root and the mount's owner only, since a
@@ -164,6 +168,18 @@ class Filesystem {
   Status recompress(uint64_t idle_seconds, bool huge_only);
   // No recompression pass is running or queued.
   bool recompress_idle();
+  // --- The backing file (fs/writeback.h, disk/backing_file.h) ----------------------------------
+  // Opens the backing file (Config::backing_path, which must be set) and starts moving cold
+  // blocks there. Call before anything is stored (and before open_image(), so that an image
+  // larger than the budget loads into the file). EEXIST when the path names a file that is not
+  // a backing file, or the errno of a failed open; the problem says which.
+  disk::Problem open_backing();
+  // Queues a writeback pass over blocks stored at least idle_seconds ago (only the raw ones when
+  // huge_only). EOPNOTSUPP without a backing file.
+  Status writeback(uint64_t idle_seconds, bool huge_only);
+  // No writeback pass is running or queued.
+  bool writeback_idle();
+
   // --- Images (fs/image_save.cc, fs/image_load.cc; the format: zsfs(5)) ----------------------
   // Fills this filesystem, which must be new and empty (nothing done to it yet), from the image
   // at path. On failure (the file is missing, not an image, of another version, truncated,

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "fs/image_saver.h"
 #include "fs/inode.h"
 #include "fs/recompressor.h"
+#include "fs/writeback.h"
 #include "pool/pool.h"
 
 namespace zsfs::fs {
@@ -46,6 +48,15 @@ inline constexpr uint64_t kBogoDirentBytes = 20;
 inline uint64_t extras_bytes(const InodeExtras* extras) {
   return extras == nullptr ? 0 : extras->own_bytes() + extras->xattrs.bytes;
 }
+
+// A pass asked for through an action attribute (user.zsfs.recompress, user.zsfs.writeback): empty
+// for every block, or comma-separated "idle=SECONDS" and "huge".
+struct PassRequest {
+  uint64_t idle_seconds = 0;
+  bool huge_only = false;
+};
+// Parses such a value; nothing for anything else (EINVAL).
+std::optional<PassRequest> parse_pass_request(std::string_view value);
 
 class Filesystem::Impl {
  public:
@@ -109,6 +120,16 @@ class Filesystem::Impl {
   disk::Problem open_image(bool* loaded);
   disk::Problem close_image(ImageSaveStats* stats, bool* skipped);
   Status save_xattr(Ino ino, std::string_view value, const Caller& caller);
+
+  // writeback.cc (the filesystem's side): the backing file, see Filesystem::open_backing().
+  disk::Problem open_backing();
+  Status writeback(uint64_t idle_seconds, bool huge_only);
+  bool writeback_idle() const { return writeback_ == nullptr || writeback_->idle(); }
+  // Memory charged for the backing file's allocator.
+  uint64_t backing_bitmap_bytes() const {
+    return backing_ == nullptr ? 0 : backing_->bitmap_bytes();
+  }
+  Status writeback_xattr(Ino ino, std::string_view value, const Caller& caller);
   // Something changed since the last save or load (every changing operation counts).
   bool changed_since_saved() const {
     return changes_.load(std::memory_order_relaxed) !=
@@ -166,6 +187,9 @@ class Filesystem::Impl {
                                uint64_t length) ZSFS_REQUIRES_SHARED(in.mu) ZSFS_REQUIRES(out.mu);
 
   // --- xattr helpers (xattrs.cc) ---
+  // Actions (setting user.zsfs.recompress, .save, .writeback) are for the root directory, and
+  // for root and the mount's owner only.
+  Status check_action_caller(Ino ino, const Caller& caller);
   Result<std::string> virtual_xattr(Inode& inode, std::string_view name, const Caller& caller);
   Status recompress_xattr(Ino ino, std::string_view value, const Caller& caller);
   Result<std::string> dictionary_chunk(std::string_view name);
@@ -181,6 +205,9 @@ class Filesystem::Impl {
   MemoryBudget budget_;
   std::unique_ptr<pool::Pool> pool_;
   DictionarySet dicts_;
+  // The backing file (open_backing()); declared before the store, which names it, so that it
+  // outlives the store.
+  std::unique_ptr<disk::BackingFile> backing_;
   DedupStore store_;
   InodeTable inodes_;
 
@@ -210,6 +237,8 @@ class Filesystem::Impl {
 
   // Saves of the mount's image (open_image()); stopped first in ~Impl.
   std::unique_ptr<ImageSaver> image_saver_;
+  // Moves cold blocks to the backing file (open_backing()); stopped next.
+  std::unique_ptr<Writeback> writeback_;
 
   // The secondary tier; stopped first in ~Impl, before the blocks it works on go.
   std::unique_ptr<Recompressor> recompressor_;

@@ -200,8 +200,10 @@ Stats Filesystem::Impl::stats() {
   s.dictionary_bytes = dicts_.memory_bytes();
   // Everything else charged to the budget is the inodes' own: the inodes, directories, symlink
   // targets and xattrs (and, while it trains a dictionary, the recompressor's samples).
+  // (The backing file's allocator is the backing section's; it is no inode's.)
   const uint64_t accounted = s.pool.pages_held * pool::kPageSize + s.pool_metadata_bytes +
-                             s.block_map_bytes + s.dedup_bytes + s.dictionary_bytes;
+                             s.block_map_bytes + s.dedup_bytes + s.dictionary_bytes +
+                             backing_bitmap_bytes();
   s.inode_bytes = s.mem_used_total > accounted ? s.mem_used_total - accounted : 0;
   s.metadata_bytes = s.inode_bytes + s.block_map_bytes + s.dedup_bytes + s.pool_metadata_bytes +
                      s.dictionary_bytes;
@@ -409,10 +411,10 @@ std::string Filesystem::Impl::check() {
   }
   if (extra != extra_bytes_) problem("extra bytes differ from what inodes own");
   const pool::PoolStats ps = pool_->stats();
-  const uint64_t expected_used = ps.pages_held * pool::kPageSize + ps.metadata_bytes +
-                                 store_.memory_bytes() + inodes_.memory_bytes() + map_bytes +
-                                 dir_bytes + extra + dicts_.memory_bytes() +
-                                 (recompressor_ != nullptr ? recompressor_->charged_bytes() : 0);
+  const uint64_t expected_used =
+      ps.pages_held * pool::kPageSize + ps.metadata_bytes + store_.memory_bytes() +
+      inodes_.memory_bytes() + map_bytes + dir_bytes + extra + dicts_.memory_bytes() +
+      (recompressor_ != nullptr ? recompressor_->charged_bytes() : 0) + backing_bitmap_bytes();
   if (expected_used != budget_.used_bytes()) {
     problem("budget holds " + std::to_string(budget_.used_bytes()) + " bytes, owners " +
             std::to_string(expected_used));

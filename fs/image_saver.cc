@@ -198,9 +198,7 @@ disk::Problem Filesystem::Impl::close_image(ImageSaveStats* stats, bool* skipped
 }
 
 Status Filesystem::Impl::save_xattr(Ino ino, std::string_view value, const Caller& caller) {
-  if (get(ino) == nullptr) return Errno{ESTALE};
-  if (ino != kRootIno) return Errno{EPERM};
-  if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
+  ZSFS_TRY_STATUS(check_action_caller(ino, caller));
   if (!value.empty()) return Errno{EINVAL};
   if (image_saver_ == nullptr) return Errno{EOPNOTSUPP};
   image_saver_->request();

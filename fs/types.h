@@ -132,6 +132,14 @@ struct Config {
   // save_interval_seconds when anything changed (0: not by itself) and at unmount. Empty: none.
   std::string image_path;
   uint64_t save_interval_seconds = 0;
+  // The backing file (fs/writeback.h): cold blocks move there when the budget is reached, when
+  // stored writeback_after_seconds ago (< 0: not for age), and on request; it holds at most
+  // backing_size_bytes (0: what its file system has). A read brings a block back into the pool
+  // when promote is on. Empty path: none.
+  std::string backing_path;
+  uint64_t backing_size_bytes = 0;
+  int64_t writeback_after_seconds = -1;
+  bool promote = false;
 };
 
 }  // namespace zsfs::fs

@@ -170,6 +170,15 @@ int check_at_unmount([[maybe_unused]] fs::Filesystem& filesystem) {
 #endif
 }
 
+// Opens the backing file (backing=) before anything is stored or mounted.
+bool open_backing(fs::Filesystem& filesystem) {
+  if (disk::Problem p = filesystem.open_backing()) {
+    log_error(p.message + "; nothing mounted");
+    return false;
+  }
+  return true;
+}
+
 // Loads the image (image=) before anything is mounted: a file that cannot be loaded leaves the
 // mount point as it was, and the message says which file and what is wrong with it.
 bool open_image(fs::Filesystem& filesystem) {
@@ -202,6 +211,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     return kExitFailure;
   }
   std::unique_ptr<fs::Filesystem> filesystem = std::move(created).value();
+  if (!options.config.backing_path.empty() && !open_backing(*filesystem)) return kExitFailure;
   const bool has_image = !options.config.image_path.empty();
   if (has_image && !open_image(*filesystem)) return kExitFailure;
   MountContext ctx(*filesystem, options.writeback);

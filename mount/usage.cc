@@ -49,6 +49,14 @@ std::string usage_text(const SystemInfo& system) {
   text += "                     them there at unmount and on zsfsctl save (default none)\n";
   text += "  save_interval=T|off  also save the image every T seconds (or m, h) when\n";
   text += "                     anything changed (default off)\n";
+  text += "  backing=PATH       move cold blocks to the file PATH when size= is reached\n";
+  text += "                     (default none)\n";
+  text += "  backing_size=SIZE  largest backing file (default: what its file system holds)\n";
+  text += "  writeback_after=T|off  also move blocks stored T seconds (or m, h) ago\n";
+  text += "                     (default off)\n";
+  text += "  promote=on|off     bring a block read from the backing file back into RAM\n";
+  text += std::string("                     (default ") + (defaults.config.promote ? "on" : "off") +
+          ")\n";
   text += "  chain=N            pages per zspage, 1 to 16 (default 8)\n";
   text += std::string("  writeback=on|off   kernel writeback cache (default ") +
           (kDefaultWriteback ? "on" : "off") + ")\n";
