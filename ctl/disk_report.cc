@@ -65,6 +65,45 @@ std::optional<std::string> image_summary(const Json& stats) {
   return text;
 }
 
+std::optional<std::string> backing_summary(const Json& stats) {
+  const Json* b = json_member(stats, "backing");
+  if (b == nullptr) return std::nullopt;
+  std::string text = string_or(*b, "path", "?") + ": " +
+                     format_bytes(json_u64(*b, "bd_bytes").value_or(0)) + " in " +
+                     format_count(json_u64(*b, "bd_count").value_or(0)) + " blocks (" +
+                     format_bytes(json_u64(*b, "disk_bytes").value_or(0)) + " on disk";
+  if (auto limit = json_u64(*b, "limit_bytes"); limit && *limit > 0) {
+    text += ", at most " + format_bytes(*limit);
+  }
+  text += "); " + format_count(json_u64(*b, "bd_reads").value_or(0)) + " reads, " +
+          format_count(json_u64(*b, "bd_writes").value_or(0)) + " writes";
+  if (auto promoted = json_u64(*b, "promoted"); promoted && *promoted > 0) {
+    text += ", " + format_count(*promoted) + " brought back";
+  }
+  if (auto errors = json_u64(*b, "read_errors"); errors && *errors > 0) {
+    text += ", " + format_count(*errors) + " CORRUPT READS";
+  }
+  if (!json_bool(*b, "direct_io").value_or(true)) text += "; no direct I/O";
+  return text;
+}
+
+std::string render_writeback(const Json& before, const Json& after) {
+  const Json* b0 = json_member(before, "backing");
+  const Json* b1 = json_member(after, "backing");
+  auto delta = [&](const char* key) {
+    const uint64_t a = b0 == nullptr ? 0 : json_u64(*b0, key).value_or(0);
+    const uint64_t b = b1 == nullptr ? 0 : json_u64(*b1, key).value_or(0);
+    return b > a ? b - a : 0;
+  };
+  const uint64_t blocks = delta("bd_writes");
+  std::string text = "moved " + format_count(blocks) + " blocks to the backing file";
+  if (b1 != nullptr) {
+    text += "; it holds " + format_bytes(json_u64(*b1, "bd_bytes").value_or(0)) + " in " +
+            format_count(json_u64(*b1, "bd_count").value_or(0)) + " blocks";
+  }
+  return text + "\n";
+}
+
 std::string render_save(const Json& image, bool& ok) {
   const Json* last = json_member(image, "last");
   const std::string path = string_or(image, "path", "?");

@@ -322,6 +322,44 @@ int cmd_save(const std::string& mount_point, bool json) {
   return ok ? kExitOk : kExitFailure;
 }
 
+int cmd_writeback(const std::string& mount_point, const std::optional<uint64_t>& idle_seconds,
+                  bool huge, bool wait, bool json) {
+  auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
+  if (!before.ok()) return fail(before.message());
+  std::string request;
+  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
+  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
+  Check queued =
+      set_zsfs_attribute(mount_point, "user.zsfs.writeback", request,
+                         "this mount has no backing file (mount it with -o backing=PATH)");
+  if (!queued.ok()) return fail(queued.message());
+  if (!wait) {
+    if (!json) std::printf("writeback queued on %s\n", mount_point.c_str());
+    return kExitOk;
+  }
+  // Done when every request queued so far has finished (ours among them: they run in order).
+  Json stats;
+  for (;;) {
+    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
+    if (!now.ok()) return fail(now.message());
+    stats = std::move(now).value();
+    const Json* b = mount::json_member(stats, "backing");
+    const Json* w = b == nullptr ? nullptr : mount::json_member(*b, "writeback");
+    if (w == nullptr) return fail("the daemon's statistics have no backing section");
+    if (mount::json_u64(*w, "requests_done").value_or(0) >=
+        mount::json_u64(*w, "requests").value_or(0)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (json) {
+    std::printf("%s\n", to_json_text(stats).c_str());
+  } else {
+    std::fputs(render_writeback(*before, stats).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
 int cmd_dict_export(const std::string& mount_point, const std::optional<unsigned>& slot_wanted,
                     const std::string& file) {
   auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true);
@@ -426,6 +464,15 @@ int run(int argc, char** argv) {
   recompress->add_flag("--wait", wait, "return when nothing is left to do, with the figures");
   recompress->add_flag("--json", json, "with --wait: print the daemon's statistics as JSON");
 
+  CLI::App* writeback = app.add_subcommand(
+      "writeback", "move blocks to the backing file now (mounted with backing=)");
+  writeback->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
+  writeback->add_option("--idle", idle_seconds, "only blocks not written for SECONDS")
+      ->check(CLI::NonNegativeNumber);
+  writeback->add_flag("--huge", huge, "only blocks kept raw (incompressible)");
+  writeback->add_flag("--wait", wait, "return when it is done, with the figures");
+  writeback->add_flag("--json", json, "with --wait: print the daemon's statistics as JSON");
+
   CLI::App* save = app.add_subcommand("save", "save the mount's image now (mounted with image=)");
   save->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
   save->add_flag("--json", json, "print the daemon's image statistics as JSON");
@@ -463,6 +510,7 @@ int run(int argc, char** argv) {
   if (recompress->parsed()) return cmd_recompress(mount_point, idle_seconds, huge, wait, json);
   if (dict_export->parsed()) return cmd_dict_export(mount_point, slot, file);
   if (save->parsed()) return cmd_save(mount_point, json);
+  if (writeback->parsed()) return cmd_writeback(mount_point, idle_seconds, huge, wait, json);
   if (top->parsed()) {
     return run_top(top_options, [&top_options] {
       return read_json_attribute(top_options.mount_point, "user.zsfs.stats", true);
@@ -470,7 +518,7 @@ int run(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict, "
-               "save or top\nTry 'zsfsctl --help' for more information.\n");
+               "save, writeback or top\nTry 'zsfsctl --help' for more information.\n");
   return kExitUsage;
 }
 

@@ -48,3 +48,31 @@ TEST(ImageReport, Save) {
 
 }  // namespace
 }  // namespace zsfs::ctl
+
+namespace zsfs::ctl {
+namespace {
+
+constexpr std::string_view kBacking = R"({"backing": {"path": "/v/back", "limit_bytes": 0,
+  "unit_bytes": 512, "direct_io": true, "bd_count": 1000, "bd_bytes": 2097152,
+  "allocated_bytes": 2400000, "file_bytes": 3000000, "disk_bytes": 2500000, "bd_reads": 12,
+  "bd_writes": 1500, "read_errors": 0, "promoted": 0,
+  "writeback": {"requests": 1, "requests_done": 1}}})";
+
+TEST(BackingReport, StatsRow) {
+  EXPECT_EQ(backing_summary(json(kBacking)),
+            "/v/back: 2.00 MiB in 1,000 blocks (2.38 MiB on disk); 12 reads, 1,500 writes");
+  EXPECT_EQ(backing_summary(json(R"({"backing": {"path": "/b", "bd_bytes": 0, "bd_count": 0,
+            "disk_bytes": 4096, "limit_bytes": 1048576, "bd_reads": 3, "bd_writes": 3,
+            "promoted": 2, "read_errors": 1, "direct_io": false}})")),
+            "/b: 0 B in 0 blocks (4.00 KiB on disk, at most 1.00 MiB); 3 reads, 3 writes, 2 "
+            "brought back, 1 CORRUPT READS; no direct I/O");
+  EXPECT_EQ(backing_summary(json(R"({"inodes": 1})")), std::nullopt);
+}
+
+TEST(BackingReport, Writeback) {
+  EXPECT_EQ(render_writeback(json(R"({"backing": {"bd_writes": 500}})"), json(kBacking)),
+            "moved 1,000 blocks to the backing file; it holds 2.00 MiB in 1,000 blocks\n");
+}
+
+}  // namespace
+}  // namespace zsfs::ctl

@@ -340,3 +340,29 @@ TEST(Options, ImageAndSaveInterval) {
 
 }  // namespace
 }  // namespace zsfs::mount
+
+namespace zsfs::mount {
+namespace {
+
+TEST(Options, BackingFile) {
+  Options o = parsed({"/m", "-o", "backing=/var/tmp/z.back,backing_size=16g,writeback_after=1h"});
+  EXPECT_EQ(o.config.backing_path, "/var/tmp/z.back");
+  EXPECT_EQ(o.config.backing_size_bytes, 16ull << 30);
+  EXPECT_EQ(o.config.writeback_after_seconds, 3600);
+  EXPECT_FALSE(o.config.promote);
+  EXPECT_TRUE(parsed({"/m", "-o", "promote=on"}).config.promote);
+  EXPECT_EQ(parsed({"/m", "-o", "writeback_after=off"}).config.writeback_after_seconds, -1);
+  EXPECT_EQ(parsed({"/m"}).config.backing_path, "");
+  EXPECT_EQ(parsed({"/m"}).config.backing_size_bytes, 0u);
+  EXPECT_EQ(parsed({"/m"}).config.writeback_after_seconds, -1);
+  EXPECT_NE(error_for("backing=").find("backing=: expected the path of a file"), std::string::npos);
+  EXPECT_NE(error_for("backing_size=100k").find("backing_size=100k: too small; the least is"),
+            std::string::npos);
+  EXPECT_NE(error_for("backing_size=lots").find("backing_size=lots"), std::string::npos);
+  EXPECT_NE(error_for("writeback_after=10h").find("writeback_after=10h: too long"),
+            std::string::npos);
+  EXPECT_NE(error_for("promote=maybe").find("promote=maybe"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zsfs::mount
