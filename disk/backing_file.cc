@@ -28,6 +28,11 @@ constexpr uint32_t kMinUnitBytes = 512;
 // The bitmap grows by this many units at a time: 256 MiB of file in 512-byte units, 64 KiB of
 // bitmap.
 constexpr uint64_t kGrowUnits = uint64_t{1} << 19;
+// punch_freed() punches at once the freed runs of at least this many bytes, and at most this many
+// runs per call (on this project's test machine, ext4 mounted with discard, a punch took 3 to 40
+// ms whatever its length).
+constexpr uint64_t kMinPunchBytes = 64 << 10;
+constexpr size_t kMaxPunchesPerCall = 8;
 
 struct AlignedFree {
   void operator()(std::byte* p) const { std::free(p); }
@@ -190,6 +195,7 @@ bool BackingFile::allocate_locked(uint32_t units, uint64_t* location) {
   }
   if (limit_units_ != 0 && *found + units > limit_units_) return false;
   set_bits_locked(*found, units, true);
+  note_allocated_locked(*found, units);
   used_units_ += units;
   cursor_ = *found + units;
   extent_units_ = std::max(extent_units_, cursor_);
@@ -198,9 +204,16 @@ bool BackingFile::allocate_locked(uint32_t units, uint64_t* location) {
 }
 
 void BackingFile::note_freed_locked(uint64_t first, uint64_t count) {
-  const uint64_t from = first / punch_units_ * punch_units_;
-  for (uint64_t block = from; block < first + count; block += punch_units_) {
-    if (all_bits_locked(block, punch_units_, false)) to_punch_.push_back(block);
+  for (uint64_t block = first / punch_units_; block * punch_units_ < first + count; ++block) {
+    if (!all_bits_locked(block * punch_units_, punch_units_, false)) continue;
+    if (block / 64 >= unpunched_.size()) unpunched_.resize(block / 64 + 1, 0);
+    unpunched_[block / 64] |= uint64_t{1} << (block % 64);
+  }
+}
+
+void BackingFile::note_allocated_locked(uint64_t first, uint64_t count) {
+  for (uint64_t block = first / punch_units_; block * punch_units_ < first + count; ++block) {
+    if (block / 64 < unpunched_.size()) unpunched_[block / 64] &= ~(uint64_t{1} << (block % 64));
   }
 }
 
@@ -323,42 +336,56 @@ bool BackingFile::allocated(uint64_t location, uint32_t payload_bytes) const {
   return all_bits_locked(location, units_for(payload_bytes), true);
 }
 
-void BackingFile::punch_freed() {
-  // Blocks still wholly free are reserved (marked in use) while they are punched, so that no
-  // write lands in one meanwhile.
-  std::vector<uint64_t> blocks;
+void BackingFile::punch_freed(bool thorough) {
+  // Runs of unpunched blocks; those chosen are reserved (marked in use) while they are punched,
+  // so that no write lands in one meanwhile.
+  struct Run {
+    uint64_t first_block;
+    uint64_t blocks;
+  };
+  std::vector<Run> runs;
+  const uint64_t min_blocks =
+      thorough ? 1 : std::max<uint64_t>(1, kMinPunchBytes / (uint64_t{punch_units_} * unit_));
   {
     std::lock_guard lock(mu_);
-    if (to_punch_.empty()) return;
-    std::sort(to_punch_.begin(), to_punch_.end());
-    to_punch_.erase(std::unique(to_punch_.begin(), to_punch_.end()), to_punch_.end());
-    for (uint64_t block : to_punch_) {
-      if (all_bits_locked(block, punch_units_, false)) {
-        set_bits_locked(block, punch_units_, true);
-        blocks.push_back(block);
+    const uint64_t end = unpunched_.size() * 64;
+    for (uint64_t b = 0; b < end && runs.size() < kMaxPunchesPerCall;) {
+      if (unpunched_[b / 64] == 0 && b % 64 == 0) {
+        b += 64;
+        continue;
       }
+      if ((unpunched_[b / 64] >> (b % 64) & 1) == 0) {
+        ++b;
+        continue;
+      }
+      uint64_t e = b;
+      while (e < end && (unpunched_[e / 64] >> (e % 64) & 1) != 0)
+        ++e;
+      if (e - b >= min_blocks) {
+        runs.push_back(Run{b, e - b});
+        for (uint64_t k = b; k < e; ++k)
+          unpunched_[k / 64] &= ~(uint64_t{1} << (k % 64));
+        set_bits_locked(b * punch_units_, (e - b) * punch_units_, true);
+      }
+      b = e;
     }
-    to_punch_.clear();
   }
+  if (runs.empty()) return;
   uint64_t punched = 0;
-  for (size_t begin = 0; begin < blocks.size();) {
-    size_t end = begin + 1;
-    while (end < blocks.size() && blocks[end] == blocks[end - 1] + punch_units_)
-      ++end;
-    const uint64_t offset = offset_of(blocks[begin]);
-    const uint64_t length = (end - begin) * punch_units_ * uint64_t{unit_};
+  for (const Run& run : runs) {
+    const uint64_t offset = offset_of(run.first_block * punch_units_);
+    const uint64_t length = run.blocks * punch_units_ * uint64_t{unit_};
     const faults::Fault fault = faults::at("backing.punch");
     if (fault.action != faults::Action::kFail &&
         ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                     static_cast<off_t>(offset), static_cast<off_t>(length)) == 0) {
       punched += length;
     }
-    begin = end;
   }
   punched_bytes_.fetch_add(punched, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
-  for (uint64_t block : blocks)
-    set_bits_locked(block, punch_units_, false);
+  for (const Run& run : runs)
+    set_bits_locked(run.first_block * punch_units_, run.blocks * punch_units_, false);
 }
 
 BackingStats BackingFile::stats() const {

@@ -16,9 +16,13 @@
 // Space: a bitmap of units (1 bit per unit: 256 KiB of RAM per GiB of file in 512-byte units,
 // charged to the budget). Room is found next-fit from a moving cursor within the file's extent,
 // and the file is extended only when no free run is left in it, so freed units are reused before
-// the file grows, and the records of one batch mostly lie together and go out in one write. A
-// whole file-system block whose units are all free is punched out (fallocate PUNCH_HOLE), so the
-// file shrinks on disk as blocks are deleted.
+// the file grows, and the records of one batch mostly lie together and go out in one write.
+// Freed space is punched out (fallocate PUNCH_HOLE) so that the file shrinks on disk as blocks
+// are deleted: a second bitmap marks the file-system blocks whose units are all free and not yet
+// punched, and punch_freed() punches runs of them, a few per call. Punching costs the file
+// system a journal transaction (and, mounted with discard, a TRIM) per call, milliseconds each,
+// whatever the length: runs of at least 64 KiB are punched at once, shorter ones only by a
+// thorough call, and space that is written again before it is punched is never punched.
 // backing_size bounds the units in use: ENOSPC past it.
 //
 // I/O: O_DIRECT when the file system allows it (the page cache would otherwise keep a second copy
@@ -94,8 +98,10 @@ class BackingFile {
   void free(uint64_t location, uint32_t payload_bytes);
   // Whether a record of payload_bytes at location is allocated (for consistency checks).
   bool allocated(uint64_t location, uint32_t payload_bytes) const;
-  // Punches out the file-system blocks that frees left wholly unused. Cheap when there are none.
-  void punch_freed();
+  // Punches out runs of file-system blocks that frees left wholly unused, at most a few runs per
+  // call (each costs the file system a transaction): those of at least 64 KiB, and with
+  // thorough, any. Cheap when there are none.
+  void punch_freed(bool thorough);
 
   BackingStats stats() const;
   // RAM charged to the budget for the allocator (what stats() says, without its system call).
@@ -122,7 +128,10 @@ class BackingFile {
   bool allocate_locked(uint32_t units, uint64_t* location);
   void set_bits_locked(uint64_t first, uint64_t count, bool value);
   bool all_bits_locked(uint64_t first, uint64_t count, bool value) const;
+  // Marks the file-system blocks over units [first, first + count) that are now wholly free as
+  // unpunched (freed), or no longer so (allocated).
   void note_freed_locked(uint64_t first, uint64_t count);
+  void note_allocated_locked(uint64_t first, uint64_t count);
 
   const std::string path_;
   FileDescriptor fd_;
@@ -134,12 +143,12 @@ class BackingFile {
   MemoryBudget* budget_;
 
   mutable std::mutex mu_;
-  std::vector<uint64_t> bits_;      // 1: unit in use (also while being punched)
-  uint64_t cursor_ = 0;             // next-fit position
-  uint64_t extent_units_ = 0;       // units ever handed out: the file's data length
-  uint64_t used_units_ = 0;         // in records
-  std::vector<uint64_t> to_punch_;  // first units of blocks freed whole since the last punch
-  uint64_t charged_bytes_ = 0;      // for bits_
+  std::vector<uint64_t> bits_;       // 1: unit in use (also while being punched)
+  uint64_t cursor_ = 0;              // next-fit position
+  uint64_t extent_units_ = 0;        // units ever handed out: the file's data length
+  uint64_t used_units_ = 0;          // in records
+  std::vector<uint64_t> unpunched_;  // 1: a file-system block freed whole, not punched since
+  uint64_t charged_bytes_ = 0;       // for bits_
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> payload_bytes_{0};
   mutable std::atomic<uint64_t> reads_{0};

@@ -14,6 +14,7 @@ namespace {
 // How often the thread looks at the budget: often enough that writers rarely find it full
 // (a 300 MB/s writer fills 30 MiB between looks), rarely enough to cost nothing idle.
 constexpr auto kTick = std::chrono::milliseconds(100);
+constexpr uint64_t kThoroughPunchTicks = 50;
 // The low-water mark: 1/64 of the budget, at least 2 MiB.
 uint64_t low_water_for(uint64_t limit) {
   return std::max<uint64_t>(limit / 64, 2 << 20);
@@ -164,7 +165,9 @@ void Writeback::run() {
       std::lock_guard count_lock(mu_);
       ++rounds_;
     }
-    backing_->punch_freed();
+    // Short runs of freed space wait for a thorough look every few seconds: a punch costs the
+    // file system as much for 4 KiB as for a megabyte.
+    backing_->punch_freed(++ticks_ % kThoroughPunchTicks == 0);
     lock.lock();
     busy_ = false;
     if (request) {

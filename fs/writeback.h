@@ -125,6 +125,7 @@ class Writeback {
   uint64_t moved_bytes_ = 0;
   uint64_t failures_ = 0;  // batches the file refused (full, or a failed write)
   std::string last_error_;
+  uint64_t ticks_ = 0;  // the thread's own
   std::atomic<bool> stop_{false};
 
   std::thread thread_;  // last: started once everything above is ready

@@ -120,7 +120,7 @@ TEST_F(BackingFileTest, FreedSpaceIsReusedAndPunchedOut) {
   }
   EXPECT_EQ(file_->stats().allocated_bytes, 0u);
   EXPECT_EQ(file_->stats().records, 0u);
-  file_->punch_freed();
+  file_->punch_freed(false);
   const BackingStats punched = file_->stats();
   EXPECT_GT(punched.punched_bytes, full.allocated_bytes * 9 / 10);
   EXPECT_LT(punched.disk_bytes, full.disk_bytes / 10);
