@@ -1,7 +1,9 @@
 #!/bin/bash
 # Stress test: image saves while zsfs_fsx runs (-o image=, save_interval=1, and zsfsctl save in a
 # loop), so that saves take their point in time while files are written, truncated, punched,
-# copied and renamed under them:
+# copied and renamed under them; with a backing file and writeback_after=1, so that blocks move to
+# the file while fsx reads and rewrites them, and saves read blocks back from it (promote=on in
+# every other round, so that reads bring blocks back meanwhile):
 #   1. zsfs_fsx (-k: its files stay) in several processes, every read checked against its model,
 #      with saves throughout; a copy of the image is kept now and then (the copy is whole: saves
 #      replace the image by a rename);
@@ -17,7 +19,7 @@ ZSFSCTL=$(absolute "${3:?usage: $0 ZSFS FSX ZSFSCTL MANIFEST_PY}")
 MANIFEST=$(absolute "${4:?usage: $0 ZSFS FSX ZSFSCTL MANIFEST_PY}")
 require_tool python3 python3
 IMAGE=$WORK/fs.img
-OPTIONS="size=1g,image=$IMAGE,save_interval=1"
+OPTIONS="size=1g,image=$IMAGE,save_interval=1,backing=$WORK/backing,writeback_after=1"
 
 saves_in_a_loop() {
   local n=0
@@ -34,7 +36,8 @@ round=0
 while :; do
   round=$((round + 1))
   rm -f "$IMAGE" "$WORK"/kept.*.img
-  mount_zsfs "$OPTIONS"
+  promote=$([ $((round % 2)) -eq 0 ] && echo on || echo off)
+  mount_zsfs "$OPTIONS,promote=$promote"
   saves_in_a_loop &
   SAVER=$!
   register_bg "$SAVER"
@@ -48,8 +51,12 @@ while :; do
   wait "$SAVER" 2>/dev/null
   BG_PIDS=()
   check_consistency
-  saves=$(xattr_value user.zsfs.stats | grep -o '"saves":[0-9]*' | cut -d: -f2)
-  log "$saves saves during the run"
+  stats=$(xattr_value user.zsfs.stats)
+  saves=$(printf '%s' "$stats" | grep -o '"saves":[0-9]*' | cut -d: -f2)
+  log "$saves saves during the run; backing file:" \
+    "$(printf '%s' "$stats" | grep -o '"bd_\(writes\|reads\)":[0-9]*' | tr '\n' ' ')" \
+    "$(printf '%s' "$stats" | grep -o '"promoted":[0-9]*')"
+  printf '%s' "$stats" | grep -q '"read_errors":0' || fail "corrupt reads from the backing file"
   [ "${saves:-0}" -ge 3 ] || fail "expected several saves during the run, got ${saves:-none}"
   python3 "$MANIFEST" "$MNT" >"$WORK/before" || fail "manifest failed"
   unmount_zsfs
