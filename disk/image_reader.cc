@@ -119,6 +119,13 @@ Problem ImageReader::fetch(uint64_t offset, size_t n, uint64_t limit,
                               "image.read", path_)) {
       return p;
     }
+    // The disk reads ahead while this piece is decoded and loaded.
+    const uint64_t next = offset + kept + length;
+    if (next < limit) {
+      ::posix_fadvise(fd_.get(), static_cast<off_t>(next),
+                      static_cast<off_t>(std::min<uint64_t>(limit - next, 2 * kReadBytes)),
+                      POSIX_FADV_WILLNEED);
+    }
     buffer_bytes_ += length;
     bytes_read_ += length;
     if (n > buffer_bytes_) {

@@ -15,6 +15,9 @@ namespace zsfs::disk {
 namespace {
 
 constexpr size_t kRecordHeaderBytes = 1 + 3;  // type, and a body length below 2^21
+// Every this many bytes written, the kernel is asked to start writing them out, so that the disk
+// works while the image is being made and the final fsync has little left to wait for.
+constexpr uint64_t kStartWritebackBytes = 32 << 20;
 
 size_t varint_bytes(uint64_t v) {
   size_t n = 1;
@@ -87,6 +90,12 @@ Problem ImageWriter::write(std::span<const std::byte> bytes) {
     return p;
   }
   offset_ += bytes.size();
+  if (offset_ - started_writeback_ >= kStartWritebackBytes) {
+    // Only a hint: a failure shows at the fsync.
+    ::sync_file_range(fd_.get(), static_cast<off_t>(started_writeback_),
+                      static_cast<off_t>(offset_ - started_writeback_), SYNC_FILE_RANGE_WRITE);
+    started_writeback_ = offset_;
+  }
   return {};
 }
 
@@ -221,6 +230,10 @@ Problem ImageWriter::commit() {
   }
   if (Problem p = stage("image.synced")) return p;
   fd_.reset();
+  // The previous image stays open across the rename, so that its space is freed when this
+  // writer goes (after the save is reported), not inside rename(2): freeing a large file takes
+  // a file system mounted with discard seconds.
+  previous_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   const faults::Fault fault = faults::at("image.rename");
   if (fault.action == faults::Action::kFail) {
     broken_ = true;

@@ -44,7 +44,8 @@ class ImageWriter {
 
   // Ends the last section, writes the trailer, syncs, renames the file into place and syncs its
   // directory. On failure the temporary file is removed (except when only the directory's sync
-  // failed: the new image is in place then, but may not survive a power cut).
+  // failed: the new image is in place then, but may not survive a power cut). The replaced
+  // image's space is freed when the writer is destroyed.
   Problem commit();
 
   const std::string& path() const { return path_; }
@@ -69,11 +70,13 @@ class ImageWriter {
   const std::string path_;
   const std::string temporary_;
   FileDescriptor fd_;
+  FileDescriptor previous_;  // the image being replaced, once committing (see commit())
   bool committed_ = false;
   bool broken_ = false;
   bool any_section_ = false;
   Section section_ = Section::kMetadata;
-  uint64_t offset_ = 0;  // bytes in the file
+  uint64_t offset_ = 0;             // bytes in the file
+  uint64_t started_writeback_ = 0;  // bytes the kernel was asked to start writing out
   std::unique_ptr<std::byte[]> frame_;
   size_t frame_bytes_ = 0;  // frame header plus the records so far
   uint64_t frames_in_section_ = 0;

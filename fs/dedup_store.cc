@@ -1030,26 +1030,29 @@ void DedupStore::pin(BlockRef ref) {
 Status DedupStore::export_block(BlockRef ref, StoredBlock* out, codec::MutableBlock payload,
                                 DictionarySet::Pin* dict) const {
   const Shard& shard = *shards_[shard_of_ref(ref)];
-  Snapshot snapshot;
+  Snapshot snapshot;  // a backed block's only
   {
     MutexLock lock(shard.mu);
     const Entry& e = entry(shard, ref);
     out->settled = e.settled();
     out->indexed = e.indexed();
     out->index_tag = e.tag;
-    if (e.same_filled()) {
-      out->encoding = codec::Encoding::kSameFilled;
-      out->dict = kNoDict;
-      out->word = e.word();
-      out->size = 0;
+    out->encoding = e.encoding();
+    out->dict = e.dict();
+    out->word = e.same_filled() ? e.word() : 0;
+    out->size = e.same_filled() ? 0 : e.stored_bytes;
+    if (!e.backed()) {
+      // In the pool: straight into the caller's buffer.
+      *dict = dicts_->pin(e.dict());
+      if (!e.same_filled()) pool_->read_bytes(e.handle(), payload.first(out->size));
       return {};
     }
     snapshot_locked(e, &snapshot);
   }
-  if (snapshot.backed) ZSFS_TRY_STATUS(fetch_backed(ref, &snapshot));
+  ZSFS_TRY_STATUS(fetch_backed(ref, &snapshot));
+  // Fetching may have found the block moved back into the pool: its format may differ.
   out->encoding = snapshot.format.encoding;
   out->dict = snapshot.format.dict;
-  out->word = 0;
   out->size = snapshot.size;
   std::memcpy(payload.data(), snapshot.payload.data(), snapshot.size);
   *dict = std::move(snapshot.dict);
