@@ -35,9 +35,8 @@ TEST_F(BackingTest, ZsfsctlWritebackMovesBlocksAndStatsShowThem) {
       << stats.output;
   EXPECT_NE(stats.output.find(" in 1,024 blocks"), std::string::npos) << stats.output;
   // Read back from the file, past the kernel's page cache.
-  ASSERT_EQ(sh("dd if=" + shell_quote(zsfs_.path()) + "/f iflag=nocache count=0 status=none")
-                .status,
-            0);
+  ASSERT_EQ(
+      sh("dd if=" + shell_quote(zsfs_.path()) + "/f iflag=nocache count=0 status=none").status, 0);
   EXPECT_EQ(read_file(zsfs_.path() + "/f"), data);
   const Json backing = read_json_xattr(zsfs_.path(), "user.zsfs.stats")["backing"];
   EXPECT_GE(backing["bd_reads"].get<uint64_t>(), 1u);
@@ -73,9 +72,8 @@ TEST_F(BackingTest, ADamagedFileReadsAsEioAndTheDaemonGoesOn) {
   ZSFS_START_OR_SKIP(zsfs_, options());
   write_file(zsfs_.path() + "/f", compressible_data(1 << 20));
   ASSERT_EQ(zsfsctl({"writeback", "--wait", zsfs_.path()}).status, 0);
-  ASSERT_EQ(sh("dd if=" + shell_quote(zsfs_.path()) + "/f iflag=nocache count=0 status=none")
-                .status,
-            0);
+  ASSERT_EQ(
+      sh("dd if=" + shell_quote(zsfs_.path()) + "/f iflag=nocache count=0 status=none").status, 0);
   // Someone writes over the records behind the daemon's back.
   ASSERT_EQ(sh("dd if=/dev/zero of=" + shell_quote(backing_) +
                " bs=4096 seek=1 count=64 conv=notrunc status=none")
@@ -86,9 +84,9 @@ TEST_F(BackingTest, ADamagedFileReadsAsEioAndTheDaemonGoesOn) {
   char buf[4096];
   EXPECT_EQ(sys(pread(fd, buf, sizeof buf, 0)), -EIO);
   close(fd);
-  EXPECT_GE(read_json_xattr(zsfs_.path(), "user.zsfs.stats")["backing"]["read_errors"]
-                .get<uint64_t>(),
-            1u);
+  EXPECT_GE(
+      read_json_xattr(zsfs_.path(), "user.zsfs.stats")["backing"]["read_errors"].get<uint64_t>(),
+      1u);
   EXPECT_NE(zsfs_.log().find("fails its checksum"), std::string::npos) << zsfs_.log();
   write_file(zsfs_.path() + "/g", "the mount goes on");
   EXPECT_EQ(read_file(zsfs_.path() + "/g"), "the mount goes on");

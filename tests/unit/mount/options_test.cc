@@ -349,8 +349,8 @@ TEST(Options, BackingFile) {
   EXPECT_EQ(o.config.backing_path, "/var/tmp/z.back");
   EXPECT_EQ(o.config.backing_size_bytes, 16ull << 30);
   EXPECT_EQ(o.config.writeback_after_seconds, 3600);
-  EXPECT_FALSE(o.config.promote);
-  EXPECT_TRUE(parsed({"/m", "-o", "promote=on"}).config.promote);
+  EXPECT_TRUE(o.config.promote);
+  EXPECT_FALSE(parsed({"/m", "-o", "promote=off"}).config.promote);
   EXPECT_EQ(parsed({"/m", "-o", "writeback_after=off"}).config.writeback_after_seconds, -1);
   EXPECT_EQ(parsed({"/m"}).config.backing_path, "");
   EXPECT_EQ(parsed({"/m"}).config.backing_size_bytes, 0u);
