@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <thread>
@@ -254,39 +255,66 @@ Check set_zsfs_attribute(const std::string& mount_point, const char* name, const
   }
 }
 
+// The value of a pass request attribute (user.zsfs.recompress, user.zsfs.writeback).
+std::string pass_request(const std::optional<uint64_t>& idle_seconds, bool huge) {
+  std::string request;
+  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
+  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
+  return request;
+}
+
+// The object at path in a statistics document, or null.
+const Json* stats_member(const Json& stats, std::initializer_list<const char*> path) {
+  const Json* at = &stats;
+  for (const char* key : path) {
+    if (at == nullptr) return nullptr;
+    at = mount::json_member(*at, key);
+  }
+  return at;
+}
+
+// Reads the statistics until the section at path has served its requests: requests_done at least
+// at_least, or, without it, at least its requests (the requests queued so far, ours among them:
+// they are served in order). Returns the last statistics read.
+Expected<Json> wait_for_requests(const std::string& mount_point,
+                                 std::initializer_list<const char*> path,
+                                 std::optional<uint64_t> at_least) {
+  for (;;) {
+    auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true);
+    if (!stats.ok()) return stats;
+    const Json* section = stats_member(*stats, path);
+    if (section == nullptr) {
+      return Unexpected{"the daemon's statistics have no " + std::string(*path.begin()) +
+                        " section"};
+    }
+    const uint64_t done = mount::json_u64(*section, "requests_done").value_or(0);
+    if (done >= at_least.value_or(mount::json_u64(*section, "requests").value_or(0))) {
+      return stats;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 int cmd_recompress(const std::string& mount_point, const std::optional<uint64_t>& idle_seconds,
                    bool huge, bool wait, bool json) {
   // Reading the statistics first lets the background compress what was just written: the
   // recompressor leaves blocks that still wait for it alone.
   auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
   if (!before.ok()) return fail(before.message());
-  std::string request;
-  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
-  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
-  Check queued = set_zsfs_attribute(mount_point, "user.zsfs.recompress", request,
-                                    "recompression is off on this mount (recompress=off)");
+  Check queued =
+      set_zsfs_attribute(mount_point, "user.zsfs.recompress", pass_request(idle_seconds, huge),
+                         "recompression is off on this mount (recompress=off)");
   if (!queued.ok()) return fail(queued.message());
   if (!wait) {
     if (!json) std::printf("recompression queued on %s\n", mount_point.c_str());
     return kExitOk;
   }
-  // Done when every request queued so far has finished (ours among them: they run in order).
-  Json stats;
-  for (;;) {
-    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
-    if (!now.ok()) return fail(now.message());
-    stats = std::move(now).value();
-    const Json* r = mount::json_member(stats, "recompressor");
-    if (r == nullptr) return fail("the daemon's statistics have no recompressor section");
-    const uint64_t requests = mount::json_u64(*r, "requests").value_or(0);
-    const uint64_t done = mount::json_u64(*r, "requests_done").value_or(0);
-    if (done >= requests) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto stats = wait_for_requests(mount_point, {"recompressor"}, std::nullopt);
+  if (!stats.ok()) return fail(stats.message());
   if (json) {
-    std::printf("%s\n", to_json_text(stats).c_str());
+    std::printf("%s\n", to_json_text(*stats).c_str());
   } else {
-    std::fputs(render_recompress(*before, stats).c_str(), stdout);
+    std::fputs(render_recompress(*before, *stats).c_str(), stdout);
   }
   return kExitOk;
 }
@@ -302,20 +330,12 @@ int cmd_save(const std::string& mount_point, bool json) {
   const uint64_t ours = mount::json_u64(*image, "requests").value_or(0) + 1;
   Check queued = set_zsfs_attribute(mount_point, "user.zsfs.save", "", no_image);
   if (!queued.ok()) return fail(queued.message());
-  Json stats;
-  for (;;) {
-    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
-    if (!now.ok()) return fail(now.message());
-    stats = std::move(now).value();
-    image = mount::json_member(stats, "image");
-    if (image == nullptr) return fail("the daemon's statistics have no image section");
-    if (mount::json_u64(*image, "requests_done").value_or(0) >= ours) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  auto stats = wait_for_requests(mount_point, {"image"}, ours);
+  if (!stats.ok()) return fail(stats.message());
   bool ok = false;
-  const std::string text = render_save(*image, ok);
+  const std::string text = render_save(*stats_member(*stats, {"image"}), ok);
   if (json) {
-    std::printf("%s\n", to_json_text(*image).c_str());
+    std::printf("%s\n", to_json_text(*stats_member(*stats, {"image"})).c_str());
   } else {
     std::fputs(text.c_str(), ok ? stdout : stderr);
   }
@@ -326,36 +346,20 @@ int cmd_writeback(const std::string& mount_point, const std::optional<uint64_t>&
                   bool huge, bool wait, bool json) {
   auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
   if (!before.ok()) return fail(before.message());
-  std::string request;
-  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
-  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
   Check queued =
-      set_zsfs_attribute(mount_point, "user.zsfs.writeback", request,
+      set_zsfs_attribute(mount_point, "user.zsfs.writeback", pass_request(idle_seconds, huge),
                          "this mount has no backing file (mount it with -o backing=PATH)");
   if (!queued.ok()) return fail(queued.message());
   if (!wait) {
     if (!json) std::printf("writeback queued on %s\n", mount_point.c_str());
     return kExitOk;
   }
-  // Done when every request queued so far has finished (ours among them: they run in order).
-  Json stats;
-  for (;;) {
-    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
-    if (!now.ok()) return fail(now.message());
-    stats = std::move(now).value();
-    const Json* b = mount::json_member(stats, "backing");
-    const Json* w = b == nullptr ? nullptr : mount::json_member(*b, "writeback");
-    if (w == nullptr) return fail("the daemon's statistics have no backing section");
-    if (mount::json_u64(*w, "requests_done").value_or(0) >=
-        mount::json_u64(*w, "requests").value_or(0)) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  auto stats = wait_for_requests(mount_point, {"backing", "writeback"}, std::nullopt);
+  if (!stats.ok()) return fail(stats.message());
   if (json) {
-    std::printf("%s\n", to_json_text(stats).c_str());
+    std::printf("%s\n", to_json_text(*stats).c_str());
   } else {
-    std::fputs(render_writeback(*before, stats).c_str(), stdout);
+    std::fputs(render_writeback(*before, *stats).c_str(), stdout);
   }
   return kExitOk;
 }

@@ -23,15 +23,8 @@ mb() { echo "$(scaled "$1")m"; }
 
 # $1: directory, $2: seed.
 write_jobs() {
+  fio_global "$1" "$2"
   cat <<JOBS
-[global]
-directory=$1
-ioengine=psync
-randseed=$2
-verify_fatal=1
-do_verify=1
-verify_state_save=0
-group_reporting=0
 
 [bigfiles]
 rw=randwrite

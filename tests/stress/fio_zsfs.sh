@@ -28,16 +28,8 @@ mb() { echo "$(scaled "$1")m"; }
 # $1: directory, $2: seed. The jobs that --verify_only can replay come first, so that a job file
 # with only them numbers its jobs (and so seeds its offsets) the same way.
 write_jobs() {
+  fio_global "$1" "$2"
   cat <<JOBS
-[global]
-directory=$1
-ioengine=psync
-randseed=$2
-verify_fatal=1
-do_verify=1
-verify_state_save=0
-# Not in a group: each job gets its own result line.
-group_reporting=0
 
 [unique]
 rw=randwrite

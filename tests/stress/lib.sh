@@ -11,6 +11,8 @@
 #   check_empty BASELINE         nothing stored any more; mem_used_total near BASELINE
 #   start_compactor/stop_compactor   read user.zsfs.compact every ~50 ms in the background
 #   daemon_status_kib FIELD      VmRSS, VmHWM, ... of the daemon, in KiB
+#   fio_global DIR SEED          a fio job file's [global] section: psync in DIR, randseed SEED,
+#                                every write verified (verify_fatal), a result line per job
 #   run_fio JOBFILE WHAT [OPTS]  run fio (terse output), fail on any error or failed
 #                                verification; adds to TOTAL_READ_KB and TOTAL_WRITE_KB
 #   scaled N                     N times ZSFS_STRESS_SCALE (at least 1)
@@ -302,6 +304,20 @@ daemon_status_kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$DAEMON_PID/s
 daemon_alive() {
   kill -0 "$DAEMON_PID" 2>/dev/null || fail "the zsfs daemon (pid $DAEMON_PID) died"
   is_mounted "$MNT" || fail "$MNT is no longer mounted"
+}
+
+fio_global() {
+  cat <<JOBS
+[global]
+directory=$1
+ioengine=psync
+randseed=$2
+verify_fatal=1
+do_verify=1
+verify_state_save=0
+# Not in a group: each job gets its own result line.
+group_reporting=0
+JOBS
 }
 
 TOTAL_READ_KB=0

@@ -15,24 +15,11 @@
 #include <gtest/gtest.h>
 
 #include "disk/faults.h"
+#include "tests/unit/scratch_dir.h"
 
 namespace zsfs::disk::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "zsfs-disk-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = zsfs::testing::ScratchDir;
 
 inline std::vector<std::byte> read_whole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

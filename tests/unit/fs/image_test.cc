@@ -13,12 +13,15 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include <gtest/gtest.h>
 
 #include "disk/image_writer.h"
 #include "tests/unit/fs/dict_test_util.h"
 #include "tests/unit/fs/fs_test_util.h"
+#include "tests/unit/scratch_dir.h"
 
 namespace zsfs::fs {
 namespace {
@@ -31,19 +34,7 @@ using testing::small_config;
 using testing::text_block;
 using testing::user;
 using testing::write_str;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "zsfs-image-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using zsfs::testing::ScratchDir;
 
 std::string time_text(const timespec& t) {
   return std::to_string(t.tv_sec) + "." + std::to_string(t.tv_nsec);
@@ -317,37 +308,59 @@ TEST(FsImage, AnImageLargerThanTheBudgetDoesNotFit) {
 
 // --- Images whose contents are wrong, made with the disk layer's writer -------------------------
 
+// A run of blocks, owning its ids (BlockRunRecord only points at them).
+struct BlockRun {
+  uint64_t inode;
+  uint64_t first_index;
+  std::vector<uint32_t> blocks;
+};
+using Record = std::variant<disk::InodeRecord, disk::EntryRecord, disk::XattrRecord, BlockRun>;
+
+disk::InodeRecord dir(uint64_t id) {
+  disk::InodeRecord r;
+  r.id = id;
+  r.mode = S_IFDIR | 0755;
+  return r;
+}
+disk::InodeRecord file(uint64_t id, uint64_t size = 4096) {
+  disk::InodeRecord r;
+  r.id = id;
+  r.mode = S_IFREG | 0644;
+  r.size = size;
+  return r;
+}
+disk::EntryRecord entry(uint64_t directory, uint64_t child, std::string_view name) {
+  return disk::EntryRecord{directory, child, name};
+}
+
 class BadImages : public ::testing::Test {
  protected:
-  // An image whose metadata section is made by fill (the root comes first unless fill says
-  // otherwise), with one block (id 17) and no dictionaries.
-  disk::Problem load(const std::function<void(disk::ImageWriter&)>& fill) {
+  // Loads an image whose metadata section holds records, with one raw block (id 17) and no
+  // dictionaries.
+  disk::Problem load(const std::vector<Record>& records) {
     std::unique_ptr<disk::ImageWriter> w;
     EXPECT_FALSE(disk::ImageWriter::create(path_, {}, &w));
     EXPECT_FALSE(w->begin(disk::Section::kMetadata));
-    fill(*w);
+    for (const Record& r : records) {
+      disk::Problem p = std::visit(
+          [&](const auto& record) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(record)>, BlockRun>) {
+              return w->add(disk::BlockRunRecord{record.inode, record.first_index, record.blocks});
+            } else {
+              return w->add(record);
+            }
+          },
+          r);
+      EXPECT_FALSE(p) << p.message;
+    }
     EXPECT_FALSE(w->begin(disk::Section::kBlocks));
     const std::vector<std::byte> raw(4096, std::byte{7});
     EXPECT_FALSE(w->add(disk::BlockRecord{17, 0, codec::Encoding::kRaw, 0, 0, 0, raw}));
     EXPECT_FALSE(w->commit());
-    std::unique_ptr<Filesystem> fs = make_fs();
-    return fs->load_image(path_);
+    return make_fs()->load_image(path_);
   }
-  static disk::InodeRecord dir_record(uint64_t id) {
-    disk::InodeRecord r;
-    r.id = id;
-    r.mode = S_IFDIR | 0755;
-    return r;
-  }
-  static disk::InodeRecord file_record(uint64_t id, uint64_t size = 4096) {
-    disk::InodeRecord r;
-    r.id = id;
-    r.mode = S_IFREG | 0644;
-    r.size = size;
-    return r;
-  }
-  void expect_refused(const std::function<void(disk::ImageWriter&)>& fill, const char* what) {
-    disk::Problem p = load(fill);
+  void expect_refused(const std::vector<Record>& records, const char* what) {
+    disk::Problem p = load(records);
     EXPECT_EQ(p.error, EIO) << what;
     EXPECT_NE(p.message.find(what), std::string::npos) << p.message;
     EXPECT_NE(p.message.find(path_ + ": corrupt: "), std::string::npos) << p.message;
@@ -357,141 +370,55 @@ class BadImages : public ::testing::Test {
 };
 
 TEST_F(BadImages, AGoodOneLoads) {
-  disk::Problem p = load([](disk::ImageWriter& w) {
-    (void)w.add(dir_record(1));
-    (void)w.add(file_record(5));
-    (void)w.add(disk::EntryRecord{1, 5, "f"});
-    const std::vector<uint32_t> run{17};
-    (void)w.add(disk::BlockRunRecord{5, 0, run});
-  });
+  disk::Problem p = load({dir(1), file(5), entry(1, 5, "f"), BlockRun{5, 0, {17}}});
   EXPECT_FALSE(p) << p.message;
 }
 
 TEST_F(BadImages, WrongTreesAreRefused) {
-  expect_refused([](disk::ImageWriter& w) { (void)w.add(file_record(1)); },
-                 "the first inode is not the root directory");
-  expect_refused([](disk::ImageWriter&) {}, "the image has no root directory");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(file_record(5));
-      },
-      "inode 5 is named by no entry");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(disk::EntryRecord{1, 9, "ghost"});
-      },
-      "names inode 9, which no earlier record defines");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(file_record(5));
-        (void)w.add(disk::EntryRecord{3, 5, "f"});
-      },
-      "an entry in directory 3, which no earlier record defines");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(dir_record(5));
-        (void)w.add(disk::EntryRecord{1, 5, "d"});
-        (void)w.add(disk::EntryRecord{1, 5, "again"});
-      },
-      "a second entry ('again') for directory 5");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(file_record(5));
-        (void)w.add(disk::EntryRecord{1, 5, "a/b"});
-      },
-      "entry 'a/b' in directory inode 1");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(file_record(5));
-        (void)w.add(disk::EntryRecord{1, 5, "f"});
-        (void)w.add(file_record(6));
-        (void)w.add(disk::EntryRecord{1, 6, "f"});
-      },
-      "entry 'f' in directory inode 1: File exists");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(file_record(5));
-        (void)w.add(disk::EntryRecord{1, 5, "f"});
-        (void)w.add(file_record(6));
-        (void)w.add(disk::EntryRecord{5, 6, "g"});
-      },
-      "Not a directory");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        disk::InodeRecord r = file_record(5);
-        r.mode = 0644;
-        (void)w.add(r);
-      },
-      "inode 5 has mode 420, of no file type");
+  expect_refused({file(1)}, "the first inode is not the root directory");
+  expect_refused({}, "the image has no root directory");
+  expect_refused({dir(1), file(5)}, "inode 5 is named by no entry");
+  expect_refused({dir(1), entry(1, 9, "ghost")}, "names inode 9, which no earlier record defines");
+  expect_refused({dir(1), file(5), entry(3, 5, "f")},
+                 "an entry in directory 3, which no earlier record defines");
+  expect_refused({dir(1), dir(5), entry(1, 5, "d"), entry(1, 5, "again")},
+                 "a second entry ('again') for directory 5");
+  expect_refused({dir(1), file(5), entry(1, 5, "a/b")}, "entry 'a/b' in directory inode 1");
+  expect_refused({dir(1), file(5), entry(1, 5, "f"), file(6), entry(1, 6, "f")},
+                 "entry 'f' in directory inode 1: File exists");
+  expect_refused({dir(1), file(5), entry(1, 5, "f"), file(6), entry(5, 6, "g")}, "Not a directory");
+  disk::InodeRecord typeless = file(5);
+  typeless.mode = 0644;
+  expect_refused({dir(1), typeless}, "inode 5 has mode 420, of no file type");
 }
 
 TEST_F(BadImages, WrongBlocksAndAttributesAreRefused) {
-  auto file_with = [](std::vector<uint32_t> run, uint64_t first, uint64_t size) {
-    return [run, first, size](disk::ImageWriter& w) {
-      (void)w.add(dir_record(1));
-      (void)w.add(file_record(5, size));
-      (void)w.add(disk::EntryRecord{1, 5, "f"});
-      (void)w.add(disk::BlockRunRecord{5, first, run});
-    };
+  const std::vector<Record> named = {dir(1), file(5), entry(1, 5, "f")};
+  auto with = [&](std::vector<Record> more) {
+    std::vector<Record> all = named;
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
   };
-  expect_refused(file_with({18}, 0, 4096), "names block 18, which the image does not hold");
-  expect_refused(file_with({17}, 1, 4096), "data at block 1 of inode 5, past its size");
-  expect_refused(file_with({17, 17}, 0, 4096), "past its size");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(file_record(5));
-        (void)w.add(disk::EntryRecord{1, 5, "f"});
-        const std::vector<uint32_t> run{17};
-        (void)w.add(disk::BlockRunRecord{5, 0, run});
-        (void)w.add(disk::BlockRunRecord{5, 0, run});
-      },
-      "block 0 of inode 5 twice");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        const std::vector<uint32_t> run{17};
-        (void)w.add(disk::BlockRunRecord{1, 0, run});
-      },
-      "blocks of inode 1, not a file");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(disk::XattrRecord{1, "user.zsfs.recompress", ""});
-      },
-      "xattr 'user.zsfs.recompress'");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        (void)w.add(disk::XattrRecord{1, "user.a", "1"});
-        (void)w.add(disk::XattrRecord{1, "user.a", "2"});
-      },
-      "xattr 'user.a': File exists");
-  expect_refused(
-      [](disk::ImageWriter& w) {
-        (void)w.add(dir_record(1));
-        disk::InodeRecord link;
-        link.id = 5;
-        link.mode = S_IFLNK | 0777;
-        (void)w.add(link);
-        (void)w.add(disk::EntryRecord{1, 5, "l"});
-      },
-      "symbolic link 5 has a target of 0 bytes");
+  expect_refused(with({BlockRun{5, 0, {18}}}), "names block 18, which the image does not hold");
+  expect_refused(with({BlockRun{5, 1, {17}}}), "data at block 1 of inode 5, past its size");
+  expect_refused(with({BlockRun{5, 0, {17, 17}}}), "past its size");
+  expect_refused(with({BlockRun{5, 0, {17}}, BlockRun{5, 0, {17}}}), "block 0 of inode 5 twice");
+  expect_refused({dir(1), BlockRun{1, 0, {17}}}, "blocks of inode 1, not a file");
+  expect_refused({dir(1), disk::XattrRecord{1, "user.zsfs.recompress", ""}},
+                 "xattr 'user.zsfs.recompress'");
+  expect_refused({dir(1), disk::XattrRecord{1, "user.a", "1"}, disk::XattrRecord{1, "user.a", "2"}},
+                 "xattr 'user.a': File exists");
+  disk::InodeRecord link;
+  link.id = 5;
+  link.mode = S_IFLNK | 0777;
+  expect_refused({dir(1), link, entry(1, 5, "l")}, "symbolic link 5 has a target of 0 bytes");
 }
 
 TEST_F(BadImages, BlocksNamingMissingDictionariesOrOutOfOrderAreRefused) {
   std::unique_ptr<disk::ImageWriter> w;
   ASSERT_FALSE(disk::ImageWriter::create(path_, {}, &w));
   ASSERT_FALSE(w->begin(disk::Section::kMetadata));
-  ASSERT_FALSE(w->add(dir_record(1)));
+  ASSERT_FALSE(w->add(dir(1)));
   ASSERT_FALSE(w->begin(disk::Section::kBlocks));
   const std::vector<std::byte> payload(100, std::byte{1});
   ASSERT_FALSE(w->add(disk::BlockRecord{17, 0, codec::Encoding::kZstd, 5, 0, 0, payload}));

@@ -15,6 +15,7 @@
 
 #include "base/json.h"
 #include "tests/unit/fs/fs_test_util.h"
+#include "tests/unit/scratch_dir.h"
 
 namespace zsfs::fs {
 namespace {
@@ -27,19 +28,7 @@ using testing::small_config;
 using testing::text_block;
 using testing::user;
 using testing::write_str;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "zsfs-back-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using zsfs::testing::ScratchDir;
 
 Json backing_stats(Filesystem& fs) {
   Result<std::string> stats = fs.getxattr(kRootIno, kXattrStats, Caller{});
