@@ -5,6 +5,7 @@
 #include <linux/falloc.h>
 #include <linux/stat.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -386,6 +387,25 @@ void BackingFile::punch_freed(bool thorough) {
   std::lock_guard lock(mu_);
   for (const Run& run : runs)
     set_bits_locked(run.first_block * punch_units_, run.blocks * punch_units_, false);
+}
+
+BackingRoom BackingFile::room() const {
+  uint64_t used;
+  {
+    std::lock_guard lock(mu_);
+    used = used_units_ * unit_;
+  }
+  BackingRoom room;
+  if (limit_units_ != 0) {
+    room.capacity_bytes = limit_units_ * unit_;
+  } else {
+    struct statvfs fs {};
+    const uint64_t available =
+        ::fstatvfs(fd_.get(), &fs) == 0 ? uint64_t{fs.f_bavail} * fs.f_frsize : 0;
+    room.capacity_bytes = used + available;
+  }
+  room.free_bytes = room.capacity_bytes - std::min(room.capacity_bytes, used);
+  return room;
 }
 
 BackingStats BackingFile::stats() const {

@@ -68,6 +68,12 @@ struct BackingStats {
   uint64_t bitmap_bytes = 0;  // RAM for the allocator, charged to the budget
 };
 
+// What the backing file may still take: up to backing_size, or what its file system has room for.
+struct BackingRoom {
+  uint64_t capacity_bytes = 0;  // in use and free
+  uint64_t free_bytes = 0;
+};
+
 class BackingFile {
  public:
   // One record to write: its payload and its owner's key (written back by write()).
@@ -104,6 +110,7 @@ class BackingFile {
   void punch_freed(bool thorough);
 
   BackingStats stats() const;
+  BackingRoom room() const;
   // RAM charged to the budget for the allocator (what stats() says, without its system call).
   uint64_t bitmap_bytes() const {
     std::lock_guard lock(mu_);

@@ -377,6 +377,11 @@ Status Filesystem::readdirplus(Ino dir, uint64_t offset,
 
 Status Filesystem::setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
                             const Caller& caller) {
+  // Setting an action attribute (user.zsfs.save, ...) asks for work; it changes no file.
+  if (name.starts_with(kXattrActionPrefix)) {
+    ReaderLock quiesce(impl_->quiesce_mu());
+    return impl_->setxattr(ino, name, value, flags, caller);
+  }
   Mutation mutation(*impl_);
   return impl_->setxattr(ino, name, value, flags, caller);
 }

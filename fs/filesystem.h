@@ -40,6 +40,8 @@ namespace zsfs::fs {
 
 // Virtual, read-only extended attributes through which zsfs shows its statistics. They are not
 // listed by listxattr, and setting or removing them fails with EPERM.
+// Every name below starts with this; no such attribute is stored.
+inline constexpr std::string_view kXattrActionPrefix = "user.zsfs.";
 inline constexpr std::string_view kXattrStats = "user.zsfs.stats";      // root: pool-wide JSON
 inline constexpr std::string_view kXattrClasses = "user.zsfs.classes";  // root: size classes
 inline constexpr std::string_view kXattrFile = "user.zsfs.file";        // any inode: per-file JSON

@@ -167,6 +167,13 @@ StatFs Filesystem::Impl::statfs() {
   s.files = inodes_.limit();
   s.files_free = inodes_.limit() - std::min(inodes_.limit(), inodes_.used());
   s.files_available = s.files_free;
+  if (backing_ != nullptr) {
+    // Blocks go on into the backing file once the budget is full: its room counts too.
+    const disk::BackingRoom room = backing_->room();
+    s.blocks += room.capacity_bytes / kBlockSize;
+    s.blocks_free += room.free_bytes / kBlockSize;
+    s.blocks_available = s.blocks_free;
+  }
   return s;
 }
 

@@ -274,3 +274,16 @@ TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
 
 }  // namespace
 }  // namespace zsfs::fs
+
+namespace zsfs::fs {
+namespace {
+
+TEST_F(WritebackTest, StatfsCountsTheBackingFilesRoom) {
+  std::unique_ptr<Filesystem> fs = mount(16 << 20, 64 << 20);
+  const StatFs s = fs->statfs();
+  EXPECT_EQ(s.blocks, (uint64_t{16} << 20) / 4096 + (uint64_t{64} << 20) / 4096);
+  EXPECT_GT(s.blocks_free, (uint64_t{64} << 20) / 4096);
+}
+
+}  // namespace
+}  // namespace zsfs::fs
