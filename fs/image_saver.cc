@@ -125,8 +125,12 @@ Json ImageSaver::stats_json() const {
   };
   if (loaded_) {
     json["loaded"] = {
-        {"bytes", loaded_->bytes},     {"inodes", loaded_->inodes},
-        {"blocks", loaded_->blocks},   {"dictionaries", loaded_->dictionaries},
+        {"bytes", loaded_->bytes},
+        {"inodes", loaded_->inodes},
+        {"blocks", loaded_->blocks},
+        {"dictionaries", loaded_->dictionaries},
+        {"blocks_seconds", loaded_->blocks_seconds},
+        {"metadata_seconds", loaded_->metadata_seconds},
         {"seconds", loaded_->seconds},
     };
   } else {
