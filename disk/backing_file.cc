@@ -350,23 +350,32 @@ void BackingFile::punch_freed(bool thorough) {
   {
     std::lock_guard lock(mu_);
     const uint64_t end = unpunched_.size() * 64;
+    auto unpunched = [&](uint64_t b) { return (unpunched_[b / 64] >> (b % 64) & 1) != 0; };
+    // A block punched before and still free joins a run (punching it again costs nothing): so
+    // runs that earlier punches cut in pieces are whole again.
+    auto joins = [&](uint64_t b) {
+      return b < end && (unpunched(b) || all_bits_locked(b * punch_units_, punch_units_, false));
+    };
     for (uint64_t b = 0; b < end && runs.size() < kMaxPunchesPerCall;) {
       if (unpunched_[b / 64] == 0 && b % 64 == 0) {
         b += 64;
         continue;
       }
-      if ((unpunched_[b / 64] >> (b % 64) & 1) == 0) {
+      if (!unpunched(b)) {
         ++b;
         continue;
       }
+      uint64_t first = b;
+      while (first > 0 && joins(first - 1))
+        --first;
       uint64_t e = b;
-      while (e < end && (unpunched_[e / 64] >> (e % 64) & 1) != 0)
+      while (joins(e))
         ++e;
-      if (e - b >= min_blocks) {
-        runs.push_back(Run{b, e - b});
-        for (uint64_t k = b; k < e; ++k)
+      if (e - first >= min_blocks) {
+        runs.push_back(Run{first, e - first});
+        for (uint64_t k = first; k < e; ++k)
           unpunched_[k / 64] &= ~(uint64_t{1} << (k % 64));
-        set_bits_locked(b * punch_units_, (e - b) * punch_units_, true);
+        set_bits_locked(first * punch_units_, (e - first) * punch_units_, true);
       }
       b = e;
     }

@@ -5,8 +5,9 @@
 // When:
 // - Memory pressure: when the budget's free room falls below the low-water mark (1/64 of the
 //   budget, at least 2 MiB), the thread moves blocks out until twice that is free again; and a
-//   writer that finds the budget full calls relieve(), which moves a round of blocks itself, so
-//   that ENOSPC comes only when the backing file is full too.
+//   writer that finds the budget full calls relieve() (from DedupStore::put), which moves a round
+//   of blocks itself, so that ENOSPC comes only when the backing file is full too. Direct
+//   recompression (file_io.cc) comes after that, once the file is full.
 // - Idle blocks: with writeback_after=T, every block stored at least T ago, in passes every T/2
 //   (at least every minute).
 // - Requests: zsfsctl writeback [--idle SECONDS] [--huge] (user.zsfs.writeback) queues a pass
