@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "ctl/disk_report.h"
 #include "mount/json_reader.h"
 #include "mount/units.h"
 
@@ -288,6 +289,10 @@ std::string render_stats(const Json& stats, std::string_view mount_point) {
     if (auto total = json_u64(*requests, "total"))
       table.row("FUSE requests", requests_summary(*requests, *total));
   }
+  if (std::optional<std::string> backing = backing_summary(stats)) {
+    table.row("Backing file", *backing);
+  }
+  if (std::optional<std::string> image = image_summary(stats)) table.row("Image", *image);
   return table.str();
 }
 

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +24,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/json.h"
+#include "ctl/disk_report.h"
 #include "ctl/prometheus.h"
 #include "ctl/report.h"
 #include "ctl/top_screen.h"
@@ -253,39 +255,111 @@ Check set_zsfs_attribute(const std::string& mount_point, const char* name, const
   }
 }
 
+// The value of a pass request attribute (user.zsfs.recompress, user.zsfs.writeback).
+std::string pass_request(const std::optional<uint64_t>& idle_seconds, bool huge) {
+  std::string request;
+  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
+  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
+  return request;
+}
+
+// The object at path in a statistics document, or null.
+const Json* stats_member(const Json& stats, std::initializer_list<const char*> path) {
+  const Json* at = &stats;
+  for (const char* key : path) {
+    if (at == nullptr) return nullptr;
+    at = mount::json_member(*at, key);
+  }
+  return at;
+}
+
+// Reads the statistics until the section at path has served its requests: requests_done at least
+// at_least, or, without it, at least its requests (the requests queued so far, ours among them:
+// they are served in order). Returns the last statistics read.
+Expected<Json> wait_for_requests(const std::string& mount_point,
+                                 std::initializer_list<const char*> path,
+                                 std::optional<uint64_t> at_least) {
+  for (;;) {
+    auto stats = read_json_attribute(mount_point, "user.zsfs.stats", true);
+    if (!stats.ok()) return stats;
+    const Json* section = stats_member(*stats, path);
+    if (section == nullptr) {
+      return Unexpected{"the daemon's statistics have no " + std::string(*path.begin()) +
+                        " section"};
+    }
+    const uint64_t done = mount::json_u64(*section, "requests_done").value_or(0);
+    if (done >= at_least.value_or(mount::json_u64(*section, "requests").value_or(0))) {
+      return stats;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 int cmd_recompress(const std::string& mount_point, const std::optional<uint64_t>& idle_seconds,
                    bool huge, bool wait, bool json) {
   // Reading the statistics first lets the background compress what was just written: the
   // recompressor leaves blocks that still wait for it alone.
   auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
   if (!before.ok()) return fail(before.message());
-  std::string request;
-  if (idle_seconds) request = "idle=" + std::to_string(*idle_seconds);
-  if (huge) request += std::string(request.empty() ? "" : ",") + "huge";
-  Check queued = set_zsfs_attribute(mount_point, "user.zsfs.recompress", request,
-                                    "recompression is off on this mount (recompress=off)");
+  Check queued =
+      set_zsfs_attribute(mount_point, "user.zsfs.recompress", pass_request(idle_seconds, huge),
+                         "recompression is off on this mount (recompress=off)");
   if (!queued.ok()) return fail(queued.message());
   if (!wait) {
     if (!json) std::printf("recompression queued on %s\n", mount_point.c_str());
     return kExitOk;
   }
-  // Done when every request queued so far has finished (ours among them: they run in order).
-  Json stats;
-  for (;;) {
-    auto now = read_json_attribute(mount_point, "user.zsfs.stats", true);
-    if (!now.ok()) return fail(now.message());
-    stats = std::move(now).value();
-    const Json* r = mount::json_member(stats, "recompressor");
-    if (r == nullptr) return fail("the daemon's statistics have no recompressor section");
-    const uint64_t requests = mount::json_u64(*r, "requests").value_or(0);
-    const uint64_t done = mount::json_u64(*r, "requests_done").value_or(0);
-    if (done >= requests) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto stats = wait_for_requests(mount_point, {"recompressor"}, std::nullopt);
+  if (!stats.ok()) return fail(stats.message());
   if (json) {
-    std::printf("%s\n", to_json_text(stats).c_str());
+    std::printf("%s\n", to_json_text(*stats).c_str());
   } else {
-    std::fputs(render_recompress(*before, stats).c_str(), stdout);
+    std::fputs(render_recompress(*before, *stats).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+int cmd_save(const std::string& mount_point, bool json) {
+  auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
+  if (!before.ok()) return fail(before.message());
+  const char* no_image = "this mount has no image (mount it with -o image=PATH)";
+  const Json* image = mount::json_member(*before, "image");
+  if (image == nullptr) return fail(quoted(mount_point) + ": " + no_image);
+  // Our request takes the next number; the save that serves it ends with requests_done at
+  // least that.
+  const uint64_t ours = mount::json_u64(*image, "requests").value_or(0) + 1;
+  Check queued = set_zsfs_attribute(mount_point, "user.zsfs.save", "", no_image);
+  if (!queued.ok()) return fail(queued.message());
+  auto stats = wait_for_requests(mount_point, {"image"}, ours);
+  if (!stats.ok()) return fail(stats.message());
+  bool ok = false;
+  const std::string text = render_save(*stats_member(*stats, {"image"}), ok);
+  if (json) {
+    std::printf("%s\n", to_json_text(*stats_member(*stats, {"image"})).c_str());
+  } else {
+    std::fputs(text.c_str(), ok ? stdout : stderr);
+  }
+  return ok ? kExitOk : kExitFailure;
+}
+
+int cmd_writeback(const std::string& mount_point, const std::optional<uint64_t>& idle_seconds,
+                  bool huge, bool wait, bool json) {
+  auto before = read_json_attribute(mount_point, "user.zsfs.stats", true);
+  if (!before.ok()) return fail(before.message());
+  Check queued =
+      set_zsfs_attribute(mount_point, "user.zsfs.writeback", pass_request(idle_seconds, huge),
+                         "this mount has no backing file (mount it with -o backing=PATH)");
+  if (!queued.ok()) return fail(queued.message());
+  if (!wait) {
+    if (!json) std::printf("writeback queued on %s\n", mount_point.c_str());
+    return kExitOk;
+  }
+  auto stats = wait_for_requests(mount_point, {"backing", "writeback"}, std::nullopt);
+  if (!stats.ok()) return fail(stats.message());
+  if (json) {
+    std::printf("%s\n", to_json_text(*stats).c_str());
+  } else {
+    std::fputs(render_writeback(*before, *stats).c_str(), stdout);
   }
   return kExitOk;
 }
@@ -394,6 +468,19 @@ int run(int argc, char** argv) {
   recompress->add_flag("--wait", wait, "return when nothing is left to do, with the figures");
   recompress->add_flag("--json", json, "with --wait: print the daemon's statistics as JSON");
 
+  CLI::App* writeback = app.add_subcommand(
+      "writeback", "move blocks to the backing file now (mounted with backing=)");
+  writeback->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
+  writeback->add_option("--idle", idle_seconds, "only blocks not written for SECONDS")
+      ->check(CLI::NonNegativeNumber);
+  writeback->add_flag("--huge", huge, "only blocks kept raw (incompressible)");
+  writeback->add_flag("--wait", wait, "return when it is done, with the figures");
+  writeback->add_flag("--json", json, "with --wait: print the daemon's statistics as JSON");
+
+  CLI::App* save = app.add_subcommand("save", "save the mount's image now (mounted with image=)");
+  save->add_option("MOUNTPOINT", mount_point, "where zsfs is mounted")->required();
+  save->add_flag("--json", json, "print the daemon's image statistics as JSON");
+
   std::optional<unsigned> slot;
   std::string file;
   CLI::App* dict = app.add_subcommand("dict", "the zstd dictionaries trained on a mount");
@@ -426,14 +513,16 @@ int run(int argc, char** argv) {
   if (check->parsed()) return cmd_check(mount_point, json);
   if (recompress->parsed()) return cmd_recompress(mount_point, idle_seconds, huge, wait, json);
   if (dict_export->parsed()) return cmd_dict_export(mount_point, slot, file);
+  if (save->parsed()) return cmd_save(mount_point, json);
+  if (writeback->parsed()) return cmd_writeback(mount_point, idle_seconds, huge, wait, json);
   if (top->parsed()) {
     return run_top(top_options, [&top_options] {
       return read_json_attribute(top_options.mount_point, "user.zsfs.stats", true);
     });
   }
   std::fprintf(stderr,
-               "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict "
-               "or top\nTry 'zsfsctl --help' for more information.\n");
+               "zsfsctl: missing command: stats, du, classes, compact, check, recompress, dict, "
+               "save, writeback or top\nTry 'zsfsctl --help' for more information.\n");
   return kExitUsage;
 }
 

@@ -38,6 +38,14 @@ constexpr uint8_t kStaged = 2;
 // The recompressor has been through it (recompressed, or found not worth it): never again.
 constexpr uint8_t kSettled = 4;
 
+// An entry's value with this bit set is its payload's location in the backing file, not a pool
+// handle (handles stay below 2^pool::kHandleBits).
+constexpr uint64_t kBackedBit = uint64_t{1} << 63;
+static_assert(pool::kHandleBits < 63);
+// A read that finds a backed record failing its check while the entry has moved on tries again
+// this often before it reports EIO.
+constexpr int kBackedReadTries = 4;
+
 // A 64-bit mixer (the finalizer of MurmurHash3) for same-filled words, whose raw values (0,
 // 0xffffffffffffffff, ...) would all land in one shard.
 uint64_t mix64(uint64_t x) {
@@ -112,11 +120,15 @@ struct DedupStore::Entry {
     value_low = static_cast<uint32_t>(v);
     value_high = static_cast<uint32_t>(v >> 32);
   }
-  // Null for same-filled and free entries.
-  pool::Handle handle() const { return same_filled() ? pool::kNullHandle : value(); }
+  // The payload is in the backing file, at location().
+  bool backed() const { return !same_filled() && (value() & kBackedBit) != 0; }
+  uint64_t location() const { return value() & ~kBackedBit; }
+  // Null for same-filled, backed and free entries.
+  pool::Handle handle() const { return same_filled() || backed() ? pool::kNullHandle : value(); }
   uint64_t word() const { return value(); }
   BlockInfo info() const {
-    return BlockInfo{encoding(), dict(), stored_bytes, refs - (staged() ? 1u : 0u), handle()};
+    return BlockInfo{encoding(), dict(),  stored_bytes, refs - (staged() ? 1u : 0u),
+                     handle(),   backed()};
   }
 };
 
@@ -126,6 +138,9 @@ struct DedupStore::Snapshot {
   Format format;
   uint32_t size = 0;
   DictionarySet::Pin dict;
+  // The payload is in the backing file at location (not yet in payload: fetch_backed()).
+  bool backed = false;
+  uint64_t location = 0;
   alignas(64) std::array<std::byte, codec::kBlockSize> payload;
 
   std::span<const std::byte> bytes() const { return std::span(payload.data(), size); }
@@ -244,11 +259,56 @@ void DedupStore::snapshot_locked(const Entry& e, Snapshot* out) const {
   out->format = e.format();
   out->size = e.stored_bytes;
   out->dict = dicts_->pin(e.dict());
-  pool_->read_bytes(e.handle(), std::span(out->payload.data(), e.stored_bytes));
+  out->backed = e.backed();
+  out->location = e.location();
+  if (!out->backed) pool_->read_bytes(e.handle(), std::span(out->payload.data(), e.stored_bytes));
+}
+
+Status DedupStore::fetch_backed(BlockRef ref, Snapshot* snapshot) const {
+  const Shard& shard = *shards_[shard_of_ref(ref)];
+  for (int attempt = 1; snapshot->backed; ++attempt) {
+    disk::Problem p = backing_->read(snapshot->location, snapshot->size, ref,
+                                     std::span(snapshot->payload.data(), snapshot->size));
+    if (!p) return {};
+    MutexLock lock(shard.mu);
+    const Entry& e = entry(shard, ref);
+    const bool moved = !e.backed() || e.location() != snapshot->location;
+    if (!moved || attempt == kBackedReadTries) {
+      log(LogLevel::kError, "corrupt block: ref %u: %s", ref, p.message.c_str());
+      return Errno{p.error};
+    }
+    snapshot_locked(e, snapshot);  // moved meanwhile (promoted, or moved again): read it anew
+  }
+  return {};
+}
+
+void DedupStore::promote(BlockRef ref, const Snapshot& snapshot) const {
+  if (budget_->available_bytes() < promote_headroom_bytes_ + codec::kBlockSize) return;
+  Result<pool::Handle> handle = pool_->allocate(snapshot.size);
+  if (!handle.ok()) return;
+  pool_->write_bytes(*handle, snapshot.bytes());
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  bool promoted = false;
+  {
+    MutexLock lock(shard.mu);
+    Entry& e = entry(shard, ref);
+    if (e.backed() && e.location() == snapshot.location) {
+      backing_->free(e.location(), e.stored_bytes);
+      e.set_value(*handle);
+      --shard.stats.backed_blocks;
+      shard.stats.backed_bytes -= e.stored_bytes;
+      ++shard.stats.promoted_blocks;
+      promoted = true;
+    }
+  }
+  if (!promoted) pool_->free(*handle);
 }
 
 bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
                               Format format) const {
+  // A twin in the backing file is not read under the lock: the block is stored again instead
+  // (this race between two writers of one block is rare).
+  if (e.backed()) return false;
   pool::ReadGuard guard = pool_->read(e.handle());
   const std::span<const std::byte> stored = guard.bytes();
   // The compressors are deterministic and decoding is a function of payload and dictionary:
@@ -270,6 +330,16 @@ bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const
 }
 
 Result<BlockRef> DedupStore::put(codec::Block data) {
+  Result<BlockRef> ref = put_once(data);
+  // With a backing file, a full budget moves cold blocks out and the block is tried again.
+  for (int tries = 0; !ref.ok() && ref.error() == ENOSPC && relieve_ && tries < 3; ++tries) {
+    if (!relieve_()) break;
+    ref = put_once(data);
+  }
+  return ref;
+}
+
+Result<BlockRef> DedupStore::put_once(codec::Block data) {
   if (auto word = codec::same_filled_word(data)) return put_word(*word);
   codec::Fingerprint fp{};
   unsigned shard_index;
@@ -314,7 +384,11 @@ BlockRef DedupStore::find_equal(unsigned shard_index, uint64_t key, codec::Block
   }
   BlockRef hit = kHole;
   for (size_t i = 0; i < count; ++i) {
-    const Snapshot& c = snapshots[i];
+    Snapshot& c = snapshots[i];
+    if (hit == kHole && c.backed && !fetch_backed(refs[i], &c).ok()) {
+      unref(refs[i]);
+      continue;
+    }
     if (hit == kHole) {
       bool equal;
       if (c.format.encoding == codec::Encoding::kRaw) {
@@ -638,6 +712,11 @@ void DedupStore::unref(BlockRef ref) {
       if (!e.settled()) --shard.stats.unsettled_blocks;
       count_payload(shard.stats, e.encoding(), e.stored_bytes, -1);
       dicts_->drop_block(e.dict(), e.stored_bytes);
+      if (e.backed()) {
+        backing_->free(e.location(), e.stored_bytes);
+        --shard.stats.backed_blocks;
+        shard.stats.backed_bytes -= e.stored_bytes;
+      }
     }
     to_free = e.handle();
     free_entry_locked(shard, ref);
@@ -661,17 +740,25 @@ Status DedupStore::read(BlockRef ref, codec::MutableBlock out) const {
       codec::fill_block(e.word(), out);
       return {};
     }
-    if (pool_->object_size(e.handle()) != e.stored_bytes) {
+    if (e.backed()) {
+      snapshot_locked(e, &snapshot);
+    } else if (pool_->object_size(e.handle()) != e.stored_bytes) {
       log(LogLevel::kError, "corrupt block: ref %u has %u stored bytes, its pool object %zu", ref,
           unsigned{e.stored_bytes}, pool_->object_size(e.handle()));
       return Errno{EIO};
-    }
-    if (e.encoding() == codec::Encoding::kRaw) {
+    } else if (e.encoding() == codec::Encoding::kRaw) {
       if (e.stored_bytes != codec::kBlockSize) return Errno{EIO};
       pool_->read_bytes(e.handle(), out);
       return {};
+    } else {
+      snapshot_locked(e, &snapshot);
     }
-    snapshot_locked(e, &snapshot);
+  }
+  if (snapshot.backed) {
+    // Read from the backing file (and checked there), outside the lock.
+    const uint64_t location = snapshot.location;
+    ZSFS_TRY_STATUS(fetch_backed(ref, &snapshot));
+    if (promote_ && snapshot.backed && snapshot.location == location) promote(ref, snapshot);
   }
   Status decoded = snapshot.decode(out);
   if (!decoded.ok()) {
@@ -685,7 +772,7 @@ Status DedupStore::read(BlockRef ref, codec::MutableBlock out) const {
 
 BlockInfo DedupStore::info(BlockRef ref) const {
   if (ref == kUnwritten) {
-    return BlockInfo{codec::Encoding::kSameFilled, kNoDict, 0, 0, pool::kNullHandle};
+    return BlockInfo{codec::Encoding::kSameFilled, kNoDict, 0, 0, pool::kNullHandle, false};
   }
   const Shard& shard = *shards_[shard_of_ref(ref)];
   MutexLock lock(shard.mu);
@@ -710,7 +797,7 @@ bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFi
       continue;
     }
     Entry& e = const_cast<Chunk*>(chunk)->entries[pos % kChunkEntries];
-    if (e.refs == 0 || e.same_filled() || e.settled() || e.staged()) continue;
+    if (e.refs == 0 || e.same_filled() || e.settled() || e.staged() || e.backed()) continue;
     // Ages are differences of the 16-bit clock, exact while below 2^16 seconds; an entry found
     // older than kMaxAge is restamped at exactly kMaxAge, so that it never wraps to young.
     uint16_t age = static_cast<uint16_t>(now - e.born());
@@ -761,7 +848,7 @@ uint64_t DedupStore::count_due(const DueFilter& filter) const {
       if (chunk == nullptr) continue;
       for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
         const Entry& e = chunk->entries[slot];
-        if (e.refs == 0 || e.same_filled() || e.settled() || e.staged()) continue;
+        if (e.refs == 0 || e.same_filled() || e.settled() || e.staged() || e.backed()) continue;
         const uint16_t age = std::min(static_cast<uint16_t>(now - e.born()), max_age);
         if (age < idle) continue;
         if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
@@ -785,6 +872,8 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
     // The background pass and a writer that needs room (direct recompression) may both have
     // picked this entry: the first to get here does the work.
     if (e.settled()) return result;
+    // Moved to the backing file since it was collected: cold blocks stay as they are there.
+    if (e.backed()) return result;
     old_handle = e.handle();
     snapshot_locked(e, &snapshot);
   }
@@ -834,7 +923,8 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   }
   pool_->write_bytes(*handle, std::span(encoded.data(), compressed.size_bytes));
   if (!swap_payload(ref, old_handle, *handle, format, result.new_bytes)) {
-    // Another re-encoding of the same entry got there first.
+    // Another re-encoding of the same entry got there first, or writeback moved the payload to
+    // the backing file meanwhile (and it stays there).
     pool_->free(*handle);
     return result;
   }
@@ -842,6 +932,169 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   pool_->free(old_handle);
   result.outcome = Reencoded::Outcome::kSmaller;
   return result;
+}
+
+void DedupStore::attach_backing(disk::BackingFile* backing, std::function<bool()> relieve,
+                                bool promote, uint64_t promote_headroom_bytes) {
+  backing_ = backing;
+  relieve_ = std::move(relieve);
+  promote_ = promote;
+  promote_headroom_bytes_ = promote_headroom_bytes;
+}
+
+bool DedupStore::collect_resident(unsigned shard_index, uint32_t* cursor, const DueFilter& filter,
+                                  std::vector<BlockRef>* out) {
+  Shard& shard = *shards_[shard_index];
+  const uint16_t now = clock_now();
+  const auto max_age = static_cast<uint16_t>(kMaxAge.count());
+  const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
+  MutexLock lock(shard.mu);
+  const uint32_t end = static_cast<uint32_t>(shard.chunks.size()) * kChunkEntries;
+  uint32_t pos = *cursor;
+  for (; pos < end && out->size() < out->capacity(); ++pos) {
+    Chunk* chunk = shard.chunks[pos / kChunkEntries].get();
+    if (chunk == nullptr) {
+      pos = (pos / kChunkEntries + 1) * kChunkEntries - 1;  // the next chunk
+      continue;
+    }
+    Entry& e = chunk->entries[pos % kChunkEntries];
+    if (e.refs == 0 || e.same_filled() || e.staged() || e.backed() || e.refs >= kMaxRefs) continue;
+    if (std::min(static_cast<uint16_t>(now - e.born()), max_age) < idle) continue;
+    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
+    ++e.refs;
+    ++shard.stats.stored_refs;
+    out->push_back(((pos + 1) << kShardBits) | shard_index);
+  }
+  *cursor = pos;
+  return pos < end;
+}
+
+MovedToBacking DedupStore::move_to_backing(std::span<const BlockRef> refs) {
+  ZSFS_CHECK_MSG(backing_ != nullptr, "no backing file");
+  MovedToBacking result;
+  // The payloads, copied out under their shard locks, go out in one write...
+  struct Moving {
+    BlockRef ref;
+    pool::Handle handle;
+  };
+  std::vector<Moving> moving;
+  std::vector<disk::BackingFile::Record> records;
+  auto payloads = std::make_unique_for_overwrite<std::byte[]>(refs.size() * codec::kBlockSize);
+  moving.reserve(refs.size());
+  records.reserve(refs.size());
+  for (BlockRef ref : refs) {
+    Shard& shard = *shards_[shard_of_ref(ref)];
+    MutexLock lock(shard.mu);
+    const Entry& e = entry(shard, ref);
+    if (e.same_filled() || e.backed() || e.staged()) continue;
+    std::byte* at = payloads.get() + moving.size() * codec::kBlockSize;
+    pool_->read_bytes(e.handle(), std::span(at, e.stored_bytes));
+    records.push_back(disk::BackingFile::Record{std::span(at, e.stored_bytes), ref, 0});
+    moving.push_back(Moving{ref, e.handle()});
+  }
+  if (records.empty()) return result;
+  result.problem = backing_->write(records);
+  if (result.problem) return result;
+  // ...then each entry that still holds the payload copied names its record instead.
+  std::vector<pool::Handle> to_free;
+  to_free.reserve(moving.size());
+  for (size_t i = 0; i < moving.size(); ++i) {
+    Shard& shard = *shards_[shard_of_ref(moving[i].ref)];
+    MutexLock lock(shard.mu);
+    Entry& e = entry(shard, moving[i].ref);
+    if (e.handle() != moving[i].handle) {
+      backing_->free(records[i].location, static_cast<uint32_t>(records[i].payload.size()));
+      continue;
+    }
+    e.set_value(kBackedBit | records[i].location);
+    ++shard.stats.backed_blocks;
+    shard.stats.backed_bytes += e.stored_bytes;
+    to_free.push_back(moving[i].handle);
+    ++result.blocks;
+    result.bytes += e.stored_bytes;
+  }
+  for (pool::Handle handle : to_free)
+    pool_->free(handle);
+  return result;
+}
+
+void DedupStore::pin(BlockRef ref) {
+  Shard& shard = *shards_[shard_of_ref(ref)];
+  MutexLock lock(shard.mu);
+  Entry& e = entry(shard, ref);
+  ZSFS_CHECK_MSG(e.refs < (1u << kRefBits) - 1, "too many pins on one block");
+  ++e.refs;
+  ++(e.same_filled() ? shard.stats.same_refs : shard.stats.stored_refs);
+}
+
+Status DedupStore::export_block(BlockRef ref, StoredBlock* out, codec::MutableBlock payload,
+                                DictionarySet::Pin* dict) const {
+  const Shard& shard = *shards_[shard_of_ref(ref)];
+  Snapshot snapshot;  // a backed block's only
+  {
+    MutexLock lock(shard.mu);
+    const Entry& e = entry(shard, ref);
+    out->settled = e.settled();
+    out->indexed = e.indexed();
+    out->index_tag = e.tag;
+    out->encoding = e.encoding();
+    out->dict = e.dict();
+    out->word = e.same_filled() ? e.word() : 0;
+    out->size = e.same_filled() ? 0 : e.stored_bytes;
+    if (!e.backed()) {
+      // In the pool: straight into the caller's buffer.
+      *dict = dicts_->pin(e.dict());
+      if (!e.same_filled()) pool_->read_bytes(e.handle(), payload.first(out->size));
+      return {};
+    }
+    snapshot_locked(e, &snapshot);
+  }
+  ZSFS_TRY_STATUS(fetch_backed(ref, &snapshot));
+  // Fetching may have found the block moved back into the pool: its format may differ.
+  out->encoding = snapshot.format.encoding;
+  out->dict = snapshot.format.dict;
+  out->size = snapshot.size;
+  std::memcpy(payload.data(), snapshot.payload.data(), snapshot.size);
+  *dict = std::move(snapshot.dict);
+  return {};
+}
+
+Result<BlockRef> DedupStore::import_block(unsigned shard_index, const StoredBlock& block,
+                                          std::span<const std::byte> payload) {
+  ZSFS_CHECK(shard_index < kShards);
+  if (block.encoding == codec::Encoding::kSameFilled) return put_word(block.word);
+  ZSFS_CHECK(block.size >= 1 && block.size <= codec::kBlockSize && payload.size() == block.size);
+  Result<pool::Handle> handle = pool_->allocate(block.size);
+  // With a backing file, an image larger than the budget goes on into the file.
+  for (int tries = 0; !handle.ok() && handle.error() == ENOSPC && relieve_ && tries < 3; ++tries) {
+    if (!relieve_()) break;
+    handle = pool_->allocate(block.size);
+  }
+  if (!handle.ok()) return Errno{handle.error()};
+  pool_->write_bytes(*handle, payload);
+  Shard& shard = *shards_[shard_index];
+  Result<BlockRef> ref = Errno{EIO};
+  {
+    MutexLock lock(shard.mu);
+    ref = insert_locked(shard, shard_index, block.index_tag, block.indexed, *handle,
+                        Format{block.encoding, block.dict}, block.size);
+    if (ref.ok() && block.settled) {
+      entry(shard, *ref).set_flag(kSettled);
+      --shard.stats.unsettled_blocks;
+    }
+  }
+  if (!ref.ok()) pool_->free(*handle);
+  return ref;
+}
+
+BlockRef DedupStore::ref_limit() const {
+  uint64_t limit = 1;
+  for (const auto& shard : shards_) {
+    MutexLock lock(shard->mu);
+    limit = std::max<uint64_t>(limit, (uint64_t{shard->chunks.size()} * kChunkEntries + 1)
+                                          << kShardBits);
+  }
+  return static_cast<BlockRef>(std::min<uint64_t>(limit, kUnwritten));
 }
 
 StoreStats DedupStore::stats() const {
@@ -858,6 +1111,9 @@ StoreStats DedupStore::stats() const {
     total.same_refs += s.same_refs;
     total.staged_blocks += s.staged_blocks;
     total.unsettled_blocks += s.unsettled_blocks;
+    total.backed_blocks += s.backed_blocks;
+    total.backed_bytes += s.backed_bytes;
+    total.promoted_blocks += s.promoted_blocks;
     for (size_t i = 0; i < total.by_encoding.size(); ++i) {
       total.by_encoding[i].blocks += s.by_encoding[i].blocks;
       total.by_encoding[i].stored_bytes += s.by_encoding[i].stored_bytes;
@@ -929,7 +1185,14 @@ std::string DedupStore::check() const {
               fail("non-zstd entry names a dictionary");
             ++dict_blocks[format.dict];
           }
-          if (e.handle() == pool::kNullHandle) {
+          if (e.backed()) {
+            ++counted.backed_blocks;
+            counted.backed_bytes += e.stored_bytes;
+            if (backing_ == nullptr || !backing_->allocated(e.location(), e.stored_bytes)) {
+              fail("backed entry whose record is not allocated in the backing file");
+            }
+            if (e.staged()) fail("staged entry in the backing file");
+          } else if (e.handle() == pool::kNullHandle) {
             fail("stored entry without a pool object");
           } else if (pool_->object_size(e.handle()) != e.stored_bytes) {
             fail("entry size differs from its pool object's size");
@@ -962,7 +1225,8 @@ std::string DedupStore::check() const {
     if (counted.stored_blocks != st.stored_blocks || counted.stored_bytes != st.stored_bytes ||
         counted.raw_blocks != st.raw_blocks || counted.stored_refs != st.stored_refs ||
         counted.same_entries != st.same_entries || counted.same_refs != st.same_refs ||
-        counted.unsettled_blocks != st.unsettled_blocks || !by_encoding_equal) {
+        counted.unsettled_blocks != st.unsettled_blocks || !by_encoding_equal ||
+        counted.backed_blocks != st.backed_blocks || counted.backed_bytes != st.backed_bytes) {
       fail("counters differ from the entries");
     }
     if (!problem.empty()) return problem;

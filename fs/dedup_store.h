@@ -28,11 +28,20 @@
 // held, every reader copies the payload out of the pool under the lock (a memcpy of at most
 // 4 KiB), pins its dictionary, and decodes outside.
 //
-// Locking: shard locks are below the inode locks and above the pool's class locks and the
-// dictionary set's lock. Compression, decompression and byte comparison of candidates happen
-// outside the shard lock, except the comparison of a freshly encoded block against a
-// concurrently inserted twin, which compares encoded bytes under the lock (and decodes when the
-// twin's format differs).
+// Cold blocks (fs/writeback.h): an entry's payload may also live in a backing file
+// (disk/backing_file.h) instead of the pool. The entry then keeps, in place of the pool handle,
+// the payload's location in the file with the top bit set (pool handles never use it, see
+// pool::kHandleBits): a block in the file costs RAM its 20-byte entry, as before, and the file's
+// allocator a bit per 512 bytes. Readers and dedup candidates read such a payload from the file
+// outside the lock, and check it there (a stale or damaged record is EIO, never wrong bytes);
+// the recompressor leaves such blocks alone. A read may bring the block back into the pool
+// (promote) when the budget has room.
+//
+// Locking: shard locks are below the inode locks and above the pool's class locks, the
+// dictionary set's lock and the backing file's allocator lock. Compression, decompression and byte
+// comparison of candidates happen outside the shard lock, except the comparison of a freshly
+// encoded block against a concurrently inserted twin, which compares encoded bytes under the lock
+// (and decodes when the twin's format differs).
 #pragma once
 
 #include <array>
@@ -49,6 +58,7 @@
 #include "base/result.h"
 #include "base/sync.h"
 #include "codec/codec.h"
+#include "disk/backing_file.h"
 #include "fs/block_map.h"
 #include "fs/dictionary_set.h"
 #include "fs/id_index.h"
@@ -64,9 +74,10 @@ inline constexpr BlockRef kUnwritten = UINT32_MAX;
 struct BlockInfo {
   codec::Encoding encoding;
   DictSlot dict = kNoDict;  // the dictionary a zstd block was compressed with
-  uint32_t stored_bytes;    // bytes in the pool (0 for same-filled)
+  uint32_t stored_bytes;    // payload bytes, in the pool or the backing file (0 for same-filled)
   uint32_t refs;            // references held by block maps (the background's left out)
-  pool::Handle handle;      // the pool object (null for same-filled)
+  pool::Handle handle;      // the pool object (null for same-filled and backed blocks)
+  bool backed = false;      // the payload is in the backing file
 };
 
 struct StoreStats {
@@ -81,6 +92,10 @@ struct StoreStats {
   uint64_t unsettled_blocks = 0;
   // Stored entries by encoding (kRaw, kZstd, kLz4; kSameFilled stays empty).
   std::array<EncodingStats, 4> by_encoding{};
+  // Of the stored entries, those whose payload is in the backing file.
+  uint64_t backed_blocks = 0;
+  uint64_t backed_bytes = 0;
+  uint64_t promoted_blocks = 0;  // brought back into the pool by a read, ever
 };
 
 // Background compression: a new block is stored raw, at once, and compressed by one of `threads`
@@ -119,6 +134,13 @@ struct Reencoded {
   // With measure_without_dict: what the same compressor gave without the dictionary (0 if not
   // measured).
   uint32_t bytes_without_dict = 0;
+};
+
+// What move_to_backing() did.
+struct MovedToBacking {
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;  // payload bytes that left the pool
+  disk::Problem problem;
 };
 
 class DedupStore {
@@ -177,6 +199,53 @@ class DedupStore {
   // Stored entries not yet settled, by the recompressor's filter (a walk of every shard).
   uint64_t count_due(const DueFilter& filter) const;
 
+  // --- Cold blocks in a backing file (fs/writeback.h) ------------------------------------------
+  // Before the store is used: payloads may move to backing, which must outlive the store.
+  // relieve, if given, is called (without any store lock, on the thread of a put() or an image
+  // load) when the budget refuses memory for a block; it returns whether it made room, and the
+  // block is tried again. A read of a backed block brings it back into the pool when promote and
+  // the budget has more than promote_headroom_bytes free.
+  void attach_backing(disk::BackingFile* backing, std::function<bool()> relieve, bool promote,
+                      uint64_t promote_headroom_bytes);
+  // Appends to out, and pins with one reference each, up to out.capacity() - out.size() entries
+  // of shard whose payload is in the pool, not staged, stored at least filter.idle ago (only raw
+  // ones with huge_only), from position *cursor on, as collect_due() does.
+  bool collect_resident(unsigned shard, uint32_t* cursor, const DueFilter& filter,
+                        std::vector<BlockRef>* out);
+  // Moves the payloads of pinned entries to the backing file, in one write, and frees their pool
+  // objects. Entries whose payload changed meanwhile (recompressed, or moved by another caller)
+  // stay as they are. On a failed write nothing moves, and the problem says why.
+  MovedToBacking move_to_backing(std::span<const BlockRef> refs);
+
+  // --- For images (fs/image_save.cc, fs/image_load.cc) ----------------------------------------
+  // An entry as it is kept (besides its payload): what export_block() copies out and
+  // import_block() puts back.
+  struct StoredBlock {
+    codec::Encoding encoding = codec::Encoding::kRaw;
+    DictSlot dict = kNoDict;
+    bool settled = false;
+    bool indexed = false;
+    uint32_t index_tag = 0;  // what the index finds it by (folded from its fingerprint)
+    uint64_t word = 0;       // same-filled blocks: the repeated word
+    uint32_t size = 0;       // the others: payload bytes
+  };
+  // Takes one more reference on ref, on which the caller holds one already, even at the count's
+  // limit (kMaxRefs leaves room for pins): an image save pins every block it will write.
+  void pin(BlockRef ref);
+  // Copies entry ref (on which the caller holds a reference) out as it is stored: its
+  // description into *block, its payload into payload, and pins its dictionary in *dict.
+  Status export_block(BlockRef ref, StoredBlock* block, codec::MutableBlock payload,
+                      DictionarySet::Pin* dict) const;
+  // Stores an entry as export_block() gave it, with one reference for the caller, in shard
+  // (below shards()), indexed by its tag when block.indexed. A dictionary it names must be in
+  // its slot (the caller holds a pin on it). The payload (block.size bytes) is taken as it is:
+  // an image's checksums vouch for it. ENOSPC or ENOMEM as put(); nothing changes then.
+  Result<BlockRef> import_block(unsigned shard, const StoredBlock& block,
+                                std::span<const std::byte> payload);
+  // A value above every live entry's BlockRef (for a bitmap of refs); it may grow as entries
+  // are added.
+  BlockRef ref_limit() const;
+
   StoreStats stats() const;
   // Heap bytes of entry tables and indexes (all charged to the budget).
   uint64_t memory_bytes() const;
@@ -224,6 +293,15 @@ class DedupStore {
   BlockRef find_equal(unsigned shard_index, uint64_t key, codec::Block data);
   // Compresses data and stores it (or shares a twin stored meanwhile).
   Result<BlockRef> store_encoded(unsigned shard_index, uint64_t key, codec::Block data);
+  // put() once, without relieving memory pressure.
+  Result<BlockRef> put_once(codec::Block data);
+  // Reads the payload of a backed snapshot from the backing file. A record that fails its check
+  // is EIO when the entry still names it, and read again when the entry moved meanwhile (a
+  // promotion), through a fresh snapshot of ref.
+  Status fetch_backed(BlockRef ref, Snapshot* snapshot) const;
+  // Brings a backed entry whose payload a read has just fetched back into the pool, when the
+  // budget has room; nothing happens when the entry moved meanwhile.
+  void promote(BlockRef ref, const Snapshot& snapshot) const;
   // Stores data raw and queues it for compression.
   Result<BlockRef> stage(unsigned shard_index, uint64_t key, codec::Block data);
   // Stores payload in the pool and as an entry, unless a twin with the same payload exists,
@@ -250,6 +328,11 @@ class DedupStore {
   DictionarySet* dicts_;
   FingerprintFn fingerprint_fn_;
   const size_t max_staged_;
+  // Cold blocks (attach_backing()); set before use, read-only after.
+  disk::BackingFile* backing_ = nullptr;
+  std::function<bool()> relieve_;
+  bool promote_ = false;
+  uint64_t promote_headroom_bytes_ = 0;
   const std::chrono::steady_clock::time_point epoch_;
   std::array<std::unique_ptr<Shard>, kShards> shards_;
   // Declared last: destroyed first, finishing its work while the shards and pool still exist.

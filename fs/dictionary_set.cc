@@ -38,8 +38,26 @@ void DictionarySet::Pin::reset() {
   compressing_ = false;
 }
 
+Result<std::unique_ptr<codec::Dictionary>> DictionarySet::digest(
+    std::span<const std::byte> bytes) const {
+  return codec::Dictionary::create(bytes, levels_);
+}
+
+void DictionarySet::place_locked(DictSlot slot, std::unique_ptr<codec::Dictionary> dict,
+                                 uint64_t cost) {
+  Slot& s = slots_[slot];
+  s.dict = std::move(dict);
+  s.charged_bytes = cost;
+  s.blocks.store(0, std::memory_order_relaxed);
+  s.stored_bytes.store(0, std::memory_order_relaxed);
+  charged_bytes_.fetch_add(cost, std::memory_order_relaxed);
+  s.refs.store(1, std::memory_order_release);
+  s.retired = false;
+  installed_.fetch_add(1, std::memory_order_relaxed);
+}
+
 Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
-  Result<std::unique_ptr<codec::Dictionary>> dict = codec::Dictionary::create(bytes, levels_);
+  Result<std::unique_ptr<codec::Dictionary>> dict = digest(bytes);
   if (!dict.ok()) return Errno{dict.error()};
   const uint64_t cost = (*dict)->memory_bytes();
   DictSlot free_slot = kNoDict;
@@ -52,21 +70,40 @@ Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
       }
     }
     if (free_slot == kNoDict || !budget_->try_charge(cost)) return Errno{ENOSPC};
-    Slot& slot = slots_[free_slot];
-    slot.dict = std::move(*dict);
-    slot.charged_bytes = cost;
-    slot.blocks.store(0, std::memory_order_relaxed);
-    slot.stored_bytes.store(0, std::memory_order_relaxed);
-    charged_bytes_.fetch_add(cost, std::memory_order_relaxed);
-    // The set's own reference, for as long as the dictionary is current.
-    slot.refs.store(1, std::memory_order_release);
-    slot.retired = false;
+    // The reference place_locked() gives is the set's own, for as long as it is current.
+    place_locked(free_slot, std::move(*dict), cost);
     previous = current_.exchange(free_slot);
     if (previous != kNoDict) retire_locked(previous);
-    installed_.fetch_add(1, std::memory_order_relaxed);
   }
   if (previous != kNoDict) unref(previous);
   return free_slot;
+}
+
+Result<DictionarySet::Pin> DictionarySet::install_in_slot(DictSlot slot,
+                                                          std::span<const std::byte> bytes,
+                                                          bool current) {
+  if (slot == kNoDict || slot > kMaxDictSlots) return Errno{EINVAL};
+  Result<std::unique_ptr<codec::Dictionary>> dict = digest(bytes);
+  if (!dict.ok()) return Errno{dict.error()};
+  const uint64_t cost = (*dict)->memory_bytes();
+  DictSlot previous = kNoDict;
+  {
+    MutexLock lock(mu_);
+    if (slots_[slot].refs.load(std::memory_order_acquire) != 0 || slots_[slot].dict != nullptr) {
+      return Errno{EEXIST};
+    }
+    if (!budget_->try_charge(cost)) return Errno{ENOSPC};
+    place_locked(slot, std::move(*dict), cost);  // its reference is the caller's pin
+    if (current) {
+      slots_[slot].refs.fetch_add(1, std::memory_order_relaxed);  // the set's own
+      previous = current_.exchange(slot);
+      if (previous != kNoDict) retire_locked(previous);
+    } else {
+      retire_locked(slot);  // only old blocks use it: it drops its compression forms now
+    }
+  }
+  if (previous != kNoDict) unref(previous);
+  return Pin(this, slot, false);
 }
 
 void DictionarySet::retire_current() {

@@ -81,6 +81,12 @@ class DictionarySet {
   // EINVAL when zstd cannot load it, ENOSPC when the budget refuses its memory or every slot is
   // taken, ENOMEM when the host refuses; nothing changes then.
   Result<DictSlot> install(std::span<const std::byte> bytes);
+  // For images (fs/image_load.cc): digests bytes for the set's levels and installs the result in
+  // slot, which must be free, as the current dictionary when current (as install() does), else
+  // retired at once (only the image's blocks will use it); returns a pin on it. EINVAL for a
+  // slot out of 1..kMaxDictSlots or bytes zstd cannot load, EEXIST when the slot is taken,
+  // ENOSPC/ENOMEM as install(); nothing changes then.
+  Result<Pin> install_in_slot(DictSlot slot, std::span<const std::byte> bytes, bool current);
   // Stops compressing with the current dictionary (blocks that use it keep it).
   void retire_current();
   // The same, when no block uses the current dictionary (which then is freed).
@@ -123,6 +129,11 @@ class DictionarySet {
     bool retired = false;                     // no longer current; guarded by mu_
   };
 
+  // Digests bytes for the set's levels: the dictionary and what it costs.
+  Result<std::unique_ptr<codec::Dictionary>> digest(std::span<const std::byte> bytes) const;
+  // Puts dict in the free slot `slot` with one reference and charges cost; under mu_.
+  void place_locked(DictSlot slot, std::unique_ptr<codec::Dictionary> dict, uint64_t cost)
+      ZSFS_REQUIRES(mu_);
   void ref(DictSlot slot) const;
   void unref(DictSlot slot) const;
   void free_slot(DictSlot slot) const;

@@ -61,6 +61,7 @@ Status Filesystem::Impl::readdir(Ino dir_ino, uint64_t offset, bool plus,
   if (touch) {
     WriterLock lock(dir->mu);
     dir->atime = t;
+    note_change();
   }
   return {};
 }

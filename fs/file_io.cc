@@ -125,6 +125,7 @@ Result<size_t> Filesystem::Impl::read(Ino ino, uint64_t offset, std::span<std::b
   if (touch) {
     WriterLock lock(inode->mu);
     inode->atime = t;
+    note_change();
   }
   return length;
 }

@@ -11,6 +11,20 @@
 #include "fs/filesystem_impl.h"
 
 namespace zsfs::fs {
+namespace {
+
+// What every public method that changes the filesystem holds: the quiesce lock, shared (so that
+// check() and an image save's walk see the filesystem at rest), and one count of changes (so
+// that a save can tell whether there is anything new to save).
+class Mutation {
+ public:
+  explicit Mutation(Filesystem::Impl& impl) : lock_(impl.quiesce_mu()) { impl.note_change(); }
+
+ private:
+  ReaderLock<RwLock> lock_;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& config) {
   if (config.size_bytes < kBlockSize || config.nr_inodes == 0 ||
@@ -136,6 +150,8 @@ Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config
 }
 
 Filesystem::Impl::~Impl() {
+  image_saver_.reset();
+  writeback_.reset();
   recompressor_.reset();
   {
     std::lock_guard lock(compactor_mu_);
@@ -232,6 +248,7 @@ Result<Attr> Filesystem::lookup(Ino parent, std::string_view name) {
 }
 
 void Filesystem::forget(Ino ino, uint64_t nlookup) {
+  // Frees at most an inode no name reaches: nothing an image holds changes.
   ReaderLock quiesce(impl_->quiesce_mu());
   impl_->forget(ino, nlookup);
 }
@@ -241,7 +258,7 @@ Result<Attr> Filesystem::getattr(Ino ino) {
 }
 
 Result<Attr> Filesystem::setattr(Ino ino, const SetAttr& change, const Caller& caller) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->setattr(ino, change, caller);
 }
 
@@ -258,13 +275,13 @@ Result<Attr> Filesystem::mknod(Ino parent, std::string_view name, uint32_t mode,
       type != S_IFBLK) {
     return Errno{EINVAL};
   }
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->make_node(parent, name, mode, rdev, {}, caller, false);
 }
 
 Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, uint32_t mode,
                                const Caller& caller) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->make_node(parent, name, S_IFDIR | (mode & 07777), 0, {}, caller, false);
 }
 
@@ -272,40 +289,40 @@ Result<Attr> Filesystem::symlink(Ino parent, std::string_view name, std::string_
                                  const Caller& caller) {
   if (target.empty()) return Errno{ENOENT};
   if (target.size() > kSymlinkMax) return Errno{ENAMETOOLONG};
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->make_node(parent, name, S_IFLNK | 0777, 0, target, caller, false);
 }
 
 Result<Attr> Filesystem::link(Ino ino, Ino new_parent, std::string_view new_name) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->link(ino, new_parent, new_name);
 }
 
 Status Filesystem::unlink(Ino parent, std::string_view name) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->remove(parent, name, false);
 }
 
 Status Filesystem::rmdir(Ino parent, std::string_view name) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->remove(parent, name, true);
 }
 
 Status Filesystem::rename(Ino parent, std::string_view name, Ino new_parent,
                           std::string_view new_name, unsigned flags, const Caller& caller) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->rename(parent, name, new_parent, new_name, flags, caller);
 }
 
 Status Filesystem::open(Ino ino, int flags) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->open(ino, flags);
 }
 
 Result<Attr> Filesystem::create(Ino parent, std::string_view name, uint32_t mode, int flags,
                                 const Caller& caller) {
   (void)flags;  // a new file is empty: O_TRUNC has nothing to do, O_EXCL is the kernel's
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->make_node(parent, name, S_IFREG | (mode & 07777), 0, {}, caller, true);
 }
 
@@ -325,12 +342,12 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t offset, std::span<std::byte> d
 
 Result<size_t> Filesystem::write(Ino ino, uint64_t offset, std::span<const std::byte> src,
                                  bool append) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->write(ino, offset, src, append);
 }
 
 Status Filesystem::fallocate(Ino ino, int mode, uint64_t offset, uint64_t length) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->fallocate(ino, mode, offset, length);
 }
 
@@ -340,7 +357,7 @@ Result<uint64_t> Filesystem::lseek(Ino ino, uint64_t offset, int whence) {
 
 Result<size_t> Filesystem::copy_file_range(Ino ino_in, uint64_t offset_in, Ino ino_out,
                                            uint64_t offset_out, uint64_t length, unsigned flags) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->copy_file_range(ino_in, offset_in, ino_out, offset_out, length, flags);
 }
 
@@ -373,7 +390,12 @@ Status Filesystem::readdirplus(Ino dir, uint64_t offset,
 
 Status Filesystem::setxattr(Ino ino, std::string_view name, std::string_view value, int flags,
                             const Caller& caller) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  // Setting an action attribute (user.zsfs.save, ...) asks for work; it changes no file.
+  if (name.starts_with(kXattrActionPrefix)) {
+    ReaderLock quiesce(impl_->quiesce_mu());
+    return impl_->setxattr(ino, name, value, flags, caller);
+  }
+  Mutation mutation(*impl_);
   return impl_->setxattr(ino, name, value, flags, caller);
 }
 
@@ -390,7 +412,7 @@ Result<std::string> Filesystem::listxattr(Ino ino, const Caller& caller) {
 }
 
 Status Filesystem::removexattr(Ino ino, std::string_view name, const Caller& caller) {
-  ReaderLock quiesce(impl_->quiesce_mu());
+  Mutation mutation(*impl_);
   return impl_->removexattr(ino, name, caller);
 }
 
@@ -425,6 +447,30 @@ Status Filesystem::recompress(uint64_t idle_seconds, bool huge_only) {
 }
 bool Filesystem::recompress_idle() {
   return impl_->recompress_idle();
+}
+disk::Problem Filesystem::load_image(const std::string& path, ImageLoadStats* stats) {
+  return impl_->load_image(path, stats);
+}
+disk::Problem Filesystem::save_image(const std::string& path, ImageSaveStats* stats) {
+  return impl_->save_image(path, stats);
+}
+bool Filesystem::changed_since_saved() {
+  return impl_->changed_since_saved();
+}
+disk::Problem Filesystem::open_backing() {
+  return impl_->open_backing();
+}
+Status Filesystem::writeback(uint64_t idle_seconds, bool huge_only) {
+  return impl_->writeback(idle_seconds, huge_only);
+}
+bool Filesystem::writeback_idle() {
+  return impl_->writeback_idle();
+}
+disk::Problem Filesystem::open_image(bool* loaded) {
+  return impl_->open_image(loaded);
+}
+disk::Problem Filesystem::close_image(ImageSaveStats* stats, bool* skipped) {
+  return impl_->close_image(stats, skipped);
 }
 
 }  // namespace zsfs::fs

@@ -32,6 +32,8 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "disk/problem.h"
+#include "fs/image.h"
 #include "fs/stats.h"
 #include "fs/types.h"
 
@@ -39,6 +41,8 @@ namespace zsfs::fs {
 
 // Virtual, read-only extended attributes through which zsfs shows its statistics. They are not
 // listed by listxattr, and setting or removing them fails with EPERM.
+// Every name below starts with this; no such attribute is stored.
+inline constexpr std::string_view kXattrActionPrefix = "user.zsfs.";
 inline constexpr std::string_view kXattrStats = "user.zsfs.stats";      // root: pool-wide JSON
 inline constexpr std::string_view kXattrClasses = "user.zsfs.classes";  // root: size classes
 inline constexpr std::string_view kXattrFile = "user.zsfs.file";        // any inode: per-file JSON
@@ -51,6 +55,14 @@ inline constexpr std::string_view kXattrCheck = "user.zsfs.check";      // full 
 // (blocks not written for that long) and "huge" (blocks kept raw). EINVAL for anything else,
 // EOPNOTSUPP when recompression is off. The statistics' "recompressor" tells when it is done.
 inline constexpr std::string_view kXattrRecompress = "user.zsfs.recompress";
+// Setting this (to an empty value) queues a save of the mount's image (Config::image_path; root
+// directory; root and the mount's owner only). EOPNOTSUPP without an image. The statistics'
+// "image" section tells when it is done and how it went.
+inline constexpr std::string_view kXattrSave = "user.zsfs.save";
+// Setting this queues a writeback pass to the backing file (root directory; root and the mount's
+// owner only). The value is as user.zsfs.recompress's ("idle=SECONDS", "huge"). EOPNOTSUPP
+// without a backing file. The statistics' "backing" section tells when it is done.
+inline constexpr std::string_view kXattrWriteback = "user.zsfs.writeback";
 // Reading "user.zsfs.dict.SLOT.CHUNK" gives bytes [CHUNK * 65536, (CHUNK + 1) * 65536) of the
 // content of the dictionary in SLOT (the statistics list the slots and sizes); empty past the
 // end, ENODATA for a free slot. Root directory; root and the mount's owner only, since a
@@ -171,6 +183,40 @@ class Filesystem {
   Status recompress(uint64_t idle_seconds, bool huge_only);
   // No recompression pass is running or queued.
   bool recompress_idle();
+  // --- The backing file (fs/writeback.h, disk/backing_file.h) ----------------------------------
+  // Opens the backing file (Config::backing_path, which must be set) and starts moving cold
+  // blocks there. Call before anything is stored (and before open_image(), so that an image
+  // larger than the budget loads into the file). EEXIST when the path names a file that is not
+  // a backing file, or the errno of a failed open; the problem says which.
+  disk::Problem open_backing();
+  // Queues a writeback pass over blocks stored at least idle_seconds ago (only the raw ones when
+  // huge_only). EOPNOTSUPP without a backing file.
+  Status writeback(uint64_t idle_seconds, bool huge_only);
+  // No writeback pass is running or queued.
+  bool writeback_idle();
+
+  // --- Images (fs/image_save.cc, fs/image_load.cc; the format: zsfs(5)) ----------------------
+  // Fills this filesystem, which must be new and empty (nothing done to it yet), from the image
+  // at path. On failure (the file is missing, not an image, of another version, truncated,
+  // corrupt, or does not fit the limits) the problem says which and where, and the filesystem
+  // must be thrown away: it may hold part of the image.
+  disk::Problem load_image(const std::string& path, ImageLoadStats* stats = nullptr);
+  // Writes the filesystem as it is now to an image at path, atomically (the previous file stays
+  // whole until the new one is complete and synced). The filesystem stays in use meanwhile;
+  // writes wait only while the metadata is written (image_save.cc says how).
+  disk::Problem save_image(const std::string& path, ImageSaveStats* stats = nullptr);
+  // Whether anything changed since the image was last saved or loaded.
+  bool changed_since_saved();
+  // The mount's image (Config::image_path, which must be set): loads it when the file exists
+  // (*loaded says whether it did; the filesystem must be new), then saves it on request
+  // (user.zsfs.save), every save_interval_seconds when anything changed, and at close_image().
+  // Fails, with nothing loaded, when the image's directory is not writable (saves would fail)
+  // and as load_image().
+  disk::Problem open_image(bool* loaded);
+  // Saves the image one last time unless nothing changed since it was loaded or saved
+  // (*skipped), and stops the saves: for unmount. Nothing to do without an open image.
+  disk::Problem close_image(ImageSaveStats* stats, bool* skipped);
+
   // Adds a section to the user.zsfs.stats JSON (after the core's own figures). Not thread-safe:
   // call before the filesystem is shared between threads; section.write is then called from
   // whichever thread reads the statistics, so it must be thread-safe itself.

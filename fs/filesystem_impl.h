@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -26,12 +27,16 @@
 #include "base/budget.h"
 #include "base/sync.h"
 #include "codec/codec.h"
+#include "disk/problem.h"
 #include "fs/dedup_store.h"
 #include "fs/dictionary_set.h"
 #include "fs/filesystem.h"
 #include "fs/idle_helper.h"
+#include "fs/image.h"
+#include "fs/image_saver.h"
 #include "fs/inode.h"
 #include "fs/recompressor.h"
+#include "fs/writeback.h"
 #include "pool/pool.h"
 
 namespace zsfs::fs {
@@ -59,6 +64,15 @@ struct InheritedAcls {
   // What storing them costs, as xattr items.
   uint64_t bytes() const;
 };
+
+// A pass asked for through an action attribute (user.zsfs.recompress, user.zsfs.writeback): empty
+// for every block, or comma-separated "idle=SECONDS" and "huge".
+struct PassRequest {
+  uint64_t idle_seconds = 0;
+  bool huge_only = false;
+};
+// Parses such a value; nothing for anything else (EINVAL).
+std::optional<PassRequest> parse_pass_request(std::string_view value);
 
 class Filesystem::Impl {
  public:
@@ -116,6 +130,30 @@ class Filesystem::Impl {
   Status recompress(uint64_t idle_seconds, bool huge_only);
   bool recompress_idle() const { return recompressor_ == nullptr || recompressor_->idle(); }
   void add_stats_section(StatsSection section) { stats_sections_.push_back(std::move(section)); }
+
+  // image_save.cc, image_load.cc
+  disk::Problem save_image(const std::string& path, ImageSaveStats* stats);
+  disk::Problem load_image(const std::string& path, ImageLoadStats* stats);
+  // image_saver.cc: the mount's image (Config::image_path), see Filesystem::open_image().
+  disk::Problem open_image(bool* loaded);
+  disk::Problem close_image(ImageSaveStats* stats, bool* skipped);
+  Status save_xattr(Ino ino, std::string_view value, const Caller& caller);
+
+  // writeback.cc (the filesystem's side): the backing file, see Filesystem::open_backing().
+  disk::Problem open_backing();
+  Status writeback(uint64_t idle_seconds, bool huge_only);
+  bool writeback_idle() const { return writeback_ == nullptr || writeback_->idle(); }
+  // Memory charged for the backing file's allocator.
+  uint64_t backing_bitmap_bytes() const {
+    return backing_ == nullptr ? 0 : backing_->bitmap_bytes();
+  }
+  Status writeback_xattr(Ino ino, std::string_view value, const Caller& caller);
+  // Something changed since the last save or load (every changing operation counts).
+  bool changed_since_saved() const {
+    return changes_.load(std::memory_order_relaxed) !=
+           saved_changes_.load(std::memory_order_relaxed);
+  }
+  void note_change() { changes_.fetch_add(1, std::memory_order_relaxed); }
 
   RwLock& quiesce_mu() { return quiesce_mu_; }
 
@@ -181,6 +219,9 @@ class Filesystem::Impl {
                                uint64_t length) ZSFS_REQUIRES_SHARED(in.mu) ZSFS_REQUIRES(out.mu);
 
   // --- xattr helpers (xattrs.cc) ---
+  // Actions (setting user.zsfs.recompress, .save, .writeback) are for the root directory, and
+  // for root and the mount's owner only.
+  Status check_action_caller(Ino ino, const Caller& caller);
   Result<std::string> virtual_xattr(Inode& inode, std::string_view name, const Caller& caller);
   Status recompress_xattr(Ino ino, std::string_view value, const Caller& caller);
   Result<std::string> dictionary_chunk(std::string_view name);
@@ -211,16 +252,26 @@ class Filesystem::Impl {
 
   friend class Filesystem;
   friend class FileAccount;
+  friend class ImageLoader;
 
   const Config config_;
   MemoryBudget budget_;
   std::unique_ptr<pool::Pool> pool_;
   DictionarySet dicts_;
+  // The backing file (open_backing()); declared before the store, which names it, so that it
+  // outlives the store.
+  std::unique_ptr<disk::BackingFile> backing_;
   DedupStore store_;
   InodeTable inodes_;
 
   RwLock quiesce_mu_;
   RwLock ns_mu_;
+  // One image save at a time; the consistency check takes it (before quiesce_mu_) so that it
+  // never sees a save's pins.
+  std::mutex save_mu_;
+  // Changing operations so far, and their count when the image was last saved or loaded.
+  std::atomic<uint64_t> changes_{0};
+  std::atomic<uint64_t> saved_changes_{0};
 
   // Bytes charged for what inodes own besides their block maps and directories: symlink
   // targets and xattrs.
@@ -236,6 +287,11 @@ class Filesystem::Impl {
   std::atomic<uint64_t> data_blocks_{0};
   std::atomic<uint64_t> hole_bytes_{0};
   std::atomic<uint64_t> block_map_bytes_{0};
+
+  // Saves of the mount's image (open_image()); stopped first in ~Impl.
+  std::unique_ptr<ImageSaver> image_saver_;
+  // Moves cold blocks to the backing file (open_backing()); stopped next.
+  std::unique_ptr<Writeback> writeback_;
 
   // The secondary tier; stopped first in ~Impl, before the blocks it works on go.
   std::unique_ptr<Recompressor> recompressor_;

@@ -167,6 +167,13 @@ StatFs Filesystem::Impl::statfs() {
   s.files = inodes_.limit();
   s.files_free = inodes_.limit() - std::min(inodes_.limit(), inodes_.used());
   s.files_available = s.files_free;
+  if (backing_ != nullptr) {
+    // Blocks go on into the backing file once the budget is full: its room counts too.
+    const disk::BackingRoom room = backing_->room();
+    s.blocks += room.capacity_bytes / kBlockSize;
+    s.blocks_free += room.free_bytes / kBlockSize;
+    s.blocks_available = s.blocks_free;
+  }
   return s;
 }
 
@@ -200,8 +207,10 @@ Stats Filesystem::Impl::stats() {
   s.dictionary_bytes = dicts_.memory_bytes();
   // Everything else charged to the budget is the inodes' own: the inodes, directories, symlink
   // targets and xattrs (and, while it trains a dictionary, the recompressor's samples).
+  // (The backing file's allocator is the backing section's; it is no inode's.)
   const uint64_t accounted = s.pool.pages_held * pool::kPageSize + s.pool_metadata_bytes +
-                             s.block_map_bytes + s.dedup_bytes + s.dictionary_bytes;
+                             s.block_map_bytes + s.dedup_bytes + s.dictionary_bytes +
+                             backing_bitmap_bytes();
   s.inode_bytes = s.mem_used_total > accounted ? s.mem_used_total - accounted : 0;
   s.metadata_bytes = s.inode_bytes + s.block_map_bytes + s.dedup_bytes + s.pool_metadata_bytes +
                      s.dictionary_bytes;
@@ -308,7 +317,8 @@ void Filesystem::Impl::compactor_loop() {
 
 std::string Filesystem::Impl::check() {
   // With the quiesce lock held exclusively no operation changes anything: every count below is
-  // exact.
+  // exact. An image save's pins are references no block map holds: wait for it to end first.
+  std::lock_guard save_lock(save_mu_);
   WriterLock quiesce(quiesce_mu_);
   ReaderLock ns(ns_mu_);
   // The background holds references to the blocks it has yet to compress: let it finish.
@@ -408,10 +418,10 @@ std::string Filesystem::Impl::check() {
   }
   if (extra != extra_bytes_) problem("extra bytes differ from what inodes own");
   const pool::PoolStats ps = pool_->stats();
-  const uint64_t expected_used = ps.pages_held * pool::kPageSize + ps.metadata_bytes +
-                                 store_.memory_bytes() + inodes_.memory_bytes() + map_bytes +
-                                 dir_bytes + extra + dicts_.memory_bytes() +
-                                 (recompressor_ != nullptr ? recompressor_->charged_bytes() : 0);
+  const uint64_t expected_used =
+      ps.pages_held * pool::kPageSize + ps.metadata_bytes + store_.memory_bytes() +
+      inodes_.memory_bytes() + map_bytes + dir_bytes + extra + dicts_.memory_bytes() +
+      (recompressor_ != nullptr ? recompressor_->charged_bytes() : 0) + backing_bitmap_bytes();
   if (expected_used != budget_.used_bytes()) {
     problem("budget holds " + std::to_string(budget_.used_bytes()) + " bytes, owners " +
             std::to_string(expected_used));

@@ -177,6 +177,8 @@ class InodeTable {
   // Inodes and extra names together: what the limit bounds.
   uint64_t used() const { return live() + links_.load(std::memory_order_relaxed); }
   uint64_t limit() const { return max_inodes_; }
+  // A number above every live inode's (for a bitmap of inode numbers).
+  Ino ino_limit() const { return nr_chunks_.load(std::memory_order_acquire) << kChunkBits; }
   // Bytes charged for the table's chunks (which hold the inodes).
   uint64_t memory_bytes() const { return charged_bytes_.load(std::memory_order_relaxed); }
 

@@ -146,6 +146,20 @@ struct Config {
   // and how many blocks may wait raw for them (4 KiB each).
   unsigned encode_threads = 2;
   size_t max_staged_blocks = 4096;
+  // The image (fs/image_saver.h): loaded at mount when the file exists, saved on request, every
+  // save_interval_seconds when anything changed (0: not by itself) and at unmount. Empty: none.
+  std::string image_path;
+  uint64_t save_interval_seconds = 0;
+  // The backing file (fs/writeback.h): cold blocks move there when the budget is reached, when
+  // stored writeback_after_seconds ago (< 0: not for age), and on request; it holds at most
+  // backing_size_bytes (0: what its file system has). A read brings a block back into the pool
+  // when promote is on: measured (tests/bench/disk), 4 KiB random reads of a data set four times
+  // the budget went 18% faster for uniform reads and 2.6 times for a hot set (zipf 1.2), at the
+  // cost of writing promoted blocks out again. Empty path: none.
+  std::string backing_path;
+  uint64_t backing_size_bytes = 0;
+  int64_t writeback_after_seconds = -1;
+  bool promote = true;
 };
 
 }  // namespace zsfs::fs

@@ -142,6 +142,8 @@ Status Filesystem::Impl::setxattr(Ino ino, std::string_view name, std::string_vi
                                   const Caller& caller) {
   ZSFS_TRY_STATUS(check_name(name, config_.posix_acl));
   if (name == kXattrRecompress) return recompress_xattr(ino, value, caller);
+  if (name == kXattrSave) return save_xattr(ino, value, caller);
+  if (name == kXattrWriteback) return writeback_xattr(ino, value, caller);
   if (has_prefix(name, kReservedPrefix)) return Errno{EPERM};
   if (value.size() > kXattrValueMax) return Errno{E2BIG};
   if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 ||
@@ -245,28 +247,38 @@ Result<std::string> Filesystem::Impl::virtual_xattr(Inode& inode, std::string_vi
   return check();
 }
 
-Status Filesystem::Impl::recompress_xattr(Ino ino, std::string_view value, const Caller& caller) {
+Status Filesystem::Impl::check_action_caller(Ino ino, const Caller& caller) {
   if (get(ino) == nullptr) return Errno{ESTALE};
   if (ino != kRootIno) return Errno{EPERM};
   if (caller.uid != 0 && caller.uid != config_.owner_uid) return Errno{EPERM};
-  uint64_t idle_seconds = 0;
-  bool huge_only = false;
+  return {};
+}
+
+std::optional<PassRequest> parse_pass_request(std::string_view value) {
+  PassRequest request;
   // Empty: every block. Otherwise items separated by single commas, none of them empty.
   for (size_t begin = 0; !value.empty() && begin <= value.size();) {
     const size_t comma = std::min(value.find(',', begin), value.size());
     const std::string_view item = value.substr(begin, comma - begin);
     begin = comma + 1;
     if (item == "huge") {
-      huge_only = true;
+      request.huge_only = true;
     } else if (has_prefix(item, "idle=")) {
       const std::optional<uint64_t> seconds = parse_decimal(item.substr(5));
-      if (!seconds) return Errno{EINVAL};
-      idle_seconds = *seconds;
+      if (!seconds) return std::nullopt;
+      request.idle_seconds = *seconds;
     } else {
-      return Errno{EINVAL};
+      return std::nullopt;
     }
   }
-  return recompress(idle_seconds, huge_only);
+  return request;
+}
+
+Status Filesystem::Impl::recompress_xattr(Ino ino, std::string_view value, const Caller& caller) {
+  ZSFS_TRY_STATUS(check_action_caller(ino, caller));
+  const std::optional<PassRequest> request = parse_pass_request(value);
+  if (!request) return Errno{EINVAL};
+  return recompress(request->idle_seconds, request->huge_only);
 }
 
 Status Filesystem::Impl::recompress(uint64_t idle_seconds, bool huge_only) {

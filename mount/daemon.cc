@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "disk/faults.h"
 #include "fs/filesystem.h"
 #include "mount/fuse_api.h"
 #include "mount/generic_options.h"
@@ -183,6 +184,39 @@ int check_at_unmount([[maybe_unused]] fs::Filesystem& filesystem) {
 #endif
 }
 
+// Opens the backing file (backing=) before anything is stored or mounted.
+bool open_backing(fs::Filesystem& filesystem) {
+  if (disk::Problem p = filesystem.open_backing()) {
+    log_error(p.message + "; nothing mounted");
+    return false;
+  }
+  return true;
+}
+
+// Loads the image (image=) before anything is mounted: a file that cannot be loaded leaves the
+// mount point as it was, and the message says which file and what is wrong with it.
+bool open_image(fs::Filesystem& filesystem) {
+  bool loaded = false;
+  if (disk::Problem p = filesystem.open_image(&loaded)) {
+    log_error(p.message + "; nothing mounted");
+    return false;
+  }
+  return true;
+}
+
+// The last save of the image, once no request can come any more (after an unmount, SIGTERM or
+// SIGINT). A failure is logged with the image's path and gives kExitFailure: the files in
+// memory are gone, the previous image stays.
+int close_image(fs::Filesystem& filesystem) {
+  fs::ImageSaveStats stats;
+  bool skipped = false;
+  if (disk::Problem p = filesystem.close_image(&stats, &skipped)) {
+    log_error("the last save of the image failed: " + p.message);
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 int mount_and_serve(const Options& options, const std::string& mount_point, Readiness& readiness,
                     bool background) {
   auto created = fs::Filesystem::create(options.config);
@@ -191,6 +225,9 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     return kExitFailure;
   }
   std::unique_ptr<fs::Filesystem> filesystem = std::move(created).value();
+  if (!options.config.backing_path.empty() && !open_backing(*filesystem)) return kExitFailure;
+  const bool has_image = !options.config.image_path.empty();
+  if (has_image && !open_image(*filesystem)) return kExitFailure;
   MountContext ctx(*filesystem, options.writeback, options.config.posix_acl);
   // ctx outlives every reader of the statistics: the filesystem is reset below, before ctx goes.
   filesystem->add_stats_section(
@@ -234,6 +271,10 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     ctx.set_session(nullptr);  // no request comes any more; the session goes next
   }                            // unmounted and destroyed: no request can reach the core any more
 
+  if (has_image) {
+    const int saved = close_image(*filesystem);
+    if (status == kExitOk) status = saved;
+  }
   const int check = check_at_unmount(*filesystem);
   if (status == kExitOk) status = check;
   filesystem.reset();
@@ -243,6 +284,11 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
 }  // namespace
 
 int run_daemon(const Options& options) {
+  // Injected failures of the disk layer, for tests (disk/faults.h, zsfs(8) TESTING).
+  if (const char* plan = std::getenv("ZSFS_FAULTS"); plan != nullptr) {
+    if (disk::Problem p = disk::faults::set_plan(plan))
+      return usage_error("ZSFS_FAULTS: " + p.message);
+  }
   auto mount_point = check_mount_point(options.mount_point, options.nonempty);
   if (!mount_point.ok()) return usage_error(mount_point.message());
   Check device = check_fuse_device();

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <exception>
+#include <filesystem>
 #include <optional>
 
 #include <CLI/CLI.hpp>
@@ -159,6 +160,76 @@ Check apply_dict_size(std::string_view value, const SystemInfo& system, Options&
   return done();
 }
 
+// image=PATH: kept absolute, since the daemon changes to / once mounted.
+Check apply_image(std::string_view value, const SystemInfo&, Options& options) {
+  if (value.empty() || value.back() == '/') {
+    return Unexpected{option_text("image", value) +
+                      ": expected the path of a file (image=/var/lib/zsfs/home.img)"};
+  }
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(std::string(value), error);
+  if (error) {
+    return Unexpected{option_text("image", value) + ": " + error.message()};
+  }
+  options.config.image_path = absolute.lexically_normal().string();
+  return done();
+}
+
+// backing=PATH: kept absolute, as image=.
+Check apply_backing(std::string_view value, const SystemInfo&, Options& options) {
+  if (value.empty() || value.back() == '/') {
+    return Unexpected{option_text("backing", value) +
+                      ": expected the path of a file (backing=/var/tmp/zsfs.backing)"};
+  }
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(std::string(value), error);
+  if (error) return Unexpected{option_text("backing", value) + ": " + error.message()};
+  options.config.backing_path = absolute.lexically_normal().string();
+  return done();
+}
+
+Check apply_backing_size(std::string_view value, const SystemInfo& system, Options& options) {
+  // A percentage is of RAM, as for size=; a backing file is usually larger than RAM.
+  auto size = parse_size("backing_size", value, system.ram_bytes);
+  if (!size.ok()) return Unexpected{size.message()};
+  if (*size < kMinBackingBytes) {
+    return Unexpected{option_text("backing_size", value) + ": too small; the least is " +
+                      format_bytes(kMinBackingBytes) + " (backing_size=1m)"};
+  }
+  options.config.backing_size_bytes = *size;
+  return done();
+}
+
+Check apply_writeback_after(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "off") {
+    options.config.writeback_after_seconds = -1;
+    return done();
+  }
+  // The dedup store tells ages apart up to 2^15 seconds (about 9 hours).
+  auto seconds = parse_seconds("writeback_after", value, fs::DedupStore::kMaxAge.count());
+  if (!seconds.ok()) return Unexpected{seconds.message() + ", or off"};
+  options.config.writeback_after_seconds = static_cast<int64_t>(*seconds);
+  return done();
+}
+
+Check apply_promote(std::string_view value, const SystemInfo&, Options& options) {
+  auto on = parse_switch("promote", value);
+  if (!on.ok()) return Unexpected{on.message()};
+  options.config.promote = *on;
+  return done();
+}
+
+Check apply_save_interval(std::string_view value, const SystemInfo&, Options& options) {
+  if (value == "off" || value == "0") {
+    options.config.save_interval_seconds = 0;
+    return done();
+  }
+  auto seconds = parse_seconds("save_interval", value, kMaxSaveIntervalSeconds);
+  if (!seconds.ok()) return Unexpected{seconds.message() + ", or off"};
+  options.config.save_interval_seconds = *seconds;
+  return done();
+}
+
 Check apply_level(std::string_view value, const SystemInfo& system, Options& options) {
   auto level = parse_int_in_range("level", value, system.min_level, system.max_level);
   if (!level.ok())
@@ -263,6 +334,12 @@ constexpr std::array kOptions = {
     OptionSpec{"dict", "dict=on", apply_dict},
     OptionSpec{"dict_size", "dict_size=112k", apply_dict_size},
     OptionSpec{"dedup", "dedup=on", apply_dedup},
+    OptionSpec{"image", "image=/var/lib/zsfs/home.img", apply_image},
+    OptionSpec{"save_interval", "save_interval=10m", apply_save_interval},
+    OptionSpec{"backing", "backing=/var/tmp/zsfs.backing", apply_backing},
+    OptionSpec{"backing_size", "backing_size=16g", apply_backing_size},
+    OptionSpec{"writeback_after", "writeback_after=1h", apply_writeback_after},
+    OptionSpec{"promote", "promote=off", apply_promote},
     OptionSpec{"chain", "chain=8", apply_chain},
     OptionSpec{"writeback", "writeback=off", apply_writeback},
     OptionSpec{"threads", "threads=1", apply_threads},

@@ -42,6 +42,12 @@ inline constexpr bool kDefaultWriteback = false;
 inline constexpr unsigned kDefaultThreads = 1;
 inline constexpr unsigned kMaxThreads = 64;
 
+// The longest save_interval= (30 days): longer is as good as off.
+inline constexpr uint64_t kMaxSaveIntervalSeconds = 30 * 24 * 3600;
+
+// The least backing_size= worth a backing file.
+inline constexpr uint64_t kMinBackingBytes = 1 << 20;
+
 // Budgets below this cannot hold the root directory's metadata plus one 16-page zspage chain.
 inline constexpr uint64_t kMinSizeBytes = 1 << 20;
 

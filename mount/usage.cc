@@ -45,6 +45,18 @@ std::string usage_text(const SystemInfo& system) {
   text += "  dict_size=SIZE     largest dictionary (default " +
           format_bytes(defaults.config.dict_size_bytes) + ")\n";
   text += "  dedup=on|off       share identical 4 KiB blocks (default on)\n";
+  text += "  image=PATH         load the files from PATH at mount (when it exists) and save\n";
+  text += "                     them there at unmount and on zsfsctl save (default none)\n";
+  text += "  save_interval=T|off  also save the image every T seconds (or m, h) when\n";
+  text += "                     anything changed (default off)\n";
+  text += "  backing=PATH       move cold blocks to the file PATH when size= is reached\n";
+  text += "                     (default none)\n";
+  text += "  backing_size=SIZE  largest backing file (default: what its file system holds)\n";
+  text += "  writeback_after=T|off  also move blocks stored T seconds (or m, h) ago\n";
+  text += "                     (default off)\n";
+  text += "  promote=on|off     bring a block read from the backing file back into RAM\n";
+  text += std::string("                     (default ") + (defaults.config.promote ? "on" : "off") +
+          ")\n";
   text += "  chain=N            pages per zspage, 1 to 16 (default 8)\n";
   text += std::string("  writeback=on|off   kernel writeback cache (default ") +
           (kDefaultWriteback ? "on" : "off") + ")\n";

@@ -39,7 +39,7 @@ inline constexpr uint32_t kMaxZspageIds = uint32_t{1} << kZspageIdBits;
 inline constexpr uint32_t kMaxGeneration = (uint32_t{1} << kGenerationBits) - 1;
 inline constexpr uint32_t kNoEntry = UINT32_MAX;  // end of the free-entry list
 
-static_assert(kGenerationBits + kClassBits + kEntryIndexBits <= 64);
+static_assert(kGenerationBits + kClassBits + kEntryIndexBits <= kHandleBits);
 static_assert(1 + kGenerationBits + kZspageIdBits + kSlotBits + kSizeBits == 64);
 static_assert((uint64_t{1} << kSlotBits) >= kMaxChainPages * kPageSize / 32);
 static_assert((uint64_t{1} << kSizeBits) == kMaxObjectSize);

@@ -145,18 +145,23 @@ void PageSource::release(std::span<std::byte* const> pages) {
 
   size_t kept = 0;  // pages that join the cache, from the front of batch
   {
-    // Mark the pages released first, so that a double release is caught before any madvise.
+    // Check the pages first, so that a double release is caught before any madvise. Those that
+    // go back to the system stay marked held until they have: a purge meanwhile must not find
+    // their mapping unused and unmap it under the madvise (which would fail, and leave the free
+    // list naming pages of a mapping that is gone).
     MutexLock lock(mu_);
     for (std::byte* page : batch) {
       Region& region = region_of(page);
       const auto offset = static_cast<size_t>(page - region.base);
       ZSFS_CHECK_MSG(offset % kPageSize == 0, "released address is not a page");
       ZSFS_CHECK_MSG(test_bit(region.held, offset / kPageSize), "page released twice");
-      flip_bit(region.held, offset / kPageSize);
     }
     kept = std::min(batch.size(), cached_pages_.capacity() - cached_pages_.size());
-    for (size_t i = 0; i < kept; ++i)
+    for (size_t i = 0; i < kept; ++i) {
+      Region& region = region_of(batch[i]);
+      flip_bit(region.held, static_cast<size_t>(batch[i] - region.base) / kPageSize);
       cached_pages_.push_back(batch[i]);  // within capacity
+    }
     pages_held_.fetch_sub(kept, std::memory_order_relaxed);
   }
   const auto returned = batch.subspan(kept);
@@ -165,8 +170,13 @@ void PageSource::release(std::span<std::byte* const> pages) {
     MutexLock lock(mu_);
     // Highest address first, so that allocate() pops them lowest first and a later zspage gets
     // adjacent pages again (one madvise per run when it is freed).
-    for (auto it = returned.rbegin(); it != returned.rend(); ++it)
+    for (auto it = returned.rbegin(); it != returned.rend(); ++it) {
+      Region& region = region_of(*it);
+      const auto index = static_cast<size_t>(*it - region.base) / kPageSize;
+      ZSFS_CHECK_MSG(test_bit(region.held, index), "page released twice");
+      flip_bit(region.held, index);
       free_pages_.push_back(*it);
+    }
     pages_held_.fetch_sub(returned.size(), std::memory_order_relaxed);
   }
   budget_->uncharge(batch.size() * kPageSize);

@@ -78,7 +78,9 @@ class PageSource {
   struct Region {
     std::byte* base;
     size_t nr_pages;
-    std::vector<uint64_t> held;  // one bit per page: handed out and not released
+    // One bit per page: handed out and not released (a page being given back to the system stays
+    // marked until it has been, so that purge() leaves its mapping alone meanwhile).
+    std::vector<uint64_t> held;
   };
 
   Status map_region() ZSFS_REQUIRES(mu_);

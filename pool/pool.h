@@ -63,6 +63,9 @@ inline constexpr unsigned kDefaultChainPages = 8;
 
 using Handle = uint64_t;
 inline constexpr Handle kNullHandle = 0;
+// Every handle is below 2^kHandleBits: owners may use the bits above for their own marks (the
+// dedup store marks blocks that live in its backing file so).
+inline constexpr unsigned kHandleBits = 55;
 
 struct PoolConfig {
   // Most pages one zspage may chain (1..16).

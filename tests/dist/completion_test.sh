@@ -79,6 +79,9 @@ expect "zsfs -o dict=" on off
 expect "zsfs -o recompress_" recompress_level= recompress_after=
 expect "zsfs -o size=2G,dedup=o" on off
 expect "zsfs -o writeback=of" off
+expect "zsfs -o promote=" on off
+expect "zsfs -o save_interval=" off
+expect "zsfs -o writeback_" writeback_after=
 expect "zsfs -o uid=roo" root
 expect "zsfs -o gid=roo" root
 expect "zsfs -o level=" # a number: nothing to offer
@@ -90,16 +93,20 @@ touch "$scratch/mnt-file"
 expect "zsfs none $scratch/mn" "$scratch/mnt" "$scratch/mnt two"
 
 # zsfsctl: commands, each command's options, zsfs mount points, files for du.
-expect "zsfsctl " stats du classes compact check recompress dict top -h --help -V --version
+expect "zsfsctl " stats du classes compact check recompress dict top save writeback -h --help -V --version
 expect "zsfsctl c" classes compact check
 expect "zsfsctl recompress --" --idle --huge --wait --json --help
 expect "zsfsctl recompress --idle " # a number
+expect "zsfsctl writeback --" --idle --huge --wait --json --help
+expect "zsfsctl save --" --json --help
 expect "zsfsctl dict " export -h --help
 expect "zsfsctl dict export --" --slot --help
 expect "zsfsctl stats --" --json --prometheus --help
 expect "zsfsctl du --" --json --help
 expect "zsfsctl top --" --once --interval --help
 expect "zsfsctl top --interval " 1 2 5 10
+expect "zsfs -o image=$scratch/mnt-f" "$scratch/mnt-file"
+expect "zsfs -o size=1G,backing=$scratch/mnt-f" "$scratch/mnt-file"
 expect "zsfsctl du $scratch/mnt-f" "$scratch/mnt-file"
 expect "zsfsctl dict export /mnt/z $scratch/mnt-f" "$scratch/mnt-file"
 if [[ -e /dev/fuse && $EUID -eq 0 ]] && "$zsfs" "$scratch/mnt two" -o size=16M; then

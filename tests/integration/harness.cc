@@ -295,7 +295,7 @@ testing::AssertionResult ZsfsMount::start(const Config& config, const std::strin
   }
   for (const auto& extra : config.extra_arguments)
     argv.push_back(extra);
-  ChildPlan plan(argv, {});
+  ChildPlan plan(argv, config.env);
   plan.uid = config.uid;
   plan.gid = config.gid;
   plan.die_with_parent = true;

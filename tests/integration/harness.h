@@ -159,6 +159,7 @@ class ZsfsMount {
     std::optional<gid_t> gid;
     std::vector<std::string> extra_arguments;  // more command-line arguments
     std::string binary;                        // empty: the zsfs built here
+    std::vector<std::string> env;              // extra "NAME=value" for the daemon
 
     static Config with_options(std::string options) {
       Config config;
@@ -180,6 +181,10 @@ class ZsfsMount {
     }
     Config& with_binary(std::string path) {
       binary = std::move(path);
+      return *this;
+    }
+    Config& with_env(std::string entry) {
+      env.push_back(std::move(entry));
       return *this;
     }
   };

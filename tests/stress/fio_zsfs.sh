@@ -28,16 +28,8 @@ mb() { echo "$(scaled "$1")m"; }
 # $1: directory, $2: seed. The jobs that --verify_only can replay come first, so that a job file
 # with only them numbers its jobs (and so seeds its offsets) the same way.
 write_jobs() {
+  fio_global "$1" "$2"
   cat <<JOBS
-[global]
-directory=$1
-ioengine=psync
-randseed=$2
-verify_fatal=1
-do_verify=1
-verify_state_save=0
-# Not in a group: each job gets its own result line.
-group_reporting=0
 
 [unique]
 rw=randwrite
@@ -94,45 +86,6 @@ verify=pattern
 verify_pattern=0x0123456789abcdeffedcba9876543210%o"zsfs-same-blocks"
 JOBS
   fi
-}
-
-TOTAL_READ_KB=0
-TOTAL_WRITE_KB=0
-# $1: job file, $2: what; the rest: extra fio options.
-run_fio() {
-  local jobs=$1 what=$2 out=$WORK/fio.out
-  shift 2
-  log "fio: $what"
-  local start=$SECONDS
-  fio --output-format=terse --terse-version=3 --output="$out" "$@" "$jobs" >"$WORK/fio.err" 2>&1 &
-  local pid=$!
-  register_bg "$pid"
-  if ! wait "$pid"; then
-    cat "$WORK/fio.err"
-    awk -F';' '/^3;/ { printf "  job %s: error %s, read %s KiB, written %s KiB\n", $3, $5, $6, $47 }' "$out"
-    fail "fio ($what) failed: data verification or I/O error (job file $jobs below)"$'\n'"$(cat "$jobs")"
-  fi
-  # The terse lines (format 3) go to $out with fio's warnings; keep the lines, show the rest.
-  grep -v '^3;' "$out" | grep -v "multiple writers may overwrite blocks"
-  grep '^3;' "$out" >"$out.terse"
-  out=$out.terse
-  grep -v "multiple writers may overwrite blocks" "$WORK/fio.err"
-  local errors read_kb write_kb
-  errors=$(awk -F';' '$5 != 0 { n++ } END { print n + 0 }' "$out")
-  read_kb=$(awk -F';' '{ s += $6 } END { print s + 0 }' "$out")
-  write_kb=$(awk -F';' '{ s += $47 } END { print s + 0 }' "$out")
-  if [ "$errors" -ne 0 ]; then
-    cat "$WORK/fio.err"
-    awk -F';' '$5 != 0 { printf "  job %s: error %s (%s)\n", $3, $5, $NF }' "$out"
-    fail "fio ($what): $errors job(s) reported errors"
-  fi
-  # With --verify_only fio reports the writes it only pretended to do.
-  case " $* " in *" --verify_only "*) write_kb=0 ;; esac
-  TOTAL_READ_KB=$((TOTAL_READ_KB + read_kb))
-  TOTAL_WRITE_KB=$((TOTAL_WRITE_KB + write_kb))
-  log "fio: $what: $((write_kb / 1024)) MiB written, $((read_kb / 1024)) MiB read and verified," \
-    "$(wc -l <"$out") jobs, $((SECONDS - start)) s"
-  daemon_alive
 }
 
 mount_zsfs "size=2g"

@@ -8,22 +8,57 @@
 #include <gtest/gtest.h>
 
 #include "ctl/prometheus.h"
+#include "fs/filesystem.h"
 #include "fs/stats.h"
 #include "mount/json_reader.h"
 #include "mount/request_counters.h"
+#include "tests/unit/scratch_dir.h"
 
 namespace zsfs::ctl {
 namespace {
 
+// The image and backing sections a daemon with image= and backing= writes, from a real filesystem
+// that loaded an image and saved it once (so that every figure is there).
+Json disk_sections() {
+  zsfs::testing::ScratchDir dir;
+  fs::Config config;
+  config.size_bytes = 64 << 20;
+  config.nr_inodes = 1000;
+  config.image_path = dir.file("fs.img");
+  config.backing_path = dir.file("backing");
+  auto one_mount = [&] {
+    auto fs = fs::Filesystem::create(config);
+    EXPECT_TRUE(fs.ok());
+    EXPECT_FALSE((*fs)->open_backing());
+    bool loaded = false;
+    EXPECT_FALSE((*fs)->open_image(&loaded));
+    EXPECT_TRUE((*fs)->mknod(fs::kRootIno, "f" + std::to_string(loaded), 0100644, 0, {}).ok());
+    fs::ImageSaveStats saved;
+    bool skipped = false;
+    EXPECT_FALSE((*fs)->close_image(&saved, &skipped));
+    auto stats = (*fs)->getxattr(fs::kRootIno, fs::kXattrStats, {});
+    EXPECT_TRUE(stats.ok());
+    auto parsed = mount::parse_json(stats.ok() ? *stats : "{}");
+    return parsed.ok() ? *parsed : Json();
+  };
+  one_mount();
+  const Json stats = one_mount();
+  return Json{{"image", stats["image"]}, {"backing", stats["backing"]}};
+}
+
 // user.zsfs.stats as the daemon writes it (fs::Stats::to_json and mount/'s request counts),
-// with one dictionary in its list, which a new filesystem does not have yet.
+// with one dictionary in its list, which a new filesystem does not have yet, and the sections of
+// an image and a backing file.
 Json daemon_stats() {
   fs::Stats stats;
   stats.dictionaries.resize(1);
   stats.dictionaries[0].slot = 3;
   mount::RequestCounters requests;
   requests.count(mount::Op::kLookup);
-  const fs::StatsSection sections[] = {{"requests", [&requests] { return requests.to_json(); }}};
+  const Json disk = disk_sections();
+  const fs::StatsSection sections[] = {{"requests", [&requests] { return requests.to_json(); }},
+                                       {"image", [&disk] { return disk["image"]; }},
+                                       {"backing", [&disk] { return disk["backing"]; }}};
   const std::string text = stats.to_json(sections);
   auto parsed = mount::parse_json(text);
   EXPECT_TRUE(parsed.ok()) << text;

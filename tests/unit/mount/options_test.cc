@@ -350,3 +350,56 @@ TEST(Options, BadCommandLines) {
 
 }  // namespace
 }  // namespace zsfs::mount
+
+namespace zsfs::mount {
+namespace {
+
+TEST(Options, ImageAndSaveInterval) {
+  Options o = parsed({"/m", "-o", "image=/var/lib/zsfs/home.img,save_interval=10m"});
+  EXPECT_EQ(o.config.image_path, "/var/lib/zsfs/home.img");
+  EXPECT_EQ(o.config.save_interval_seconds, 600u);
+  EXPECT_EQ(parsed({"/m", "-o", "image=/a/./b/../c.img"}).config.image_path, "/a/c.img");
+  // A relative path is made absolute: the daemon works from / once mounted.
+  const std::string relative = parsed({"/m", "-o", "image=z.img"}).config.image_path;
+  EXPECT_EQ(relative.front(), '/');
+  EXPECT_TRUE(relative.ends_with("/z.img"));
+  EXPECT_EQ(parsed({"/m", "-o", "save_interval=off"}).config.save_interval_seconds, 0u);
+  EXPECT_EQ(parsed({"/m"}).config.image_path, "");
+  EXPECT_EQ(parsed({"/m"}).config.save_interval_seconds, 0u);
+  EXPECT_NE(error_for("image=").find("image=: expected the path of a file"), std::string::npos);
+  EXPECT_NE(error_for("image=/var/lib/").find("expected the path of a file"), std::string::npos);
+  EXPECT_NE(error_for("save_interval=often").find("save_interval=often: not a duration"),
+            std::string::npos);
+  EXPECT_NE(error_for("save_interval=60d").find("save_interval=60d: too long"), std::string::npos);
+  EXPECT_NE(error_for("image").find("needs a value, such as image=/var/lib/zsfs/home.img"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace zsfs::mount
+
+namespace zsfs::mount {
+namespace {
+
+TEST(Options, BackingFile) {
+  Options o = parsed({"/m", "-o", "backing=/var/tmp/z.back,backing_size=16g,writeback_after=1h"});
+  EXPECT_EQ(o.config.backing_path, "/var/tmp/z.back");
+  EXPECT_EQ(o.config.backing_size_bytes, 16ull << 30);
+  EXPECT_EQ(o.config.writeback_after_seconds, 3600);
+  EXPECT_TRUE(o.config.promote);
+  EXPECT_FALSE(parsed({"/m", "-o", "promote=off"}).config.promote);
+  EXPECT_EQ(parsed({"/m", "-o", "writeback_after=off"}).config.writeback_after_seconds, -1);
+  EXPECT_EQ(parsed({"/m"}).config.backing_path, "");
+  EXPECT_EQ(parsed({"/m"}).config.backing_size_bytes, 0u);
+  EXPECT_EQ(parsed({"/m"}).config.writeback_after_seconds, -1);
+  EXPECT_NE(error_for("backing=").find("backing=: expected the path of a file"), std::string::npos);
+  EXPECT_NE(error_for("backing_size=100k").find("backing_size=100k: too small; the least is"),
+            std::string::npos);
+  EXPECT_NE(error_for("backing_size=lots").find("backing_size=lots"), std::string::npos);
+  EXPECT_NE(error_for("writeback_after=10h").find("writeback_after=10h: too long"),
+            std::string::npos);
+  EXPECT_NE(error_for("promote=maybe").find("promote=maybe"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zsfs::mount

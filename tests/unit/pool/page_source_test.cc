@@ -5,9 +5,12 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -204,6 +207,33 @@ TEST(PageSource, PurgeUnmapsMappingsWithNoPageHeld) {
   EXPECT_TRUE(all_zero(fresh));
   EXPECT_EQ(source.nr_regions(), 1u);
   source.release(fresh);
+}
+
+// A release gives its pages back to the system after it drops the lock; a purge meanwhile must
+// not unmap the mapping those pages are in (madvise on an unmapped range fails, which aborts).
+TEST(PageSource, PurgeNeverUnmapsPagesBeingReleased) {
+  MemoryBudget budget(1ull << 30);
+  PageSourceConfig config = four_page_mappings();
+  config.max_cached_bytes = 0;  // every released page goes back to the system at once
+  PageSource source(&budget, config);
+  std::atomic<bool> stop{false};
+  std::thread purger([&] {
+    while (!stop.load(std::memory_order_relaxed))
+      source.purge();
+  });
+  for (int round = 0; round < 20000; ++round) {
+    std::array<std::byte*, 4> pages{};
+    for (std::byte*& page : pages) {
+      Result<std::byte*> got = source.allocate();
+      ASSERT_TRUE(got.ok());
+      page = *got;
+      page[0] = std::byte{1};
+    }
+    source.release(pages);  // the whole mapping: purge may take it the moment this returns
+  }
+  stop = true;
+  purger.join();
+  EXPECT_EQ(source.pages_held(), 0u);
 }
 
 TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {

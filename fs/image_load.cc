@@ -1,0 +1,383 @@
+// Loading an image into a new, empty filesystem, before it is mounted.
+//
+// The reader (disk/image_reader.h) checks the file's structure and every frame's checksum before
+// it hands a record out; this side checks what the records say, trusting nothing: dictionaries
+// go back into the slots their blocks name (so no block needs re-encoding, and blocks the
+// recompressor had settled stay settled), blocks into the dedup store as they were stored
+// (compressed, with their index tags, so dedup finds them again without decoding them), and the
+// metadata through the same operations as a user's requests (make_node, link, setxattr,
+// setattr), which check names, types, duplicates, limits and the budget as they always do. The
+// image's order makes one pass enough: an inode record comes right before the entry that first
+// names it (the root's has none, and comes first), then its xattrs and block runs; an entry's
+// directory is always created before the entry. A directory named twice, an entry in something
+// that is not a directory, a run over a block already set, an id no record defined: each is
+// refused as corrupt, with where it is. Times are put back last, since creating entries and
+// links changes them.
+//
+// Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
+// BlockRef, in id order) and about 50 per inode (image id to inode number, and its times).
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "disk/image_reader.h"
+#include "fs/file_account.h"
+#include "fs/filesystem_impl.h"
+
+namespace zsfs::fs {
+namespace {
+
+disk::Problem corrupt(const std::string& what) {
+  return disk::problem(EIO, "corrupt: " + what);
+}
+
+Timestamp timestamp(const disk::ImageTime& t) {
+  return Timestamp(timespec{static_cast<time_t>(t.sec), static_cast<long>(t.nsec)});
+}
+
+bool known_type(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+    case S_IFDIR:
+    case S_IFLNK:
+    case S_IFCHR:
+    case S_IFBLK:
+    case S_IFIFO:
+    case S_IFSOCK:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+class ImageLoader final : public disk::ImageVisitor {
+ public:
+  ImageLoader(Filesystem::Impl& fs, const disk::ImageSummary& summary) : fs_(fs) {
+    // Reserved from the trailer's counts, bounded by what the file could hold.
+    const uint64_t most = summary.file_bytes / 8;
+    blocks_.reserve(static_cast<size_t>(std::min(summary.blocks, most)));
+    inodes_.reserve(static_cast<size_t>(std::min(summary.inodes, most)));
+    times_.reserve(static_cast<size_t>(std::min(summary.inodes, most)));
+  }
+  ~ImageLoader() override { release(); }
+  ImageLoader(const ImageLoader&) = delete;
+  ImageLoader& operator=(const ImageLoader&) = delete;
+
+  disk::Problem dictionary(const disk::DictionaryRecord& r) override;
+  disk::Problem block(const disk::BlockRecord& r) override;
+  disk::Problem inode(const disk::InodeRecord& r) override;
+  disk::Problem entry(const disk::EntryRecord& r) override;
+  disk::Problem xattr(const disk::XattrRecord& r) override;
+  disk::Problem block_run(const disk::BlockRunRecord& r) override;
+  // After the last section: what is left to check, the times, and the loader's references.
+  disk::Problem finish();
+
+  uint64_t blocks() const { return blocks_.size(); }
+  uint64_t dictionaries() const { return dictionaries_; }
+
+ private:
+  struct Times {
+    Ino ino;
+    Timestamp atime, mtime, ctime;
+  };
+
+  // The inode created for image id, or 0.
+  Ino ino_of(uint64_t id) const {
+    const auto it = inodes_.find(id);
+    return it == inodes_.end() ? 0 : it->second;
+  }
+  // The BlockRef loaded for image id, or kHole.
+  BlockRef ref_of(uint32_t id) const {
+    const auto it = std::lower_bound(blocks_.begin(), blocks_.end(), std::pair(id, BlockRef{0}));
+    return it != blocks_.end() && it->first == id ? it->second : kHole;
+  }
+  disk::Problem refused(const std::string& what, int error);
+  disk::Problem create_pending(Ino parent, std::string_view name);
+  // Sets mode, owner and size as the record has them.
+  disk::Problem restore_attributes(Ino ino, const disk::InodeRecord& r);
+  void release();
+
+  Filesystem::Impl& fs_;
+  std::array<DictionarySet::Pin, kMaxDictSlots + 1> dicts_;
+  uint64_t dictionaries_ = 0;
+  std::vector<std::pair<uint32_t, BlockRef>> blocks_;  // by image id, ascending
+  std::unordered_map<uint64_t, Ino> inodes_;           // image id -> inode number
+  std::vector<Times> times_;
+  bool root_seen_ = false;
+  std::optional<disk::InodeRecord> pending_;  // an inode waiting for the entry that creates it
+  std::string pending_symlink_;
+  alignas(64) std::array<std::byte, kBlockSize> scratch_;
+};
+
+disk::Problem ImageLoader::refused(const std::string& what, int error) {
+  if (error == ENOSPC) {
+    return disk::problem(ENOSPC, "does not fit: " + what + ": " + std::strerror(error) +
+                                     " (a larger size= or nr_inodes= holds it)");
+  }
+  if (error == ENOMEM) return disk::problem(ENOMEM, what + ": out of memory");
+  return corrupt(what + ": " + std::strerror(error));
+}
+
+disk::Problem ImageLoader::dictionary(const disk::DictionaryRecord& r) {
+  Result<DictionarySet::Pin> pin = fs_.dicts_.install_in_slot(r.slot, r.bytes, r.current);
+  if (!pin.ok()) {
+    if (pin.error() == EEXIST)
+      return corrupt("dictionary slot " + std::to_string(r.slot) + " twice");
+    return refused("dictionary " + std::to_string(r.slot), pin.error());
+  }
+  dicts_[r.slot] = std::move(*pin);
+  ++dictionaries_;
+  return {};
+}
+
+disk::Problem ImageLoader::block(const disk::BlockRecord& r) {
+  if (!blocks_.empty() && r.id <= blocks_.back().first) {
+    return corrupt("block " + std::to_string(r.id) + " after block " +
+                   std::to_string(blocks_.back().first) + " (ids must ascend)");
+  }
+  if (r.id == kUnwritten) return corrupt("block id " + std::to_string(r.id));
+  if (r.dict_slot != kNoDict && dicts_[r.dict_slot].slot() == kNoDict) {
+    return corrupt("block " + std::to_string(r.id) + " names dictionary " +
+                   std::to_string(r.dict_slot) + ", which the image does not hold");
+  }
+  DedupStore::StoredBlock b;
+  b.encoding = r.encoding;
+  b.dict = r.dict_slot;
+  b.settled = (r.flags & disk::kBlockSettled) != 0;
+  b.indexed = (r.flags & disk::kBlockIndexed) != 0;
+  b.index_tag = r.index_tag;
+  b.word = r.word;
+  b.size = static_cast<uint32_t>(r.payload.size());
+  // The block goes back to the shard it was in: its id is the BlockRef it had, whose low bits
+  // name the shard its fingerprint chose.
+  Result<BlockRef> ref = fs_.store_.import_block(r.id % DedupStore::shards(), b, r.payload);
+  if (!ref.ok()) return refused("block " + std::to_string(r.id), ref.error());
+  blocks_.emplace_back(r.id, *ref);
+  return {};
+}
+
+disk::Problem ImageLoader::inode(const disk::InodeRecord& r) {
+  if (!known_type(r.mode)) {
+    return corrupt("inode " + std::to_string(r.id) + " has mode " + std::to_string(r.mode) +
+                   ", of no file type");
+  }
+  if (!root_seen_) {
+    if (r.id != kRootIno || !S_ISDIR(r.mode)) {
+      return corrupt("the first inode is not the root directory (inode 1)");
+    }
+    root_seen_ = true;
+    inodes_[kRootIno] = kRootIno;
+    times_.push_back(Times{kRootIno, timestamp(r.atime), timestamp(r.mtime), timestamp(r.ctime)});
+    return restore_attributes(kRootIno, r);
+  }
+  if (pending_) {
+    return corrupt("inode " + std::to_string(pending_->id) +
+                   " is not followed by the entry that names it");
+  }
+  if (inodes_.contains(r.id)) return corrupt("inode " + std::to_string(r.id) + " twice");
+  pending_ = r;
+  pending_symlink_ = r.symlink;
+  pending_->symlink = pending_symlink_;
+  return {};
+}
+
+disk::Problem ImageLoader::restore_attributes(Ino ino, const disk::InodeRecord& r) {
+  SetAttr change;
+  change.mode = r.mode & 07777;
+  change.uid = r.uid;
+  change.gid = r.gid;
+  if (S_ISREG(r.mode)) change.size = r.size;
+  Result<Attr> set = fs_.setattr(ino, change, Caller{});
+  if (!set.ok()) return refused("the attributes of inode " + std::to_string(r.id), set.error());
+  return {};
+}
+
+disk::Problem ImageLoader::create_pending(Ino parent, std::string_view name) {
+  const disk::InodeRecord& r = *pending_;
+  const uint32_t type = r.mode & S_IFMT;
+  if (type == S_IFLNK && (r.symlink.empty() || r.symlink.size() > kSymlinkMax)) {
+    return corrupt("symbolic link " + std::to_string(r.id) + " has a target of " +
+                   std::to_string(r.symlink.size()) + " bytes");
+  }
+  const uint64_t rdev = type == S_IFCHR || type == S_IFBLK ? r.rdev : 0;
+  const uint32_t mode = type == S_IFLNK ? S_IFLNK | 0777 : r.mode;
+  Result<Attr> made =
+      fs_.make_node(parent, name, mode, rdev, r.symlink, Caller{r.uid, r.gid, 0}, false);
+  if (!made.ok()) {
+    return refused("entry '" + std::string(name) + "' in directory inode " + std::to_string(parent),
+                   made.error());
+  }
+  fs_.forget(made->ino, 1);  // make_node counts a lookup, as for the kernel
+  inodes_[r.id] = made->ino;
+  times_.push_back(Times{made->ino, timestamp(r.atime), timestamp(r.mtime), timestamp(r.ctime)});
+  disk::Problem problem = restore_attributes(made->ino, r);
+  pending_.reset();
+  return problem;
+}
+
+disk::Problem ImageLoader::entry(const disk::EntryRecord& r) {
+  const Ino parent = ino_of(r.directory);
+  if (parent == 0) {
+    return corrupt("an entry in directory " + std::to_string(r.directory) +
+                   ", which no earlier record defines");
+  }
+  if (pending_ && pending_->id == r.child) return create_pending(parent, r.name);
+  if (pending_) {
+    return corrupt("inode " + std::to_string(pending_->id) +
+                   " is not followed by the entry that names it");
+  }
+  const Ino child = ino_of(r.child);
+  if (child == 0) {
+    return corrupt("entry '" + std::string(r.name) + "' names inode " + std::to_string(r.child) +
+                   ", which no earlier record defines");
+  }
+  Result<Attr> linked = fs_.link(child, parent, r.name);
+  if (!linked.ok()) {
+    if (linked.error() == EPERM) {
+      return corrupt("a second entry ('" + std::string(r.name) + "') for directory " +
+                     std::to_string(r.child));
+    }
+    return refused(
+        "entry '" + std::string(r.name) + "' in directory " + std::to_string(r.directory),
+        linked.error());
+  }
+  fs_.forget(child, 1);
+  return {};
+}
+
+disk::Problem ImageLoader::xattr(const disk::XattrRecord& r) {
+  const Ino ino = ino_of(r.inode);
+  if (ino == 0 || pending_) {
+    return corrupt("xattr '" + std::string(r.name) + "' of inode " + std::to_string(r.inode) +
+                   ", which no earlier entry created");
+  }
+  // The statistics' and actions' names are not attributes (setxattr would act on some).
+  if (r.name.starts_with("user.zsfs.")) return corrupt("xattr '" + std::string(r.name) + "'");
+  Status set = fs_.setxattr(ino, r.name, r.value, XATTR_CREATE, Caller{});
+  if (!set.ok()) return refused("xattr '" + std::string(r.name) + "'", set.error());
+  return {};
+}
+
+disk::Problem ImageLoader::block_run(const disk::BlockRunRecord& r) {
+  const Ino ino = ino_of(r.inode);
+  Inode* inode = ino == 0 || pending_ ? nullptr : fs_.get(ino);
+  if (inode == nullptr) {
+    return corrupt("blocks of inode " + std::to_string(r.inode) +
+                   ", which no earlier entry created");
+  }
+  WriterLock lock(inode->mu);
+  if (!inode->is_reg())
+    return corrupt("blocks of inode " + std::to_string(r.inode) + ", not a file");
+  if (r.first_index >= kMaxBlocks || r.blocks.size() > kMaxBlocks - r.first_index) {
+    return corrupt("blocks at index " + std::to_string(r.first_index) + " beyond any file's end");
+  }
+  const uint64_t data_end = inode->size / kBlockSize + (inode->size % kBlockSize != 0);
+  FileAccount account(fs_, *inode);
+  for (size_t i = 0; i < r.blocks.size(); ++i) {
+    const uint64_t index = r.first_index + i;
+    const uint32_t id = r.blocks[i];
+    if (inode->blocks.get(index) != kHole) {
+      return corrupt("block " + std::to_string(index) + " of inode " + std::to_string(r.inode) +
+                     " twice");
+    }
+    BlockRef ref = kUnwritten;
+    if (id != disk::kPreallocatedBlockId) {
+      if (index >= data_end) {
+        return corrupt("data at block " + std::to_string(index) + " of inode " +
+                       std::to_string(r.inode) + ", past its size");
+      }
+      ref = ref_of(id);
+      if (ref == kHole) {
+        return corrupt("inode " + std::to_string(r.inode) + " names block " + std::to_string(id) +
+                       ", which the image does not hold");
+      }
+      if (!fs_.store_.try_ref(ref)) {
+        // Shared more often than an entry counts: the block is stored once more.
+        if (Status read = fs_.store_.read(ref, scratch_); !read.ok()) {
+          return refused("block " + std::to_string(id), read.error());
+        }
+        Result<BlockRef> copy = fs_.store_.put(scratch_);
+        if (!copy.ok()) return refused("block " + std::to_string(id), copy.error());
+        ref = *copy;
+      }
+    }
+    if (Status installed = fs_.install_block(*inode, index, ref); !installed.ok()) {
+      return refused("block " + std::to_string(index) + " of inode " + std::to_string(r.inode),
+                     installed.error());
+    }
+  }
+  return {};
+}
+
+disk::Problem ImageLoader::finish() {
+  if (!root_seen_) return corrupt("the image has no root directory");
+  if (pending_) {
+    return corrupt("inode " + std::to_string(pending_->id) + " is named by no entry");
+  }
+  for (const Times& t : times_) {
+    SetAttr change;
+    change.atime = TimeChange::at(t.atime);
+    change.mtime = TimeChange::at(t.mtime);
+    change.ctime = t.ctime;
+    Result<Attr> set = fs_.setattr(t.ino, change, Caller{});
+    if (!set.ok()) return refused("the times of inode " + std::to_string(t.ino), set.error());
+  }
+  release();
+  return {};
+}
+
+void ImageLoader::release() {
+  // The loader's own references: blocks no file names go now.
+  for (const auto& [id, ref] : blocks_)
+    fs_.store_.unref(ref);
+  blocks_.clear();
+  for (DictionarySet::Pin& pin : dicts_)
+    pin.reset();
+}
+
+disk::Problem Filesystem::Impl::load_image(const std::string& path, ImageLoadStats* stats) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<disk::ImageReader> reader;
+  if (disk::Problem p = disk::ImageReader::open(path, &reader)) return p;
+  {
+    Inode* root = get(kRootIno);
+    ReaderLock ns(ns_mu_);
+    ZSFS_CHECK_MSG(inodes_.live() == 1 && root->dir->empty() && store_.stats().stored_blocks == 0,
+                   "an image loads into an empty filesystem only");
+  }
+  ImageLoader loader(*this, reader->summary());
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  ImageLoadStats s;
+  for (disk::Section section : {disk::Section::kDictionaries, disk::Section::kBlocks}) {
+    if (disk::Problem p = reader->read(section, loader)) return p;
+  }
+  s.blocks_seconds = seconds_since(start);
+  const auto metadata_start = Clock::now();
+  if (disk::Problem p = reader->read(disk::Section::kMetadata, loader)) return p;
+  const uint64_t blocks = loader.blocks();
+  if (disk::Problem p = loader.finish()) {
+    return disk::problem(p.error, path + ": " + p.message);
+  }
+  s.metadata_seconds = seconds_since(metadata_start);
+  saved_changes_.store(changes_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s.bytes = reader->summary().file_bytes;
+  s.inodes = reader->summary().inodes;
+  s.blocks = blocks;
+  s.dictionaries = loader.dictionaries();
+  s.seconds = seconds_since(start);
+  if (stats != nullptr) *stats = s;
+  return {};
+}
+
+}  // namespace zsfs::fs
