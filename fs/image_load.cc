@@ -12,7 +12,8 @@
 // directory is always created before the entry. A directory named twice, an entry in something
 // that is not a directory, a run over a block already set, an id no record defined: each is
 // refused as corrupt, with where it is. Times are put back last, since creating entries and
-// links changes them.
+// links changes them; directories' default ACLs just before them, so that no inode the image
+// creates inherits an ACL it did not have (each one's own ACLs come with its xattrs).
 //
 // Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
 // BlockRef, in id order) and about 50 per inode (image id to inode number, and its times).
@@ -29,6 +30,7 @@
 #include "disk/image_reader.h"
 #include "fs/file_account.h"
 #include "fs/filesystem_impl.h"
+#include "fs/posix_acl.h"
 
 namespace zsfs::fs {
 namespace {
@@ -111,6 +113,7 @@ class ImageLoader final : public disk::ImageVisitor {
   std::vector<std::pair<uint32_t, BlockRef>> blocks_;  // by image id, ascending
   std::unordered_map<uint64_t, Ino> inodes_;           // image id -> inode number
   std::vector<Times> times_;
+  std::vector<std::pair<Ino, std::string>> default_acls_;  // set by finish()
   bool root_seen_ = false;
   std::optional<disk::InodeRecord> pending_;  // an inode waiting for the entry that creates it
   std::string pending_symlink_;
@@ -123,6 +126,9 @@ disk::Problem ImageLoader::refused(const std::string& what, int error) {
                                      " (a larger size= or nr_inodes= holds it)");
   }
   if (error == ENOMEM) return disk::problem(ENOMEM, what + ": out of memory");
+  if (error == EOPNOTSUPP && what.starts_with("xattr 'system.posix_acl_")) {
+    return disk::problem(EOPNOTSUPP, what + ": the image holds POSIX ACLs, which noacl turns off");
+  }
   return corrupt(what + ": " + std::strerror(error));
 }
 
@@ -261,6 +267,14 @@ disk::Problem ImageLoader::xattr(const disk::XattrRecord& r) {
   }
   // The statistics' and actions' names are not attributes (setxattr would act on some).
   if (r.name.starts_with("user.zsfs.")) return corrupt("xattr '" + std::string(r.name) + "'");
+  if (r.name == acl::kDefaultXattr && fs_.config_.posix_acl) {
+    try {
+      default_acls_.emplace_back(ino, std::string(r.value));
+    } catch (const std::bad_alloc&) {
+      return refused("xattr '" + std::string(r.name) + "'", ENOMEM);
+    }
+    return {};
+  }
   Status set = fs_.setxattr(ino, r.name, r.value, XATTR_CREATE, Caller{});
   if (!set.ok()) return refused("xattr '" + std::string(r.name) + "'", set.error());
   return {};
@@ -321,6 +335,10 @@ disk::Problem ImageLoader::finish() {
   if (!root_seen_) return corrupt("the image has no root directory");
   if (pending_) {
     return corrupt("inode " + std::to_string(pending_->id) + " is named by no entry");
+  }
+  for (const auto& [ino, value] : default_acls_) {
+    Status set = fs_.setxattr(ino, acl::kDefaultXattr, value, XATTR_CREATE, Caller{});
+    if (!set.ok()) return refused("xattr '" + std::string(acl::kDefaultXattr) + "'", set.error());
   }
   for (const Times& t : times_) {
     SetAttr change;
