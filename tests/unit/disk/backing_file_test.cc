@@ -171,7 +171,9 @@ TEST_F(BackingFileTest, AForeignFileIsRefusedAndAnOldBackingFileEmptied) {
 TEST_F(BackingFileTest, AFailedWriteKeepsNothing) {
   {
     FaultPlan faults("backing.write=EIO");
-    std::vector<BackingFile::Record> records = {{payload(100, 1), 1, 0}, {payload(200, 2), 2, 0}};
+    const std::vector<std::byte> first = payload(100, 1);
+    const std::vector<std::byte> second = payload(200, 2);
+    std::vector<BackingFile::Record> records = {{first, 1, 0}, {second, 2, 0}};
     Problem p = file_->write(records);
     EXPECT_EQ(p.error, EIO);
   }

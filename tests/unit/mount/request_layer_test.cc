@@ -28,10 +28,15 @@ std::vector<char> request(uint32_t opcode, uint64_t unique, uint64_t nodeid, con
   header.uid = 1000;
   header.gid = 100;
   header.pid = 4242;
-  std::vector<char> bytes(header.len);
-  std::memcpy(bytes.data(), &header, sizeof header);
-  std::memcpy(bytes.data() + sizeof header, &arg, sizeof arg);
-  std::memcpy(bytes.data() + sizeof header + sizeof arg, tail.data(), tail.size());
+  std::vector<char> bytes;
+  bytes.reserve(header.len);
+  auto append = [&bytes](const void* from, size_t size) {
+    const char* first = static_cast<const char*>(from);
+    bytes.insert(bytes.end(), first, first + size);
+  };
+  append(&header, sizeof header);
+  append(&arg, sizeof arg);
+  append(tail.data(), tail.size());
   return bytes;
 }
 
