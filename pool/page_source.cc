@@ -21,6 +21,13 @@ namespace {
 
 constexpr uint64_t kBitsPerWord = 64;
 
+// Fresh pages are faulted in this many at a time with MADV_POPULATE_WRITE, instead of one page
+// fault each when the pool first writes them: on a virtual machine a fault's exception costs as
+// much as allocating and clearing the page, and loading the Linux tree's image (90,000 fresh
+// pages) spent 40% of its time in page faults; with 32 at a time its blocks load 27% faster. At
+// most kPopulatePages - 1 pages (124 KiB) are resident before they are handed out and charged.
+constexpr size_t kPopulatePages = 32;
+
 bool test_bit(const std::vector<uint64_t>& bitmap, size_t i) {
   return (bitmap[i / kBitsPerWord] >> (i % kBitsPerWord) & 1) != 0;
 }
@@ -74,6 +81,7 @@ Status PageSource::map_region() {
     return Errno{ENOMEM};
   }
   carve_next_ = base;
+  populated_end_ = base;
   carve_end_ = base + bytes;
   bytes_reserved_ += bytes;
   pages_carved_ += nr_pages;
@@ -112,6 +120,13 @@ Result<std::byte*> PageSource::allocate() {
       }
     }
     page = carve_next_;
+    if (page >= populated_end_) {
+      // Fault the next few pages in at once (see kPopulatePages). Best effort: a kernel older
+      // than 5.14 refuses the advice, and the pages fault in one by one as before.
+      std::byte* end = std::min(carve_end_, page + kPopulatePages * kPageSize);
+      (void)madvise(page, static_cast<size_t>(end - page), MADV_POPULATE_WRITE);
+      populated_end_ = end;
+    }
     carve_next_ += kPageSize;
   }
   Region& region = region_of(page);

@@ -11,15 +11,17 @@
 // 4 KiB page, and MADV_DONTNEED of one 4 KiB piece would have to split it). A mapping none of
 // whose pages is held is unmapped by purge() (with its free-list entries, so that the free list's
 // own memory returns after mass deletion), the others when the source is destroyed. A page that
-// was never touched or was released reads as zeros.
+// was never touched or was released reads as zeros. Fresh pages are faulted in a few at a time
+// (MADV_POPULATE_WRITE, under the mutex): one system call instead of one page fault per page.
 //
 // Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
-// carved page is on the free list, not resident; a page is out at most once (a bitmap per mapping
+// carved page is on the free list, not resident (of the pages not yet carved, fewer than 32 are
+// resident: the rest of the last populated batch); a page is out at most once (a bitmap per mapping
 // catches a double or foreign release).
 //
-// Thread-safe: one mutex guards the mappings and the free list; madvise and munmap run outside
-// it. Callers may hold their own locks (the pool calls in with a class lock held); the source
-// calls nothing that takes a lock of theirs.
+// Thread-safe: one mutex guards the mappings and the free list; releases' madvise and munmap run
+// outside it. Callers may hold their own locks (the pool calls in with a class lock held); the
+// source calls nothing that takes a lock of theirs.
 #pragma once
 
 #include <atomic>
@@ -102,6 +104,7 @@ class PageSource {
   std::vector<std::byte*> cached_pages_ ZSFS_GUARDED_BY(mu_);
   std::byte* carve_next_ ZSFS_GUARDED_BY(mu_) = nullptr;  // never-used pages of the newest mapping
   std::byte* carve_end_ ZSFS_GUARDED_BY(mu_) = nullptr;
+  std::byte* populated_end_ ZSFS_GUARDED_BY(mu_) = nullptr;  // carved pages below it are resident
   uint64_t bytes_reserved_ ZSFS_GUARDED_BY(mu_) = 0;
   uint64_t pages_carved_ ZSFS_GUARDED_BY(mu_) = 0;
   size_t next_region_bytes_ ZSFS_GUARDED_BY(mu_);
