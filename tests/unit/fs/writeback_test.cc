@@ -242,10 +242,12 @@ TEST_F(WritebackTest, PromoteBringsReadBlocksBackIntoRam) {
 
 TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
   const std::string image = dir_.file("fs.img");
+  // Text that compresses about 2:1, twice the budget once compressed.
+  constexpr size_t kFileBytes = 16 << 20;
   {
     std::unique_ptr<Filesystem> fs = mount(16 << 20);
     for (int f = 0; f < 4; ++f)
-      write_str(*fs, create(*fs, "f" + std::to_string(f)), 0, file_data(10 + f, 8 << 20));
+      write_str(*fs, create(*fs, "f" + std::to_string(f)), 0, file_data(10 + f, kFileBytes));
     fs->settle();
     ASSERT_GT(backing_stats(*fs)["bd_count"].get<uint64_t>(), 1000u);
     disk::Problem p = fs->save_image(image);
@@ -259,7 +261,7 @@ TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
     ASSERT_FALSE(p) << p.message;
     for (int f = 0; f < 4; ++f) {
       Result<Attr> at = big->lookup(kRootIno, "f" + std::to_string(f));
-      EXPECT_EQ(read_str(*big, at->ino, 0, 8 << 20), file_data(10 + f, 8 << 20));
+      EXPECT_EQ(read_str(*big, at->ino, 0, kFileBytes), file_data(10 + f, kFileBytes));
     }
   }
   // Into a small budget and a backing file again.
@@ -267,7 +269,7 @@ TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
   EXPECT_GT(backing_stats(*small)["bd_count"].get<uint64_t>(), 1000u);
   for (int f = 0; f < 4; ++f) {
     Result<Attr> at = small->lookup(kRootIno, "f" + std::to_string(f));
-    EXPECT_EQ(read_str(*small, at->ino, 0, 8 << 20), file_data(10 + f, 8 << 20));
+    EXPECT_EQ(read_str(*small, at->ino, 0, kFileBytes), file_data(10 + f, kFileBytes));
   }
   EXPECT_FS_CONSISTENT(*small);
 }
