@@ -99,7 +99,7 @@ TEST_F(WritebackTest, DataFourTimesTheBudgetReadsBackWhole) {
 TEST_F(WritebackTest, DeletingFreesTheFileAndPunchesIt) {
   std::unique_ptr<Filesystem> fs = mount(16 << 20);
   const Ino a = create(*fs, "a");
-  write_str(*fs, a, 0, file_data(1, 48 << 20));
+  write_str(*fs, a, 0, file_data(1, 64 << 20));
   fs->settle();
   const uint64_t disk_full = backing_stats(*fs)["disk_bytes"].get<uint64_t>();
   ASSERT_GT(disk_full, 8u << 20);
