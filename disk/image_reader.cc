@@ -99,6 +99,18 @@ Problem ImageReader::open(const std::string& path, std::unique_ptr<ImageReader>*
   return {};
 }
 
+Problem ImageReader::open_another(std::unique_ptr<ImageReader>* out) const {
+  FileDescriptor fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!fd.valid()) return system_problem(errno, "cannot open the image " + path_ + " again");
+  std::unique_ptr<ImageReader> reader(new ImageReader(path_, std::move(fd)));
+  reader->summary_ = summary_;
+  reader->buffer_capacity_ = buffer_capacity_;
+  reader->buffer_ = std::make_unique_for_overwrite<std::byte[]>(buffer_capacity_);
+  reader->run_blocks_.resize(kMaxRunBlocks);
+  *out = std::move(reader);
+  return {};
+}
+
 Problem ImageReader::fetch(uint64_t offset, size_t n, uint64_t limit,
                            std::span<const std::byte>* out) {
   const uint64_t buffer_end = buffer_offset_ + buffer_bytes_;

@@ -10,7 +10,8 @@
 // the message. Nothing is handed out before its frame's checksum passed.
 //
 // Memory: one buffer of about 6 MiB (reads of 4 MiB, and room for the largest frame).
-// Not thread-safe: one thread reads one image.
+// Not thread-safe: one thread reads through one reader (open_another() gives another thread its
+// own).
 #pragma once
 
 #include <memory>
@@ -41,6 +42,9 @@ class ImageVisitor {
 class ImageReader {
  public:
   static Problem open(const std::string& path, std::unique_ptr<ImageReader>* out);
+  // A second reader of the same open file (its descriptor duplicated, its checks not repeated),
+  // for another thread to read another section at the same time.
+  Problem open_another(std::unique_ptr<ImageReader>* out) const;
   ImageReader(const ImageReader&) = delete;
   ImageReader& operator=(const ImageReader&) = delete;
 

@@ -252,6 +252,7 @@ class Filesystem::Impl {
 
   friend class Filesystem;
   friend class FileAccount;
+  friend class BlockLoader;
   friend class ImageLoader;
 
   const Config config_;

@@ -15,15 +15,29 @@
 // links changes them; directories' default ACLs just before them, so that no inode the image
 // creates inherits an ACL it did not have (each one's own ACLs come with its xattrs).
 //
+// Two threads load: after the dictionaries, a second thread reads the blocks section (through
+// its own reader of the same file) into the dedup store while the calling thread makes the tree
+// from the metadata section. The two meet in LoadedBlocks: a block run waits until the blocks
+// thread has passed the ids it names (the blocks section is in id order, so an id not there by
+// then is not in the image). Either thread's failure stops the other; the blocks thread's is
+// reported first, since the tree's then follows from it.
+//
 // Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
-// BlockRef, in id order) and about 50 per inode (image id to inode number, and its times).
+// BlockRef, in id order), about 50 per inode (image id to inode number, and its times) and a
+// second reader's buffer (about 6 MiB).
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -58,69 +72,7 @@ bool known_type(uint32_t mode) {
   }
 }
 
-}  // namespace
-
-class ImageLoader final : public disk::ImageVisitor {
- public:
-  ImageLoader(Filesystem::Impl& fs, const disk::ImageSummary& summary) : fs_(fs) {
-    // Reserved from the trailer's counts, bounded by what the file could hold.
-    const uint64_t most = summary.file_bytes / 8;
-    blocks_.reserve(static_cast<size_t>(std::min(summary.blocks, most)));
-    inodes_.reserve(static_cast<size_t>(std::min(summary.inodes, most)));
-    times_.reserve(static_cast<size_t>(std::min(summary.inodes, most)));
-  }
-  ~ImageLoader() override { release(); }
-  ImageLoader(const ImageLoader&) = delete;
-  ImageLoader& operator=(const ImageLoader&) = delete;
-
-  disk::Problem dictionary(const disk::DictionaryRecord& r) override;
-  disk::Problem block(const disk::BlockRecord& r) override;
-  disk::Problem inode(const disk::InodeRecord& r) override;
-  disk::Problem entry(const disk::EntryRecord& r) override;
-  disk::Problem xattr(const disk::XattrRecord& r) override;
-  disk::Problem block_run(const disk::BlockRunRecord& r) override;
-  // After the last section: what is left to check, the times, and the loader's references.
-  disk::Problem finish();
-
-  uint64_t blocks() const { return blocks_.size(); }
-  uint64_t dictionaries() const { return dictionaries_; }
-
- private:
-  struct Times {
-    Ino ino;
-    Timestamp atime, mtime, ctime;
-  };
-
-  // The inode created for image id, or 0.
-  Ino ino_of(uint64_t id) const {
-    const auto it = inodes_.find(id);
-    return it == inodes_.end() ? 0 : it->second;
-  }
-  // The BlockRef loaded for image id, or kHole.
-  BlockRef ref_of(uint32_t id) const {
-    const auto it = std::lower_bound(blocks_.begin(), blocks_.end(), std::pair(id, BlockRef{0}));
-    return it != blocks_.end() && it->first == id ? it->second : kHole;
-  }
-  disk::Problem refused(const std::string& what, int error);
-  disk::Problem create_pending(Ino parent, std::string_view name);
-  // Sets mode, owner and size as the record has them.
-  disk::Problem restore_attributes(Ino ino, const disk::InodeRecord& r);
-  void release();
-
-  Filesystem::Impl& fs_;
-  std::array<DictionarySet::Pin, kMaxDictSlots + 1> dicts_;
-  uint64_t dictionaries_ = 0;
-  std::vector<std::pair<uint32_t, BlockRef>> blocks_;  // by image id, ascending
-  std::unordered_map<uint64_t, Ino> inodes_;           // image id -> inode number
-  std::vector<Times> times_;
-  std::vector<std::pair<Ino, std::string>> default_acls_;  // set by finish()
-  bool root_seen_ = false;
-  std::optional<disk::InodeRecord> pending_;  // an inode waiting for the entry that creates it
-  std::string pending_symlink_;
-  alignas(64) std::array<std::byte, kBlockSize> scratch_;
-};
-
-disk::Problem ImageLoader::refused(const std::string& what, int error) {
+disk::Problem refused_as(const std::string& what, int error) {
   if (error == ENOSPC) {
     return disk::problem(ENOSPC, "does not fit: " + what + ": " + std::strerror(error) +
                                      " (a larger size= or nr_inodes= holds it)");
@@ -132,23 +84,96 @@ disk::Problem ImageLoader::refused(const std::string& what, int error) {
   return corrupt(what + ": " + std::strerror(error));
 }
 
-disk::Problem ImageLoader::dictionary(const disk::DictionaryRecord& r) {
-  Result<DictionarySet::Pin> pin = fs_.dicts_.install_in_slot(r.slot, r.bytes, r.current);
-  if (!pin.ok()) {
-    if (pin.error() == EEXIST)
-      return corrupt("dictionary slot " + std::to_string(r.slot) + " twice");
-    return refused("dictionary " + std::to_string(r.slot), pin.error());
-  }
-  dicts_[r.slot] = std::move(*pin);
-  ++dictionaries_;
-  return {};
-}
+}  // namespace
 
-disk::Problem ImageLoader::block(const disk::BlockRecord& r) {
-  if (!blocks_.empty() && r.id <= blocks_.back().first) {
-    return corrupt("block " + std::to_string(r.id) + " after block " +
-                   std::to_string(blocks_.back().first) + " (ids must ascend)");
+// The blocks loaded so far, by image id (ascending), each with the BlockRef it has now. The
+// blocks thread appends and publishes; the tree's thread looks up what has been published
+// (release/acquire on published_: an entry below it never changes), and never waits.
+class LoadedBlocks {
+ public:
+  // capacity: the most blocks the image can hold (its trailer's count, bounded by its size).
+  explicit LoadedBlocks(size_t capacity)
+      : capacity_(capacity), blocks_(std::make_unique_for_overwrite<Entry[]>(capacity)) {}
+
+  // Blocks thread: records the next block. Corrupt when ids do not ascend or exceed the count.
+  disk::Problem add(uint32_t id, BlockRef ref) {
+    const size_t n = size_;  // only this thread writes size_ and the entries past published_
+    if (n > 0 && id <= blocks_[n - 1].id) {
+      return corrupt("block " + std::to_string(id) + " after block " +
+                     std::to_string(blocks_[n - 1].id) + " (ids must ascend)");
+    }
+    if (n == capacity_) return corrupt("more blocks than the trailer counts");
+    blocks_[n] = Entry{id, ref};
+    size_ = n + 1;
+    published_.store(n + 1, std::memory_order_release);
+    return {};
   }
+  // Tree's thread: whether every block of the image with an id up to id is loaded (once the
+  // blocks thread is joined: always).
+  bool passed(uint32_t id) {
+    if (seen_ == 0 || blocks_[seen_ - 1].id < id) {
+      seen_ = published_.load(std::memory_order_acquire);
+    }
+    return joined_ || (seen_ > 0 && blocks_[seen_ - 1].id >= id);
+  }
+  // Tree's thread, for an id passed(): the BlockRef loaded for it, or kHole when the image has
+  // no such block.
+  BlockRef ref_of(uint32_t id) const {
+    const Entry* end = blocks_.get() + seen_;
+    const Entry* it = std::lower_bound(static_cast<const Entry*>(blocks_.get()), end, id,
+                                       [](const Entry& e, uint32_t want) { return e.id < want; });
+    return it != end && it->id == id ? it->ref : kHole;
+  }
+  // Tree's thread: the blocks thread should stop.
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // Tree's thread, once the blocks thread is joined: every block it loaded is final.
+  void joined() {
+    joined_ = true;
+    seen_ = size_;
+  }
+
+  size_t size() const { return size_; }
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (size_t i = 0; i < size_; ++i)
+      fn(blocks_[i].ref);
+  }
+  void clear() {
+    size_ = seen_ = 0;
+    published_.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  struct Entry {
+    uint32_t id;
+    BlockRef ref;
+  };
+  const size_t capacity_;
+  std::unique_ptr<Entry[]> blocks_;
+  size_t size_ = 0;  // the blocks thread's count
+  std::atomic<size_t> published_{0};
+  size_t seen_ = 0;  // the tree's thread's last look at published_
+  bool joined_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+// The blocks section's visitor, run by the blocks thread.
+class BlockLoader final : public disk::ImageVisitor {
+ public:
+  BlockLoader(Filesystem::Impl& fs, const std::array<DictionarySet::Pin, kMaxDictSlots + 1>& dicts,
+              LoadedBlocks& loaded)
+      : fs_(fs), dicts_(dicts), loaded_(loaded) {}
+  disk::Problem block(const disk::BlockRecord& r) override;
+
+ private:
+  Filesystem::Impl& fs_;
+  const std::array<DictionarySet::Pin, kMaxDictSlots + 1>& dicts_;
+  LoadedBlocks& loaded_;
+};
+
+disk::Problem BlockLoader::block(const disk::BlockRecord& r) {
+  if (loaded_.cancelled()) return disk::problem(ECANCELED, "stopped");
   if (r.id == kUnwritten) return corrupt("block id " + std::to_string(r.id));
   if (r.dict_slot != kNoDict && dicts_[r.dict_slot].slot() == kNoDict) {
     return corrupt("block " + std::to_string(r.id) + " names dictionary " +
@@ -165,8 +190,105 @@ disk::Problem ImageLoader::block(const disk::BlockRecord& r) {
   // The block goes back to the shard it was in: its id is the BlockRef it had, whose low bits
   // name the shard its fingerprint chose.
   Result<BlockRef> ref = fs_.store_.import_block(r.id % DedupStore::shards(), b, r.payload);
-  if (!ref.ok()) return refused("block " + std::to_string(r.id), ref.error());
-  blocks_.emplace_back(r.id, *ref);
+  if (!ref.ok()) return refused_as("block " + std::to_string(r.id), ref.error());
+  if (disk::Problem p = loaded_.add(r.id, *ref)) {
+    fs_.store_.unref(*ref);
+    return p;
+  }
+  return {};
+}
+
+class ImageLoader final : public disk::ImageVisitor {
+ public:
+  // The most records of a kind an image can hold: the trailer's count, bounded by what the file
+  // could hold.
+  static size_t most(uint64_t count, const disk::ImageSummary& summary) {
+    return static_cast<size_t>(std::min(count, summary.file_bytes / 8));
+  }
+  ImageLoader(Filesystem::Impl& fs, const disk::ImageSummary& summary)
+      : fs_(fs), blocks_(most(summary.blocks, summary)) {
+    inodes_.reserve(most(summary.inodes, summary));
+    times_.reserve(most(summary.inodes, summary));
+  }
+  ~ImageLoader() override { release(); }
+  ImageLoader(const ImageLoader&) = delete;
+  ImageLoader& operator=(const ImageLoader&) = delete;
+
+  disk::Problem dictionary(const disk::DictionaryRecord& r) override;
+  disk::Problem inode(const disk::InodeRecord& r) override;
+  disk::Problem entry(const disk::EntryRecord& r) override;
+  disk::Problem xattr(const disk::XattrRecord& r) override;
+  disk::Problem block_run(const disk::BlockRunRecord& r) override;
+  // After the last section: what is left to check, the times, and the loader's references.
+  disk::Problem finish();
+
+  // Reads the blocks section through reader on a thread of its own, while the caller goes on.
+  // Refused (EAGAIN) when the thread cannot start.
+  disk::Problem start_blocks(std::unique_ptr<disk::ImageReader> reader);
+  // Waits for the blocks thread; its outcome. stop: tell it to stop first (the tree failed).
+  disk::Problem join_blocks(bool stop);
+  // Once the blocks thread is joined without failing: the block runs that came before their
+  // blocks.
+  disk::Problem install_deferred();
+  double blocks_seconds() const { return blocks_seconds_; }
+
+  uint64_t blocks() const { return blocks_.size(); }
+  uint64_t dictionaries() const { return dictionaries_; }
+
+ private:
+  struct Times {
+    Ino ino;
+    Timestamp atime, mtime, ctime;
+  };
+
+  // The inode created for image id, or 0.
+  Ino ino_of(uint64_t id) const {
+    const auto it = inodes_.find(id);
+    return it == inodes_.end() ? 0 : it->second;
+  }
+  struct DeferredRun {
+    Inode* inode;
+    uint64_t image_inode;
+    uint64_t first_index;
+    size_t ids_at;  // where its ids start in deferred_ids_; they end where the next run's start
+  };
+
+  disk::Problem refused(const std::string& what, int error) { return refused_as(what, error); }
+  // Installs blocks first_index.. of inode (image id image_inode), whose ids are all passed().
+  disk::Problem install_run(Inode& inode, uint64_t image_inode, uint64_t first_index,
+                            std::span<const uint32_t> ids);
+  disk::Problem create_pending(Ino parent, std::string_view name);
+  // Sets mode, owner and size as the record has them.
+  disk::Problem restore_attributes(Ino ino, const disk::InodeRecord& r);
+  void release();
+
+  Filesystem::Impl& fs_;
+  std::array<DictionarySet::Pin, kMaxDictSlots + 1> dicts_;
+  uint64_t dictionaries_ = 0;
+  LoadedBlocks blocks_;
+  std::vector<DeferredRun> deferred_;
+  std::vector<uint32_t> deferred_ids_;
+  std::thread blocks_thread_;
+  disk::Problem blocks_problem_;  // the blocks thread's outcome, once joined
+  double blocks_seconds_ = 0;
+  std::unordered_map<uint64_t, Ino> inodes_;  // image id -> inode number
+  std::vector<Times> times_;
+  std::vector<std::pair<Ino, std::string>> default_acls_;  // set by finish()
+  bool root_seen_ = false;
+  std::optional<disk::InodeRecord> pending_;  // an inode waiting for the entry that creates it
+  std::string pending_symlink_;
+  alignas(64) std::array<std::byte, kBlockSize> scratch_;
+};
+
+disk::Problem ImageLoader::dictionary(const disk::DictionaryRecord& r) {
+  Result<DictionarySet::Pin> pin = fs_.dicts_.install_in_slot(r.slot, r.bytes, r.current);
+  if (!pin.ok()) {
+    if (pin.error() == EEXIST)
+      return corrupt("dictionary slot " + std::to_string(r.slot) + " twice");
+    return refused("dictionary " + std::to_string(r.slot), pin.error());
+  }
+  dicts_[r.slot] = std::move(*pin);
+  ++dictionaries_;
   return {};
 }
 
@@ -287,31 +409,63 @@ disk::Problem ImageLoader::block_run(const disk::BlockRunRecord& r) {
     return corrupt("blocks of inode " + std::to_string(r.inode) +
                    ", which no earlier entry created");
   }
-  WriterLock lock(inode->mu);
-  if (!inode->is_reg())
-    return corrupt("blocks of inode " + std::to_string(r.inode) + ", not a file");
   if (r.first_index >= kMaxBlocks || r.blocks.size() > kMaxBlocks - r.first_index) {
     return corrupt("blocks at index " + std::to_string(r.first_index) + " beyond any file's end");
   }
-  const uint64_t data_end = inode->size / kBlockSize + (inode->size % kBlockSize != 0);
-  FileAccount account(fs_, *inode);
-  for (size_t i = 0; i < r.blocks.size(); ++i) {
-    const uint64_t index = r.first_index + i;
-    const uint32_t id = r.blocks[i];
-    if (inode->blocks.get(index) != kHole) {
-      return corrupt("block " + std::to_string(index) + " of inode " + std::to_string(r.inode) +
+  uint32_t last = 0;  // the highest block id the run names
+  for (const uint32_t id : r.blocks) {
+    if (id != disk::kPreallocatedBlockId) last = std::max(last, id);
+  }
+  if (blocks_.passed(last)) return install_run(*inode, r.inode, r.first_index, r.blocks);
+  // Not loaded yet: the run is installed once the blocks thread is done.
+  try {
+    deferred_.push_back(DeferredRun{inode, r.inode, r.first_index, deferred_ids_.size()});
+    deferred_ids_.insert(deferred_ids_.end(), r.blocks.begin(), r.blocks.end());
+  } catch (const std::bad_alloc&) {
+    return refused("blocks of inode " + std::to_string(r.inode), ENOMEM);
+  }
+  return {};
+}
+
+disk::Problem ImageLoader::install_deferred() {
+  blocks_.joined();
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    const DeferredRun& run = deferred_[i];
+    const size_t end = i + 1 < deferred_.size() ? deferred_[i + 1].ids_at : deferred_ids_.size();
+    const std::span<const uint32_t> ids(deferred_ids_.data() + run.ids_at, end - run.ids_at);
+    if (disk::Problem p = install_run(*run.inode, run.image_inode, run.first_index, ids)) {
+      return p;
+    }
+  }
+  deferred_.clear();
+  deferred_ids_.clear();
+  return {};
+}
+
+disk::Problem ImageLoader::install_run(Inode& inode, uint64_t image_inode, uint64_t first_index,
+                                       std::span<const uint32_t> ids) {
+  WriterLock lock(inode.mu);
+  if (!inode.is_reg())
+    return corrupt("blocks of inode " + std::to_string(image_inode) + ", not a file");
+  const uint64_t data_end = inode.size / kBlockSize + (inode.size % kBlockSize != 0);
+  FileAccount account(fs_, inode);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint64_t index = first_index + i;
+    const uint32_t id = ids[i];
+    if (inode.blocks.get(index) != kHole) {
+      return corrupt("block " + std::to_string(index) + " of inode " + std::to_string(image_inode) +
                      " twice");
     }
     BlockRef ref = kUnwritten;
     if (id != disk::kPreallocatedBlockId) {
       if (index >= data_end) {
         return corrupt("data at block " + std::to_string(index) + " of inode " +
-                       std::to_string(r.inode) + ", past its size");
+                       std::to_string(image_inode) + ", past its size");
       }
-      ref = ref_of(id);
+      ref = blocks_.ref_of(id);
       if (ref == kHole) {
-        return corrupt("inode " + std::to_string(r.inode) + " names block " + std::to_string(id) +
-                       ", which the image does not hold");
+        return corrupt("inode " + std::to_string(image_inode) + " names block " +
+                       std::to_string(id) + ", which the image does not hold");
       }
       if (!fs_.store_.try_ref(ref)) {
         // Shared more often than an entry counts: the block is stored once more.
@@ -323,8 +477,8 @@ disk::Problem ImageLoader::block_run(const disk::BlockRunRecord& r) {
         ref = *copy;
       }
     }
-    if (Status installed = fs_.install_block(*inode, index, ref); !installed.ok()) {
-      return refused("block " + std::to_string(index) + " of inode " + std::to_string(r.inode),
+    if (Status installed = fs_.install_block(inode, index, ref); !installed.ok()) {
+      return refused("block " + std::to_string(index) + " of inode " + std::to_string(image_inode),
                      installed.error());
     }
   }
@@ -352,10 +506,33 @@ disk::Problem ImageLoader::finish() {
   return {};
 }
 
+disk::Problem ImageLoader::start_blocks(std::unique_ptr<disk::ImageReader> reader) {
+  try {
+    blocks_thread_ = std::thread([this, reader = std::move(reader)] {
+      const auto start = std::chrono::steady_clock::now();
+      BlockLoader visitor(fs_, dicts_, blocks_);
+      blocks_problem_ = reader->read(disk::Section::kBlocks, visitor);
+      blocks_seconds_ =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+  } catch (const std::system_error& e) {
+    return disk::problem(EAGAIN,
+                         std::string("cannot start the thread that loads blocks: ") + e.what());
+  }
+  return {};
+}
+
+disk::Problem ImageLoader::join_blocks(bool stop) {
+  if (!blocks_thread_.joinable()) return blocks_problem_;
+  if (stop) blocks_.cancel();
+  blocks_thread_.join();
+  return blocks_problem_;
+}
+
 void ImageLoader::release() {
   // The loader's own references: blocks no file names go now.
-  for (const auto& [id, ref] : blocks_)
-    fs_.store_.unref(ref);
+  (void)join_blocks(true);  // its outcome was taken, or no longer matters
+  blocks_.for_each([&](BlockRef ref) { fs_.store_.unref(ref); });
   blocks_.clear();
   for (DictionarySet::Pin& pin : dicts_)
     pin.reset();
@@ -377,17 +554,29 @@ disk::Problem Filesystem::Impl::load_image(const std::string& path, ImageLoadSta
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
   ImageLoadStats s;
-  for (disk::Section section : {disk::Section::kDictionaries, disk::Section::kBlocks}) {
-    if (disk::Problem p = reader->read(section, loader)) return p;
-  }
-  s.blocks_seconds = seconds_since(start);
+  // The dictionaries first (blocks name them), then the blocks on a thread of their own while
+  // this one makes the tree.
+  if (disk::Problem p = reader->read(disk::Section::kDictionaries, loader)) return p;
+  std::unique_ptr<disk::ImageReader> blocks_reader;
+  if (disk::Problem p = reader->open_another(&blocks_reader)) return p;
+  if (disk::Problem p = loader.start_blocks(std::move(blocks_reader))) return p;
   const auto metadata_start = Clock::now();
-  if (disk::Problem p = reader->read(disk::Section::kMetadata, loader)) return p;
+  disk::Problem tree = reader->read(disk::Section::kMetadata, loader);
+  // The blocks thread's failure comes first: the tree's follows from it (a block it never
+  // loaded).
+  if (disk::Problem p = loader.join_blocks(static_cast<bool>(tree))) {
+    if (p.error != ECANCELED || !tree) return p;
+  }
+  if (tree) return tree;
+  if (disk::Problem p = loader.install_deferred()) {
+    return disk::problem(p.error, path + ": " + p.message);
+  }
   const uint64_t blocks = loader.blocks();
   if (disk::Problem p = loader.finish()) {
     return disk::problem(p.error, path + ": " + p.message);
   }
   s.metadata_seconds = seconds_since(metadata_start);
+  s.blocks_seconds = loader.blocks_seconds();
   saved_changes_.store(changes_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   s.bytes = reader->summary().file_bytes;
   s.inodes = reader->summary().inodes;
