@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "disk/background_writer.h"
 #include "disk/checksum.h"
 #include "disk/faults.h"
 
@@ -15,9 +16,8 @@ namespace zsfs::disk {
 namespace {
 
 constexpr size_t kRecordHeaderBytes = 1 + 3;  // type, and a body length below 2^21
-// Every this many bytes written, the kernel is asked to start writing them out, so that the disk
-// works while the image is being made and the final fsync has little left to wait for.
-constexpr uint64_t kStartWritebackBytes = 32 << 20;
+constexpr size_t kFrameBufferBytes =
+    kFrameHeaderBytes + kMaxFramePayloadBytes + kFrameChecksumBytes;
 
 size_t varint_bytes(uint64_t v) {
   size_t n = 1;
@@ -39,11 +39,13 @@ std::string ImageWriter::temporary_path_for(const std::string& path) {
 
 ImageWriter::ImageWriter(std::string path, std::string temporary, FileDescriptor fd)
     : path_(std::move(path)), temporary_(std::move(temporary)), fd_(std::move(fd)) {
-  frame_ = std::make_unique_for_overwrite<std::byte[]>(kFrameHeaderBytes + kMaxFramePayloadBytes +
-                                                       kFrameChecksumBytes);
+  for (auto& buffer : frames_)
+    buffer = std::make_unique_for_overwrite<std::byte[]>(kFrameBufferBytes);
+  frame_ = frames_[0].get();
 }
 
 ImageWriter::~ImageWriter() {
+  writer_.reset();  // its write in flight ends first
   if (!committed_) {
     fd_.reset();
     ::unlink(temporary_.c_str());
@@ -79,23 +81,22 @@ Problem ImageWriter::create(const std::string& path, ImageTime saved_at,
   std::array<std::byte, kHeaderBytes> header;
   encode_header(writer->summary_, header);
   if (Problem p = writer->write(header)) return p;
+  // The frames go out from a thread of their own (see background_writer.h).
+  writer->writer_ = std::make_unique<BackgroundWriter>(writer->fd_.get(), writer->offset_,
+                                                       "image.write", temporary);
   if (Problem p = writer->stage("image.created")) return p;
   *out = std::move(writer);
   return {};
 }
 
 Problem ImageWriter::write(std::span<const std::byte> bytes) {
-  if (Problem p = write_all(fd_.get(), bytes, "image.write", temporary_)) {
+  Problem p =
+      writer_ ? writer_->submit(bytes) : write_all(fd_.get(), bytes, "image.write", temporary_);
+  if (p) {
     broken_ = true;
     return p;
   }
   offset_ += bytes.size();
-  if (offset_ - started_writeback_ >= kStartWritebackBytes) {
-    // Only a hint: a failure shows at the fsync.
-    ::sync_file_range(fd_.get(), static_cast<off_t>(started_writeback_),
-                      static_cast<off_t>(offset_ - started_writeback_), SYNC_FILE_RANGE_WRITE);
-    started_writeback_ = offset_;
-  }
   return {};
 }
 
@@ -132,7 +133,7 @@ Problem ImageWriter::add_record(RecordType type, size_t max_body, Encode&& encod
     if (Problem p = flush_frame()) return p;
     frame_bytes_ = kFrameHeaderBytes;
   }
-  std::byte* record = frame_.get() + frame_bytes_;
+  std::byte* record = frame_ + frame_bytes_;
   ByteWriter body(record + kRecordHeaderBytes);
   encode(body);
   const size_t body_bytes = body.written();
@@ -156,17 +157,19 @@ Problem ImageWriter::flush_frame() {
     return {};
   }
   const size_t payload = frame_bytes_ - kFrameHeaderBytes;
-  ByteWriter head(frame_.get());
+  ByteWriter head(frame_);
   head.u8(static_cast<uint8_t>(section_));
   head.u8(0);
   head.u8(0);
   head.u8(0);
   head.u32(static_cast<uint32_t>(payload));
-  ByteWriter tail(frame_.get() + frame_bytes_);
-  tail.u64(checksum(std::span(frame_.get(), frame_bytes_), offset_));
+  ByteWriter tail(frame_ + frame_bytes_);
+  tail.u64(checksum(std::span(frame_, frame_bytes_), offset_));
   const size_t total = frame_bytes_ + kFrameChecksumBytes;
   frame_bytes_ = 0;
-  if (Problem p = write(std::span(frame_.get(), total))) return p;
+  if (Problem p = write(std::span(frame_, total))) return p;
+  // That buffer is being written; the other one's write is done (write() waited for it).
+  frame_ = frame_ == frames_[0].get() ? frames_[1].get() : frames_[0].get();
   ++summary_.frames;
   if (section_ == Section::kBlocks && ++frames_in_section_ == 1) {
     if (Problem p = stage("image.blocks")) return p;
@@ -223,6 +226,11 @@ Problem ImageWriter::commit() {
   std::array<std::byte, kTrailerBytes> trailer;
   encode_trailer(summary_, trailer_offset, trailer);
   if (Problem p = write(trailer)) return p;
+  if (Problem p = writer_->wait()) {
+    broken_ = true;
+    return p;
+  }
+  writer_.reset();
   if (Problem p = stage("image.written")) return p;
   if (Problem p = sync_file(fd_.get(), "image.fsync", temporary_)) {
     broken_ = true;

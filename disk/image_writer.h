@@ -1,22 +1,25 @@
 // ImageWriter: writes one image (image_format.h) and puts it in place atomically.
 //
 // The image is written to a temporary file beside its final path (".NAME.zsfs-saving" in the
-// same directory, mode 0600: it holds users' data), frame by frame through one buffer of about
-// 2 MiB, then synced, renamed over the final path and the directory synced. Until the rename the
-// previous image stays whole, whatever happens: a failed write, a full disk, a crash or kill -9
-// at any moment. A failed or abandoned writer removes its temporary file; a crash leaves it, and
-// the next save replaces it.
+// same directory, mode 0600: it holds users' data), frame by frame through two buffers of about
+// 2 MiB (one is filled while a thread of its own writes the other: background_writer.h), then
+// synced, renamed over the final path and the directory synced. Until the rename the previous
+// image stays whole, whatever happens: a failed write, a full disk, a crash or kill -9 at any
+// moment. A failed or abandoned writer removes its temporary file; a crash leaves it, and the next
+// save replaces it.
 //
 // Use: create(), then begin() each section in order (metadata, blocks, dictionaries) and add its
 // records, then commit(). Any failure leaves the writer unusable; the caller drops it.
 //
-// Not thread-safe: one thread writes one image.
+// Not thread-safe: one thread writes one image (the writes themselves run on the writer's own).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "disk/background_writer.h"
 #include "disk/file_io.h"
 #include "disk/image_format.h"
 #include "disk/problem.h"
@@ -63,6 +66,8 @@ class ImageWriter {
   template <class Encode>
   Problem add_record(RecordType type, size_t max_body, Encode&& encode);
   Problem flush_frame();
+  // Writes bytes (through writer_ once it is there: then they must stay untouched until the next
+  // write or commit()).
   Problem write(std::span<const std::byte> bytes);
   // A stage of the save was reached: its fault point may stop the process or fail the save.
   Problem stage(const char* point);
@@ -75,10 +80,12 @@ class ImageWriter {
   bool broken_ = false;
   bool any_section_ = false;
   Section section_ = Section::kMetadata;
-  uint64_t offset_ = 0;             // bytes in the file
-  uint64_t started_writeback_ = 0;  // bytes the kernel was asked to start writing out
-  std::unique_ptr<std::byte[]> frame_;
-  size_t frame_bytes_ = 0;  // frame header plus the records so far
+  uint64_t offset_ = 0;  // bytes in the file, once the writes handed over are done
+  // Two frame buffers: one is filled while the other is written (see background_writer.h).
+  std::array<std::unique_ptr<std::byte[]>, 2> frames_;
+  std::byte* frame_ = nullptr;                // the one being filled
+  std::unique_ptr<BackgroundWriter> writer_;  // from the header's end until commit()
+  size_t frame_bytes_ = 0;                    // frame header plus the records so far
   uint64_t frames_in_section_ = 0;
   ImageSummary summary_;
 };

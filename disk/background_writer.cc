@@ -1,0 +1,106 @@
+// BackgroundWriter (see background_writer.h).
+#include "disk/background_writer.h"
+
+#include <fcntl.h>
+
+#include <system_error>
+
+#include "disk/file_io.h"
+
+namespace zsfs::disk {
+namespace {
+
+// See the header: how often the kernel is asked to start writing back.
+constexpr uint64_t kStartWritebackBytes = 32 << 20;
+
+}  // namespace
+
+BackgroundWriter::BackgroundWriter(int fd, uint64_t offset, std::string point, std::string path)
+    : fd_(fd),
+      point_(std::move(point)),
+      path_(std::move(path)),
+      written_(offset),
+      started_writeback_(offset) {
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error&) {
+    // No thread: submit() writes on the caller's thread.
+  }
+}
+
+BackgroundWriter::~BackgroundWriter() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+Problem BackgroundWriter::write_now(std::span<const std::byte> bytes) {
+  Problem p = write_all(fd_, bytes, point_, path_);
+  uint64_t from = 0;
+  uint64_t to = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (p) {
+      if (!failure_) failure_ = p;
+      return p;
+    }
+    written_ += bytes.size();
+    if (written_ - started_writeback_ >= kStartWritebackBytes) {
+      from = started_writeback_;
+      to = written_;
+      started_writeback_ = written_;
+    }
+  }
+  // Only a hint: a failure shows at the fsync.
+  if (to > from) {
+    ::sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(to - from),
+                      SYNC_FILE_RANGE_WRITE);
+  }
+  return {};
+}
+
+void BackgroundWriter::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    changed_.wait(lock, [&] { return busy_ || stop_; });
+    if (!busy_) return;  // stopped, nothing in flight
+    const std::span<const std::byte> bytes = pending_;
+    lock.unlock();
+    (void)write_now(bytes);  // kept in failure_
+    lock.lock();
+    busy_ = false;
+    pending_ = {};
+    changed_.notify_all();
+  }
+}
+
+Problem BackgroundWriter::submit(std::span<const std::byte> bytes) {
+  if (!thread_.joinable()) {
+    if (Problem p = wait()) return p;
+    return write_now(bytes);
+  }
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return !busy_; });
+  if (failure_) return failure_;
+  pending_ = bytes;
+  busy_ = true;
+  changed_.notify_all();
+  return {};
+}
+
+Problem BackgroundWriter::wait() {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return !busy_; });
+  return failure_;
+}
+
+uint64_t BackgroundWriter::bytes_written() const {
+  std::lock_guard lock(mu_);
+  return written_;
+}
+
+}  // namespace zsfs::disk
