@@ -22,8 +22,10 @@ struct ImageLoadStats {
   uint64_t inodes = 0;
   uint64_t blocks = 0;
   uint64_t dictionaries = 0;
-  double blocks_seconds = 0;    // reading the dictionaries and blocks into the store
-  double metadata_seconds = 0;  // making the tree, and putting the times back
+  // The two overlap: the blocks load on a thread of their own while the tree is made.
+  double blocks_seconds = 0;    // the blocks thread: reading the blocks into the store
+  double metadata_seconds = 0;  // making the tree, installing the block runs that waited for
+                                // their blocks, and putting the times back
   double seconds = 0;           // the whole load
 };
 
