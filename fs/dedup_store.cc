@@ -1061,15 +1061,23 @@ Status DedupStore::export_block(BlockRef ref, StoredBlock* out, codec::MutableBl
 
 Result<BlockRef> DedupStore::import_block(unsigned shard_index, const StoredBlock& block,
                                           std::span<const std::byte> payload) {
+  Result<BlockRef> ref = import_once(shard_index, block, payload);
+  // With a backing file, an image larger than the budget goes on into the file. As for put(),
+  // whichever part ran out (the pool object, or the entry's chunk or the index growing) is tried
+  // again.
+  for (int tries = 0; !ref.ok() && ref.error() == ENOSPC && relieve_ && tries < 3; ++tries) {
+    if (!relieve_()) break;
+    ref = import_once(shard_index, block, payload);
+  }
+  return ref;
+}
+
+Result<BlockRef> DedupStore::import_once(unsigned shard_index, const StoredBlock& block,
+                                         std::span<const std::byte> payload) {
   ZSFS_CHECK(shard_index < kShards);
   if (block.encoding == codec::Encoding::kSameFilled) return put_word(block.word);
   ZSFS_CHECK(block.size >= 1 && block.size <= codec::kBlockSize && payload.size() == block.size);
   Result<pool::Handle> handle = pool_->allocate(block.size);
-  // With a backing file, an image larger than the budget goes on into the file.
-  for (int tries = 0; !handle.ok() && handle.error() == ENOSPC && relieve_ && tries < 3; ++tries) {
-    if (!relieve_()) break;
-    handle = pool_->allocate(block.size);
-  }
   if (!handle.ok()) return Errno{handle.error()};
   pool_->write_bytes(*handle, payload);
   Shard& shard = *shards_[shard_index];

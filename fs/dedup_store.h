@@ -207,6 +207,9 @@ class DedupStore {
   // the budget has more than promote_headroom_bytes free.
   void attach_backing(disk::BackingFile* backing, std::function<bool()> relieve, bool promote,
                       uint64_t promote_headroom_bytes);
+  // Makes room as a put() refused by the budget does, for memory others need (an image load's
+  // block maps): whether it moved anything (false without a backing file).
+  bool relieve() const { return relieve_ && relieve_(); }
   // Appends to out, and pins with one reference each, up to out.capacity() - out.size() entries
   // of shard whose payload is in the pool, not staged, stored at least filter.idle ago (only raw
   // ones with huge_only), from position *cursor on, as collect_due() does.
@@ -295,6 +298,8 @@ class DedupStore {
   Result<BlockRef> store_encoded(unsigned shard_index, uint64_t key, codec::Block data);
   // put() once, without relieving memory pressure.
   Result<BlockRef> put_once(codec::Block data);
+  Result<BlockRef> import_once(unsigned shard, const StoredBlock& block,
+                               std::span<const std::byte> payload);
   // Reads the payload of a backed snapshot from the backing file. A record that fails its check
   // is EIO when the entry still names it, and read again when the entry moved meanwhile (a
   // promotion), through a fresh snapshot of ref.

@@ -456,28 +456,39 @@ disk::Problem ImageLoader::install_run(Inode& inode, uint64_t image_inode, uint6
       return corrupt("block " + std::to_string(index) + " of inode " + std::to_string(image_inode) +
                      " twice");
     }
-    BlockRef ref = kUnwritten;
+    BlockRef loaded = kUnwritten;
     if (id != disk::kPreallocatedBlockId) {
       if (index >= data_end) {
         return corrupt("data at block " + std::to_string(index) + " of inode " +
                        std::to_string(image_inode) + ", past its size");
       }
-      ref = blocks_.ref_of(id);
-      if (ref == kHole) {
+      loaded = blocks_.ref_of(id);
+      if (loaded == kHole) {
         return corrupt("inode " + std::to_string(image_inode) + " names block " +
                        std::to_string(id) + ", which the image does not hold");
       }
-      if (!fs_.store_.try_ref(ref)) {
+    }
+    // The file's own reference (install_block() takes it, and drops it when it fails).
+    auto install = [&]() -> Status {
+      BlockRef ref = loaded;
+      if (ref != kUnwritten && !fs_.store_.try_ref(ref)) {
         // Shared more often than an entry counts: the block is stored once more.
-        if (Status read = fs_.store_.read(ref, scratch_); !read.ok()) {
-          return refused("block " + std::to_string(id), read.error());
-        }
+        ZSFS_TRY_STATUS(fs_.store_.read(ref, scratch_));
         Result<BlockRef> copy = fs_.store_.put(scratch_);
-        if (!copy.ok()) return refused("block " + std::to_string(id), copy.error());
+        if (!copy.ok()) return Errno{copy.error()};
         ref = *copy;
       }
+      return fs_.install_block(inode, index, ref);
+    };
+    Status installed = install();
+    // With a backing file the blocks may have taken the whole budget: the block map's memory
+    // comes from moving some out, as for a writer.
+    for (int tries = 0;
+         !installed.ok() && installed.error() == ENOSPC && tries < 3 && fs_.store_.relieve();
+         ++tries) {
+      installed = install();
     }
-    if (Status installed = fs_.install_block(inode, index, ref); !installed.ok()) {
+    if (!installed.ok()) {
       return refused("block " + std::to_string(index) + " of inode " + std::to_string(image_inode),
                      installed.error());
     }

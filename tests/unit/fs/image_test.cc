@@ -18,8 +18,10 @@
 
 #include <gtest/gtest.h>
 
+#include "disk/image_reader.h"
 #include "disk/image_writer.h"
 #include "fs/posix_acl.h"
+#include "tests/unit/disk/disk_test_util.h"
 #include "tests/unit/fs/dict_test_util.h"
 #include "tests/unit/fs/fs_test_util.h"
 #include "tests/unit/scratch_dir.h"
@@ -369,6 +371,70 @@ TEST(FsImage, AnImageLargerThanTheBudgetDoesNotFit) {
   EXPECT_EQ(p.error, ENOSPC);
   EXPECT_NE(p.message.find("does not fit"), std::string::npos) << p.message;
   EXPECT_NE(p.message.find(path), std::string::npos) << p.message;
+}
+
+// A blocks section of many frames: every byte comes back, and a damaged frame at either end of
+// it is refused, the message naming that frame.
+TEST(FsImage, ALargeImageComesBackWholeAndADamagedFrameIsNamed) {
+  ScratchDir dir;
+  const std::string path = dir.file("fs.img");
+  std::unique_ptr<Filesystem> fs = make_fs(small_config(256 << 20));
+  // 48 MiB of incompressible data, stored raw: a blocks section of about 48 MiB.
+  std::map<std::pair<std::string, std::string>, std::string> files;
+  for (int d = 0; d < 3; ++d) {
+    const std::string dir_name = "d" + std::to_string(d);
+    const Ino dir_ino = make(*fs, kRootIno, dir_name, S_IFDIR | 0755);
+    for (int f = 0; f < 4; ++f) {
+      const std::string name = "f" + std::to_string(f);
+      std::string data = random_bytes(static_cast<uint64_t>(d * 10 + f), 4 << 20);
+      write_str(*fs, make(*fs, dir_ino, name, S_IFREG | 0644), 0, data);
+      files[{dir_name, name}] = std::move(data);
+    }
+  }
+  fs->settle();
+  ASSERT_FALSE(fs->save_image(path));
+  const std::string before = describe(*fs);  // after the save: describing reads (atimes)
+  {
+    std::unique_ptr<Filesystem> loaded = make_fs(small_config(256 << 20));
+    ImageLoadStats stats;
+    disk::Problem p = loaded->load_image(path, &stats);
+    ASSERT_FALSE(p) << p.message;
+    EXPECT_EQ(stats.blocks, uint64_t{48} << 8);
+    EXPECT_EQ(describe(*loaded), before);
+    for (const auto& [name, data] : files) {
+      Result<Attr> d = loaded->lookup(kRootIno, name.first);
+      ASSERT_TRUE(d.ok());
+      Result<Attr> f = loaded->lookup(d->ino, name.second);
+      ASSERT_TRUE(f.ok());
+      EXPECT_EQ(read_str(*loaded, f->ino, 0, data.size()), data)
+          << name.first << "/" << name.second;
+    }
+    EXPECT_FS_CONSISTENT(*loaded);
+  }
+  std::unique_ptr<disk::ImageReader> reader;
+  ASSERT_FALSE(disk::ImageReader::open(path, &reader));
+  const disk::SectionExtent blocks = reader->summary().extent(disk::Section::kBlocks);
+  reader.reset();
+  ASSERT_GT(blocks.bytes, uint64_t{32} << 20);
+  const std::vector<std::byte> good = disk::testing::read_whole(path);
+  for (const uint64_t at : {blocks.offset + 1000, blocks.offset + blocks.bytes - 1000}) {
+    std::vector<std::byte> bad = good;
+    bad[at] ^= std::byte{0x40};
+    disk::testing::write_whole(path, bad);
+    std::unique_ptr<Filesystem> loaded = make_fs(small_config(256 << 20));
+    const disk::Problem p = loaded->load_image(path);
+    EXPECT_EQ(p.error, EIO) << p.message;
+    EXPECT_NE(p.message.find("fails its checksum"), std::string::npos) << p.message;
+    // The first frame, or one well past the middle (frames hold about 1 MiB).
+    const std::string frame =
+        at < blocks.offset + (1 << 20) ? "frame 1 of the blocks section" : "of the blocks section";
+    EXPECT_NE(p.message.find(frame), std::string::npos) << p.message;
+    if (at > blocks.offset + (1 << 20)) {
+      const size_t n = p.message.find("frame ");
+      ASSERT_NE(n, std::string::npos);
+      EXPECT_GT(std::stoul(p.message.substr(n + 6)), 40u) << p.message;
+    }
+  }
 }
 
 // --- Images whose contents are wrong, made with the disk layer's writer -------------------------

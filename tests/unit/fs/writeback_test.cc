@@ -261,6 +261,7 @@ TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
     ASSERT_FALSE(p) << p.message;
     for (int f = 0; f < 4; ++f) {
       Result<Attr> at = big->lookup(kRootIno, "f" + std::to_string(f));
+      ASSERT_TRUE(at.ok());
       EXPECT_EQ(read_str(*big, at->ino, 0, kFileBytes), file_data(10 + f, kFileBytes));
     }
   }
@@ -269,6 +270,7 @@ TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
   EXPECT_GT(backing_stats(*small)["bd_count"].get<uint64_t>(), 1000u);
   for (int f = 0; f < 4; ++f) {
     Result<Attr> at = small->lookup(kRootIno, "f" + std::to_string(f));
+    ASSERT_TRUE(at.ok());
     EXPECT_EQ(read_str(*small, at->ino, 0, kFileBytes), file_data(10 + f, kFileBytes));
   }
   EXPECT_FS_CONSISTENT(*small);
