@@ -17,24 +17,25 @@
 //
 // Two threads load: after the dictionaries, a second thread reads the blocks section (through
 // its own reader of the same file) into the dedup store while the calling thread makes the tree
-// from the metadata section. The two meet in LoadedBlocks: a block run waits until the blocks
-// thread has passed the ids it names (the blocks section is in id order, so an id not there by
-// then is not in the image). Either thread's failure stops the other; the blocks thread's is
-// reported first, since the tree's then follows from it.
+// from the metadata section. The blocks thread publishes each image id with the BlockRef it now
+// has (LoadedBlocks); the section is in id order, so an id the thread has passed is either loaded
+// or not in the image. A block run whose ids are all passed is installed at once; the others wait
+// in a list until the blocks thread is joined (the tree never waits for it: the save walks the
+// namespace in an order of its own, often the newest blocks first). A failure of the tree stops
+// the blocks thread; the blocks thread's failure is reported first, since the tree's then follows
+// from it.
 //
 // Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
-// BlockRef, in id order), about 50 per inode (image id to inode number, and its times) and a
-// second reader's buffer (about 6 MiB).
+// BlockRef, in id order), about 50 per inode (image id to inode number, and its times), 4 per
+// block of the runs that wait, and a second reader's buffer (about 6 MiB).
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <system_error>
 #include <thread>
