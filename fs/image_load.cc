@@ -258,6 +258,9 @@ class ImageLoader final : public disk::ImageVisitor {
   // Installs blocks first_index.. of inode (image id image_inode), whose ids are all passed().
   disk::Problem install_run(Inode& inode, uint64_t image_inode, uint64_t first_index,
                             std::span<const uint32_t> ids);
+  // Puts loaded (a block the loader holds, or kUnwritten) at index of inode, with a reference of
+  // the file's own (install_block() takes it, and drops it when it fails).
+  Status install_block(Inode& inode, uint64_t index, BlockRef loaded) ZSFS_REQUIRES(inode.mu);
   disk::Problem create_pending(Ino parent, std::string_view name);
   // Sets mode, owner and size as the record has them.
   disk::Problem restore_attributes(Ino ino, const disk::InodeRecord& r);
@@ -469,25 +472,13 @@ disk::Problem ImageLoader::install_run(Inode& inode, uint64_t image_inode, uint6
                        std::to_string(id) + ", which the image does not hold");
       }
     }
-    // The file's own reference (install_block() takes it, and drops it when it fails).
-    auto install = [&]() -> Status {
-      BlockRef ref = loaded;
-      if (ref != kUnwritten && !fs_.store_.try_ref(ref)) {
-        // Shared more often than an entry counts: the block is stored once more.
-        ZSFS_TRY_STATUS(fs_.store_.read(ref, scratch_));
-        Result<BlockRef> copy = fs_.store_.put(scratch_);
-        if (!copy.ok()) return Errno{copy.error()};
-        ref = *copy;
-      }
-      return fs_.install_block(inode, index, ref);
-    };
-    Status installed = install();
+    Status installed = install_block(inode, index, loaded);
     // With a backing file the blocks may have taken the whole budget: the block map's memory
     // comes from moving some out, as for a writer.
     for (int tries = 0;
          !installed.ok() && installed.error() == ENOSPC && tries < 3 && fs_.store_.relieve();
          ++tries) {
-      installed = install();
+      installed = install_block(inode, index, loaded);
     }
     if (!installed.ok()) {
       return refused("block " + std::to_string(index) + " of inode " + std::to_string(image_inode),
@@ -495,6 +486,18 @@ disk::Problem ImageLoader::install_run(Inode& inode, uint64_t image_inode, uint6
     }
   }
   return {};
+}
+
+Status ImageLoader::install_block(Inode& inode, uint64_t index, BlockRef loaded) {
+  BlockRef ref = loaded;
+  if (ref != kUnwritten && !fs_.store_.try_ref(ref)) {
+    // Shared more often than an entry counts: the block is stored once more.
+    ZSFS_TRY_STATUS(fs_.store_.read(ref, scratch_));
+    Result<BlockRef> copy = fs_.store_.put(scratch_);
+    if (!copy.ok()) return Errno{copy.error()};
+    ref = *copy;
+  }
+  return fs_.install_block(inode, index, ref);
 }
 
 disk::Problem ImageLoader::finish() {
