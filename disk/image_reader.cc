@@ -91,10 +91,8 @@ Problem ImageReader::open(const std::string& path, std::unique_ptr<ImageReader>*
   if (Problem p = decode_trailer(trailer, trailer_offset, path, &reader->summary_)) return p;
   reader->bytes_read_ = kHeaderBytes + kTrailerBytes;
   // No larger than the file: small images cost little to open.
-  reader->buffer_capacity_ =
-      static_cast<size_t>(std::min<uint64_t>(size, kReadBytes + kMaxFrameBytes));
-  reader->buffer_ = std::make_unique_for_overwrite<std::byte[]>(reader->buffer_capacity_);
-  reader->run_blocks_.resize(kMaxRunBlocks);
+  reader->allocate_buffers(
+      static_cast<size_t>(std::min<uint64_t>(size, kReadBytes + kMaxFrameBytes)));
   *out = std::move(reader);
   return {};
 }
@@ -104,11 +102,15 @@ Problem ImageReader::open_another(std::unique_ptr<ImageReader>* out) const {
   if (!fd.valid()) return system_problem(errno, "cannot open the image " + path_ + " again");
   std::unique_ptr<ImageReader> reader(new ImageReader(path_, std::move(fd)));
   reader->summary_ = summary_;
-  reader->buffer_capacity_ = buffer_capacity_;
-  reader->buffer_ = std::make_unique_for_overwrite<std::byte[]>(buffer_capacity_);
-  reader->run_blocks_.resize(kMaxRunBlocks);
+  reader->allocate_buffers(buffer_capacity_);
   *out = std::move(reader);
   return {};
+}
+
+void ImageReader::allocate_buffers(size_t capacity) {
+  buffer_capacity_ = capacity;
+  buffer_ = std::make_unique_for_overwrite<std::byte[]>(capacity);
+  run_blocks_.resize(kMaxRunBlocks);
 }
 
 Problem ImageReader::fetch(uint64_t offset, size_t n, uint64_t limit,

@@ -59,6 +59,8 @@ class ImageReader {
 
  private:
   ImageReader(std::string path, FileDescriptor fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  // The read buffer (capacity bytes) and the block-run scratch.
+  void allocate_buffers(size_t capacity);
   // bytes [offset, offset + n) of the file, read ahead in large reads up to limit.
   Problem fetch(uint64_t offset, size_t n, uint64_t limit, std::span<const std::byte>* out);
   Problem records(Section section, std::span<const std::byte> payload, const std::string& where,

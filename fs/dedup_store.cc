@@ -330,13 +330,8 @@ bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const
 }
 
 Result<BlockRef> DedupStore::put(codec::Block data) {
-  Result<BlockRef> ref = put_once(data);
   // With a backing file, a full budget moves cold blocks out and the block is tried again.
-  for (int tries = 0; !ref.ok() && ref.error() == ENOSPC && relieve_ && tries < 3; ++tries) {
-    if (!relieve_()) break;
-    ref = put_once(data);
-  }
-  return ref;
+  return with_relief([&] { return put_once(data); });
 }
 
 Result<BlockRef> DedupStore::put_once(codec::Block data) {
@@ -1061,15 +1056,10 @@ Status DedupStore::export_block(BlockRef ref, StoredBlock* out, codec::MutableBl
 
 Result<BlockRef> DedupStore::import_block(unsigned shard_index, const StoredBlock& block,
                                           std::span<const std::byte> payload) {
-  Result<BlockRef> ref = import_once(shard_index, block, payload);
   // With a backing file, an image larger than the budget goes on into the file. As for put(),
   // whichever part ran out (the pool object, or the entry's chunk or the index growing) is tried
   // again.
-  for (int tries = 0; !ref.ok() && ref.error() == ENOSPC && relieve_ && tries < 3; ++tries) {
-    if (!relieve_()) break;
-    ref = import_once(shard_index, block, payload);
-  }
-  return ref;
+  return with_relief([&] { return import_once(shard_index, block, payload); });
 }
 
 Result<BlockRef> DedupStore::import_once(unsigned shard_index, const StoredBlock& block,

@@ -210,6 +210,8 @@ class DedupStore {
   // Makes room as a put() refused by the budget does, for memory others need (an image load's
   // block maps): whether it moved anything (false without a backing file).
   bool relieve() const { return relieve_ && relieve_(); }
+  // How many times a refused allocation is tried again after relieve() made room.
+  static constexpr int kReliefTries = 3;
   // Appends to out, and pins with one reference each, up to out.capacity() - out.size() entries
   // of shard whose payload is in the pool, not staged, stored at least filter.idle ago (only raw
   // ones with huge_only), from position *cursor on, as collect_due() does.
@@ -297,6 +299,18 @@ class DedupStore {
   // Compresses data and stores it (or shares a twin stored meanwhile).
   Result<BlockRef> store_encoded(unsigned shard_index, uint64_t key, codec::Block data);
   // put() once, without relieving memory pressure.
+  // Runs attempt() (giving a Result), and again while it fails with ENOSPC and relieve() makes
+  // room, up to kReliefTries times: how a put() or an import reaches the backing file when the
+  // budget is full.
+  template <class Attempt>
+  auto with_relief(Attempt&& attempt) const {
+    auto result = attempt();
+    for (int tries = 0;
+         !result.ok() && result.error() == ENOSPC && tries < kReliefTries && relieve(); ++tries) {
+      result = attempt();
+    }
+    return result;
+  }
   Result<BlockRef> put_once(codec::Block data);
   Result<BlockRef> import_once(unsigned shard, const StoredBlock& block,
                                std::span<const std::byte> payload);

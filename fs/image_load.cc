@@ -474,9 +474,10 @@ disk::Problem ImageLoader::install_run(Inode& inode, uint64_t image_inode, uint6
     }
     Status installed = install_block(inode, index, loaded);
     // With a backing file the blocks may have taken the whole budget: the block map's memory
-    // comes from moving some out, as for a writer.
-    for (int tries = 0;
-         !installed.ok() && installed.error() == ENOSPC && tries < 3 && fs_.store_.relieve();
+    // comes from moving some out, as for a writer. (A loop, not DedupStore::with_relief: the
+    // lock analysis cannot see the inode's lock held inside a lambda.)
+    for (int tries = 0; !installed.ok() && installed.error() == ENOSPC &&
+                        tries < DedupStore::kReliefTries && fs_.store_.relieve();
          ++tries) {
       installed = install_block(inode, index, loaded);
     }
