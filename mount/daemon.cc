@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "mount/log.h"
 #include "mount/mount_point.h"
 #include "mount/ops.h"
+#include "mount/readahead.h"
 #include "mount/request.h"
 #include "mount/request_loop.h"
 
@@ -217,6 +220,25 @@ int close_image(fs::Filesystem& filesystem) {
   return kExitOk;
 }
 
+// Asks for the read-ahead window (readahead=, mount/readahead.h) once the INIT reply is written.
+// The default is asked for quietly: where the daemon may not set it (not root), the kernel's
+// stays; an explicit readahead= that cannot be set is a warning.
+void set_readahead_after_init(MountContext& ctx, const std::string& mount_point,
+                              std::optional<uint64_t> requested) {
+  ctx.layer().set_after_init([mount_point, requested]() noexcept {
+    try {
+      const Check set =
+          set_mount_readahead(mount_point, requested.value_or(kDefaultReadaheadBytes));
+      if (!set.ok() && requested) {
+        log_warning("readahead=" + std::to_string(*requested >> 10) +
+                    "k not applied, the kernel's window stays: " + set.message());
+      }
+    } catch (const std::exception&) {
+      log_warning("readahead not applied: out of memory");
+    }
+  });
+}
+
 int mount_and_serve(const Options& options, const std::string& mount_point, Readiness& readiness,
                     bool background) {
   auto created = fs::Filesystem::create(options.config);
@@ -243,6 +265,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
     }
     Session session(raw);
     ctx.set_session(raw);
+    set_readahead_after_init(ctx, mount_point, options.readahead_bytes);
     if (!session.install_signal_handlers()) {
       log_error("cannot install signal handlers");
       return kExitFailure;

@@ -86,7 +86,8 @@ std::vector<MountEntry> read_mountinfo(const std::string& path) {
     if (word != "-" || !(fields >> type)) continue;
     fields >> source;
     mounts.push_back(MountEntry{unescape_mountinfo_field(mount_point),
-                                unescape_mountinfo_field(type), unescape_mountinfo_field(source)});
+                                unescape_mountinfo_field(type), unescape_mountinfo_field(source),
+                                dev});
   }
   return mounts;
 }

@@ -16,6 +16,7 @@ struct MountEntry {
   std::string mount_point;
   std::string fs_type;  // "fuse.zsfs", "tmpfs", ...
   std::string source;
+  std::string device;  // the superblock's "major:minor" (the third field)
 };
 
 // The mounts listed in a mountinfo file; empty if it cannot be read.

@@ -14,6 +14,7 @@
 #include "codec/dictionary.h"
 #include "fs/dedup_store.h"
 #include "mount/generic_options.h"
+#include "mount/readahead.h"
 #include "mount/units.h"
 #include "pool/pool.h"
 
@@ -252,6 +253,17 @@ Check apply_chain(std::string_view value, const SystemInfo&, Options& options) {
   return done();
 }
 
+Check apply_readahead(std::string_view value, const SystemInfo& system, Options& options) {
+  auto size = parse_size("readahead", value, system.ram_bytes);
+  if (!size.ok()) return Unexpected{size.message()};
+  if (*size > kMaxReadaheadBytes || *size % 1024 != 0) {
+    return Unexpected{option_text("readahead", value) + ": expected whole KiB from 0 to " +
+                      format_bytes(kMaxReadaheadBytes) + " (readahead=1m)"};
+  }
+  options.readahead_bytes = *size;
+  return done();
+}
+
 Check apply_threads(std::string_view value, const SystemInfo&, Options& options) {
   auto threads = parse_int_in_range("threads", value, 1, kMaxThreads);
   if (!threads.ok()) return Unexpected{threads.message() + " threads"};
@@ -343,6 +355,7 @@ constexpr std::array kOptions = {
     OptionSpec{"chain", "chain=8", apply_chain},
     OptionSpec{"writeback", "writeback=off", apply_writeback},
     OptionSpec{"threads", "threads=1", apply_threads},
+    OptionSpec{"readahead", "readahead=1m", apply_readahead},
     OptionSpec{"encode_threads", "encode_threads=2", apply_encode_threads},
     OptionSpec{"nonempty", "", flag_nonempty},
     OptionSpec{"debug", "", flag_debug},

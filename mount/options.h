@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,9 @@ struct Options {
   bool debug = false;       // -d or -o debug: libfuse's request log on stderr
   bool writeback = kDefaultWriteback;
   unsigned threads = kDefaultThreads;  // FUSE request threads
+  // readahead=: the mount's read-ahead window in bytes (mount/readahead.h); unset, zsfs asks for
+  // kDefaultReadaheadBytes where it may and keeps the kernel's quietly where it may not.
+  std::optional<uint64_t> readahead_bytes;
   bool allow_other = false;
   bool nonempty = false;  // mount over a directory that has entries
   fs::Config config;

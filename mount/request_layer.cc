@@ -112,13 +112,19 @@ void RequestLayer::on_kill_flag(std::span<const char> request) {
   }
 }
 
-size_t RequestLayer::on_reply(const iovec* iov, int count, std::span<char, kInitReplyMax> patched) {
+bool RequestLayer::is_init_reply(const iovec* iov, int count) const {
   const uint64_t init_unique = init_unique_.load(std::memory_order_acquire);
-  if (init_unique == 0 || count < 1 || iov[0].iov_len < kOutHeader) return 0;
+  if (init_unique == 0 || count < 1 || iov[0].iov_len < kOutHeader) return false;
   const auto header = load<fuse_out_header>(
       std::span<const char>(static_cast<const char*>(iov[0].iov_base), kOutHeader), 0);
-  if (header.unique != init_unique) return 0;
+  return header.unique == init_unique;
+}
+
+size_t RequestLayer::on_reply(const iovec* iov, int count, std::span<char, kInitReplyMax> patched) {
+  if (!is_init_reply(iov, count)) return 0;
   init_unique_.store(0, std::memory_order_release);
+  const auto header = load<fuse_out_header>(
+      std::span<const char>(static_cast<const char*>(iov[0].iov_base), kOutHeader), 0);
 
   size_t total = 0;
   for (int i = 0; i < count; ++i)
@@ -153,10 +159,13 @@ ssize_t RequestLayer::read(int fd, void* buf, size_t size) {
 }
 
 ssize_t RequestLayer::writev(int fd, const iovec* iov, int count) {
+  // The INIT reply is the first reply: no other is written while it is on its way.
+  const bool init_reply = is_init_reply(iov, count);
   std::array<char, kInitReplyMax> patched;
   const size_t size = on_reply(iov, count, patched);
-  if (size != 0) return ::write(fd, patched.data(), size);
-  return ::writev(fd, iov, count);
+  const ssize_t written = size != 0 ? ::write(fd, patched.data(), size) : ::writev(fd, iov, count);
+  if (init_reply && written >= 0 && after_init_) after_init_();
+  return written;
 }
 
 }  // namespace zsfs::mount

@@ -14,7 +14,7 @@
 //   before the write (file_remove_privs()); libfuse passes neither flag on.
 // Each reply written: the reply to that INIT gets the flags zsfs wants and libfuse has no name for
 // (FUSE_HANDLE_KILLPRIV_V2), where the kernel offered them. It is written from a copy; libfuse's
-// buffer stays as it was.
+// buffer stays as it was. Once it is written, the after-INIT hook runs.
 // Everything else passes unchanged, and so does a request too short for what its opcode says:
 // libfuse answers malformed requests itself.
 //
@@ -53,6 +53,12 @@ class RequestLayer {
   // The reply to write instead of iov: its size in patched, or 0 to write iov as it is.
   size_t on_reply(const iovec* iov, int count, std::span<char, kInitReplyMax> patched);
 
+  // Runs once, on the thread that wrote the INIT reply, right after the write succeeded: the
+  // kernel has applied the reply by then, so a setting it would override (the read-ahead window,
+  // mount/readahead.h) can be made. Set before any request is read; must not throw.
+  using InitHook = std::function<void()>;
+  void set_after_init(InitHook hook) { after_init_ = std::move(hook); }
+
   // read(2) and writev(2) on the device through on_request and on_reply, as fuse_custom_io's
   // read and writev (-1 and errno on failure).
   ssize_t read(int fd, void* buf, size_t size);
@@ -65,10 +71,13 @@ class RequestLayer {
 
  private:
   void on_init(std::span<const char> request);
+  // Whether iov is the reply to the INIT request (before on_reply() has seen it).
+  bool is_init_reply(const iovec* iov, int count) const;
   void on_kill_flag(std::span<const char> request);
 
   const uint64_t wanted_init_flags_;
   const KillHook kill_;
+  InitHook after_init_;
   // The INIT request's unique id; 0 (never a request's) until it came and after its reply.
   std::atomic<uint64_t> init_unique_{0};
   std::atomic<uint64_t> kernel_flags_{0};

@@ -62,6 +62,8 @@ std::string usage_text(const SystemInfo& system) {
           (kDefaultWriteback ? "on" : "off") + ")\n";
   text += "  threads=N          threads serving requests, 1 to 64 (default " +
           std::to_string(kDefaultThreads) + ")\n";
+  text += "  readahead=SIZE     read-ahead window, 0 to 64m (default 1m where root may set\n";
+  text += "                     it; the kernel's 128k otherwise)\n";
   text += "  encode_threads=N   threads compressing in the background, 0 to 64 (default " +
           std::to_string(defaults.config.encode_threads) + ")\n";
   text += "  acl, noacl         POSIX ACLs (default acl, as tmpfs)\n";

@@ -183,6 +183,66 @@ TEST(MountOptions, NosymfollowCannotBeHadWithoutRoot) {
   EXPECT_EQ(zsfs.wait_exit(std::chrono::seconds(60)), 0) << zsfs.log();
 }
 
+// The read-ahead window of the mount's backing device (mount/readahead.h), in KiB. path as
+// mountinfo shows it (not resolved: root may not look into a mount of another user's).
+std::string readahead_kb(const std::string& wanted) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::string device;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point == wanted) device = dev;
+  }
+  std::ifstream window("/sys/class/bdi/" + device + "/read_ahead_kb");
+  std::string kb;
+  window >> kb;
+  return kb;
+}
+
+TEST(MountOptions, ReadaheadSetsTheMountsWindowWhereItMay) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root may set a read-ahead window";
+  for (const auto& [options, kb] : {std::pair<std::string, std::string>{"size=16M", "1024"},
+                                    {"size=16M,readahead=256k", "256"},
+                                    {"size=16M,readahead=0", "0"}}) {
+    SCOPED_TRACE(options);
+    ZsfsMount zsfs;
+    ZSFS_START_OR_SKIP(zsfs, options);
+    // Set once the INIT reply is written, before the first request after it is served.
+    write_file(zsfs.path() + "/f", "x");
+    EXPECT_EQ(readahead_kb(zsfs.path()), kb);
+    EXPECT_EQ(read_file(zsfs.path() + "/f"), "x");
+    EXPECT_EQ(zsfs.stop(), 0) << zsfs.log();
+  }
+}
+
+TEST(MountOptions, ReadaheadThatCannotBeSetLeavesTheKernelsWindowAndSaysSoWhenAskedFor) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run the daemon as user nobody";
+  if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";
+  if (access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "fusermount3 is not installed";
+  DevFuseOpenToUsers open_device;
+  const ZsfsCopyForUsers binary;
+  RunOptions as_nobody;
+  as_nobody.as_user(kNobody, kNogroup);
+  for (const auto& [options, warns] :
+       {std::pair<std::string, bool>{"size=16M", false}, {"size=16M,readahead=2m", true}}) {
+    SCOPED_TRACE(options);
+    ZsfsMount zsfs;
+    ZSFS_START_OR_SKIP(zsfs, ZsfsMount::Config::with_options(options)
+                                 .as_user(kNobody, kNogroup)
+                                 .with_binary(binary.path()));
+    const RunResult listed = run({"ls", zsfs.path()}, as_nobody);
+    EXPECT_EQ(listed.status, 0) << listed.output;
+    EXPECT_EQ(readahead_kb(zsfs.path()), "128");  // the kernel's default
+    RunResult unmount = run({"fusermount3", "-u", zsfs.path()}, as_nobody);
+    EXPECT_EQ(unmount.status, 0) << unmount.output;
+    EXPECT_EQ(zsfs.wait_exit(std::chrono::seconds(60)), 0) << zsfs.log();
+    EXPECT_EQ(zsfs.log().find("readahead=2048k not applied") != std::string::npos, warns)
+        << zsfs.log();
+  }
+}
+
 TEST(MountOptions, ThroughMountFstabAndMountFuse3) {
   if (geteuid() != 0) GTEST_SKIP() << "mount(8) needs root";
   if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";

@@ -92,6 +92,7 @@ TEST_F(MountPointTest, MountinfoEscapes) {
   EXPECT_EQ(mounts[0].mount_point, spaced);
   EXPECT_EQ(mounts[0].fs_type, "tmpfs");
   EXPECT_EQ(mounts[0].source, "tmp\tfs");
+  EXPECT_EQ(mounts[0].device, "0:50");
   EXPECT_NE(message(spaced).find("is already mounted"), std::string::npos);
 }
 

@@ -64,7 +64,8 @@ TEST(Options, DefaultsAreTmpfsLike) {
   EXPECT_EQ(options.config.chain_pages, 8u);
   EXPECT_EQ(options.config.atime, fs::AtimePolicy::kRelatime);
   EXPECT_EQ(options.threads, 1u);
-  EXPECT_EQ(options.config.encode_threads, 1u);  // one per CPU but one
+  EXPECT_EQ(options.config.encode_threads, 1u);       // one per CPU but one
+  EXPECT_FALSE(options.readahead_bytes.has_value());  // kDefaultReadaheadBytes, where allowed
   EXPECT_TRUE(options.fuse_options.empty());
 }
 
@@ -114,7 +115,7 @@ TEST(Options, EveryZsfsOption) {
       {"/mnt", "-o",
        "size=50%,nr_inodes=2k,mode=0755,uid=42,gid=43,compress=none,level=-7,dedup=off,chain=16,"
        "writeback=on,strictatime,allow_other,nonempty,fsname=mine,subtype=zsfs2,threads=4,"
-       "encode_threads=0"});
+       "encode_threads=0,readahead=256k"});
   EXPECT_EQ(options.config.size_bytes, 4ull << 30);
   EXPECT_EQ(options.config.nr_inodes, 2048u);
   EXPECT_EQ(options.config.root_mode, 0755u);
@@ -133,6 +134,7 @@ TEST(Options, EveryZsfsOption) {
   EXPECT_EQ(options.subtype, "zsfs2");
   EXPECT_EQ(options.threads, 4u);
   EXPECT_EQ(options.config.encode_threads, 0u);
+  EXPECT_EQ(options.readahead_bytes, std::optional<uint64_t>(256 << 10));
 }
 
 TEST(Options, AtimePolicyCombinesAsForTmpfs) {
@@ -200,6 +202,11 @@ TEST(Options, BadValuesNameTheValueAndWhatIsAccepted) {
   EXPECT_NE(error_for("threads=x").find("threads=x: not an integer"), std::string::npos);
   EXPECT_EQ(error_for("encode_threads=65"),
             "encode_threads=65: out of range; expected 0 to 64 threads");
+  EXPECT_EQ(error_for("readahead=3000"),
+            "readahead=3000: expected whole KiB from 0 to 64.0 MiB (readahead=1m)");
+  EXPECT_EQ(error_for("readahead=65m"),
+            "readahead=65m: expected whole KiB from 0 to 64.0 MiB (readahead=1m)");
+  EXPECT_EQ(parsed({"/mnt", "-o", "readahead=0"}).readahead_bytes, std::optional<uint64_t>(0));
   EXPECT_EQ(error_for("fsname="), "fsname=: expected a name to show as the mount's source");
   EXPECT_NE(error_for("subtype=a/b").find("subtype=a/b: expected letters"), std::string::npos);
 }

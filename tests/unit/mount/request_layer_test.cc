@@ -276,5 +276,45 @@ TEST_F(RequestLayerTest, ReadAndWritevOnTheDevice) {
   close(fds[1]);
 }
 
+TEST_F(RequestLayerTest, TheAfterInitHookRunsOnceTheInitReplyIsWritten) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  int runs = 0;
+  ssize_t pending_when_run = -1;  // bytes waiting on the device when the hook ran
+  layer_.set_after_init([&] {
+    ++runs;
+    std::vector<char> reply(4096);
+    pending_when_run = ::recv(fds[1], reply.data(), reply.size(), MSG_PEEK | MSG_DONTWAIT);
+  });
+  fuse_out_header header{sizeof(fuse_out_header) + sizeof(fuse_init_out), 0, 31};
+  fuse_init_out out{};
+  iovec iov[2] = {{&header, sizeof header}, {&out, sizeof out}};
+  // A reply before INIT came, and one to another request after it, do not run it.
+  ASSERT_EQ(layer_.writev(fds[0], iov, 2), static_cast<ssize_t>(RequestLayer::kInitReplyMax));
+  init(32, 0);  // nothing to add to this reply: it goes out as libfuse wrote it
+  ASSERT_EQ(layer_.writev(fds[0], iov, 2), static_cast<ssize_t>(RequestLayer::kInitReplyMax));
+  EXPECT_EQ(runs, 0);
+  header.unique = 32;
+  ASSERT_EQ(layer_.writev(fds[0], iov, 2), static_cast<ssize_t>(RequestLayer::kInitReplyMax));
+  EXPECT_EQ(runs, 1);
+  // After the write: the reply was already on the device.
+  EXPECT_EQ(pending_when_run, static_cast<ssize_t>(RequestLayer::kInitReplyMax));
+  ASSERT_EQ(layer_.writev(fds[0], iov, 2), static_cast<ssize_t>(RequestLayer::kInitReplyMax));
+  EXPECT_EQ(runs, 1);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_F(RequestLayerTest, AFailedInitReplyDoesNotRunTheAfterInitHook) {
+  int runs = 0;
+  layer_.set_after_init([&] { ++runs; });
+  init(41, 0);
+  fuse_out_header header{sizeof(fuse_out_header) + sizeof(fuse_init_out), 0, 41};
+  fuse_init_out out{};
+  iovec iov[2] = {{&header, sizeof header}, {&out, sizeof out}};
+  EXPECT_EQ(layer_.writev(-1, iov, 2), -1);  // the device is gone
+  EXPECT_EQ(runs, 0);
+}
+
 }  // namespace
 }  // namespace zsfs::mount
