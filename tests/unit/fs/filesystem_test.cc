@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "pool/pool.h"
 #include "tests/unit/fs/fs_test_util.h"
 
 namespace zsfs::fs {
@@ -856,6 +857,32 @@ TEST(FilesystemSettings, NoCompressionAndNoDedup) {
   EXPECT_EQ(read_str(*fs, b->ino, 0, data.size()), data);
   fs->release(a->ino);
   fs->release(b->ino);
+  EXPECT_FS_CONSISTENT(*fs);
+}
+
+TEST(FilesystemSettings, ARecompressionPassThatShrankBlocksCompactsThePool) {
+  // Too little waste for the background compactor (at least 4 MiB): the pass itself compacts.
+  Config c = small_config();
+  c.auto_compact = true;
+  c.dict = false;
+  c.recompress_after_seconds = -1;  // requests only
+  auto fs = make_fs(c);
+  Result<Attr> a = fs->create(kRootIno, "a", 0644, 0, user());
+  ASSERT_TRUE(a.ok());
+  std::string data;
+  for (uint64_t i = 0; i < 2048; ++i)
+    data += text_block(i);
+  write_str(*fs, a->ino, 0, data);
+  ASSERT_TRUE(fs->recompress(0, false).ok());
+  while (!fs->recompress_idle())
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const Stats s = fs->stats();
+  EXPECT_GT(s.pool.pages_compacted, 0u);
+  // What is left is at most the last, partly filled zspage of each class.
+  const uint64_t pool_bytes = s.pool.pages_held * pool::kPageSize;
+  EXPECT_LT(pool_bytes - s.compr_data_size, uint64_t{1} << 20);
+  EXPECT_EQ(read_str(*fs, a->ino, 0, data.size()), data);
+  fs->release(a->ino);
   EXPECT_FS_CONSISTENT(*fs);
 }
 
