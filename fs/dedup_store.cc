@@ -10,41 +10,10 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "fs/dedup_store_layout.h"
 
 namespace zsfs::fs {
 namespace {
-
-// 512 entries of 20 bytes: a 10 KiB chunk, small enough that a nearly empty filesystem costs
-// little and a chunk empties (and is given back) soon after its files are deleted.
-constexpr uint32_t kChunkEntries = 512;
-// Local indices must leave room for the shard bits in a 32-bit BlockRef, and the largest ref
-// must stay below kUnwritten.
-constexpr uint32_t kMaxLocalEntries = (1u << (32 - 4)) - 2;
-// An entry's reference count has 24 bits (the other 8 hold half of its clock); it is kept below
-// this, so that pinning a candidate can never overflow it. A block shared more often than this
-// (16.7 million times: 64 GiB of one block's copies) is stored again, as a second entry.
-constexpr uint32_t kRefBits = 24;
-constexpr uint32_t kMaxRefs = (1u << kRefBits) - 64;
-constexpr uint32_t kNoSlot = UINT32_MAX;
-// How many candidates (entries with the block's 32-bit index tag) one put() compares at most.
-// More than one is already a rare tag collision in a shard; four is plenty and bounds the work.
-constexpr size_t kMaxCandidates = 4;
-
-// Entry flags (3 bits).
-// In the shard's index: a dedup candidate, or a same-filled word.
-constexpr uint8_t kIndexed = 1;
-// Kept raw for now and queued for compression in the background; the queue holds a reference.
-constexpr uint8_t kStaged = 2;
-// The recompressor has been through it (recompressed, or found not worth it): never again.
-constexpr uint8_t kSettled = 4;
-
-// An entry's value with this bit set is its payload's location in the backing file, not a pool
-// handle (handles stay below 2^pool::kHandleBits).
-constexpr uint64_t kBackedBit = uint64_t{1} << 63;
-static_assert(pool::kHandleBits < 63);
-// A read that finds a backed record failing its check while the entry has moved on tries again
-// this often before it reports EIO.
-constexpr int kBackedReadTries = 4;
 
 // A 64-bit mixer (the finalizer of MurmurHash3) for same-filled words, whose raw values (0,
 // 0xffffffffffffffff, ...) would all land in one shard.
@@ -62,124 +31,6 @@ uint64_t mix64(uint64_t x) {
 // itself, so insert, find, erase and the check all meet the same slots from the entry alone.
 uint32_t index_tag(uint64_t hash) {
   return static_cast<uint32_t>(hash ^ (hash >> 32));
-}
-
-}  // namespace
-
-// A block's format: its encoding and, for zstd, its dictionary's slot; one byte in an entry.
-struct DedupStore::Format {
-  codec::Encoding encoding = codec::Encoding::kRaw;
-  DictSlot dict = kNoDict;
-
-  uint8_t packed() const {
-    return static_cast<uint8_t>(static_cast<unsigned>(encoding) | unsigned{dict}
-                                                                      << codec::kEncodingBits);
-  }
-  static Format unpack(uint8_t byte) {
-    return Format{static_cast<codec::Encoding>(byte & ((1u << codec::kEncodingBits) - 1)),
-                  static_cast<DictSlot>(byte >> codec::kEncodingBits)};
-  }
-  friend bool operator==(const Format&, const Format&) = default;
-};
-static_assert(codec::kEncodingBits + kDictSlotBits == 8);
-
-struct DedupStore::Entry {
-  // index_tag() of the entry's index hash (the fingerprint's low half, or mix64 of the
-  // same-filled word). Only candidates whose tag matches are compared byte by byte, so 32 bits
-  // are enough: two different blocks share a tag once in 4 billion, and then cost one compare.
-  // For a free entry: the next free slot of its chunk (kNoSlot ends the list).
-  uint32_t tag = 0;
-  uint32_t refs : kRefBits = 0;  // 0 for a free entry
-  uint32_t born_high : 8 = 0;    // the high half of the 16-bit clock when it was stored
-  // The pool handle of the encoded bytes, or a same-filled entry's word: in two halves, so that
-  // the entry needs 4-byte alignment only and packs into 20 bytes.
-  uint32_t value_low = 0;
-  uint32_t value_high = 0;
-  uint16_t stored_bytes : 13 = 0;  // 0..4096
-  uint16_t flags : 3 = 0;          // kIndexed, kStaged, kSettled
-  uint8_t format_byte = 0;         // Format::packed()
-  uint8_t born_low = 0;
-
-  bool indexed() const { return (flags & kIndexed) != 0; }
-  bool staged() const { return (flags & kStaged) != 0; }
-  bool settled() const { return (flags & kSettled) != 0; }
-  void set_flag(uint8_t flag) { flags = static_cast<uint16_t>(flags | flag) & 7u; }
-  void clear_flag(uint8_t flag) { flags = static_cast<uint16_t>(flags & ~flag) & 7u; }
-  Format format() const { return Format::unpack(format_byte); }
-  void set_format(Format f) { format_byte = f.packed(); }
-  codec::Encoding encoding() const { return format().encoding; }
-  DictSlot dict() const { return format().dict; }
-  bool same_filled() const { return encoding() == codec::Encoding::kSameFilled; }
-  uint16_t born() const { return static_cast<uint16_t>(born_high << 8 | born_low); }
-  void set_born(uint16_t clock) {
-    born_high = static_cast<uint8_t>(clock >> 8) & 0xffu;
-    born_low = static_cast<uint8_t>(clock);
-  }
-  uint64_t value() const { return uint64_t{value_high} << 32 | value_low; }
-  void set_value(uint64_t v) {
-    value_low = static_cast<uint32_t>(v);
-    value_high = static_cast<uint32_t>(v >> 32);
-  }
-  // The payload is in the backing file, at location().
-  bool backed() const { return !same_filled() && (value() & kBackedBit) != 0; }
-  uint64_t location() const { return value() & ~kBackedBit; }
-  // Null for same-filled, backed and free entries.
-  pool::Handle handle() const { return same_filled() || backed() ? pool::kNullHandle : value(); }
-  uint64_t word() const { return value(); }
-  BlockInfo info() const {
-    return BlockInfo{encoding(), dict(),  stored_bytes, refs - (staged() ? 1u : 0u),
-                     handle(),   backed()};
-  }
-};
-
-// A copy of an entry's payload and its dictionary, pinned: taken under the shard lock, decoded
-// outside it, safe from a concurrent payload swap.
-struct DedupStore::Snapshot {
-  Format format;
-  uint32_t size = 0;
-  DictionarySet::Pin dict;
-  // The payload is in the backing file at location (not yet in payload: fetch_backed()).
-  bool backed = false;
-  uint64_t location = 0;
-  alignas(64) std::array<std::byte, codec::kBlockSize> payload;
-
-  std::span<const std::byte> bytes() const { return std::span(payload.data(), size); }
-  Status decode(codec::MutableBlock out) const {
-    return codec::decompress(format.encoding, bytes(), out, dict.get());
-  }
-};
-
-struct DedupStore::Chunk {
-  // 20 bytes an entry: the dedup store's share of the per-block metadata.
-  static_assert(sizeof(Entry) == 20);
-  static_assert(codec::kBlockSize < (1u << 13));  // stored_bytes
-  std::array<Entry, kChunkEntries> entries;
-  uint32_t live = 0;
-  uint32_t free_head = kNoSlot;    // free slots handed back, chained through Entry::tag
-  uint32_t fresh = 0;              // slots [fresh, kChunkEntries) were never used
-  uint32_t partial_pos = kNoSlot;  // position in Shard::partial, kNoSlot when full
-};
-
-struct DedupStore::Shard {
-  explicit Shard(MemoryBudget* budget) : index(budget) {}
-
-  mutable Mutex mu;
-  // Chunks by number; a freed chunk leaves a null whose number is reused.
-  std::vector<std::unique_ptr<Chunk>> chunks ZSFS_GUARDED_BY(mu);
-  std::vector<uint32_t> free_chunk_numbers ZSFS_GUARDED_BY(mu);
-  // Numbers of the chunks that have a free slot.
-  std::vector<uint32_t> partial ZSFS_GUARDED_BY(mu);
-  IdIndex index ZSFS_GUARDED_BY(mu);
-  StoreStats stats ZSFS_GUARDED_BY(mu);
-  // Bytes charged for the chunks. The three vectors above (4 to 8 bytes per 12 KiB chunk) are
-  // left out of the budget: too small to matter, and not worth failing an allocation over.
-  uint64_t charged_bytes ZSFS_GUARDED_BY(mu) = 0;
-};
-
-namespace {
-
-uint32_t local_index_of(BlockRef ref, unsigned shard_bits) {
-  return (ref >> shard_bits) - 1;
 }
 
 }  // namespace
@@ -262,46 +113,6 @@ void DedupStore::snapshot_locked(const Entry& e, Snapshot* out) const {
   out->backed = e.backed();
   out->location = e.location();
   if (!out->backed) pool_->read_bytes(e.handle(), std::span(out->payload.data(), e.stored_bytes));
-}
-
-Status DedupStore::fetch_backed(BlockRef ref, Snapshot* snapshot) const {
-  const Shard& shard = *shards_[shard_of_ref(ref)];
-  for (int attempt = 1; snapshot->backed; ++attempt) {
-    disk::Problem p = backing_->read(snapshot->location, snapshot->size, ref,
-                                     std::span(snapshot->payload.data(), snapshot->size));
-    if (!p) return {};
-    MutexLock lock(shard.mu);
-    const Entry& e = entry(shard, ref);
-    const bool moved = !e.backed() || e.location() != snapshot->location;
-    if (!moved || attempt == kBackedReadTries) {
-      log(LogLevel::kError, "corrupt block: ref %u: %s", ref, p.message.c_str());
-      return Errno{p.error};
-    }
-    snapshot_locked(e, snapshot);  // moved meanwhile (promoted, or moved again): read it anew
-  }
-  return {};
-}
-
-void DedupStore::promote(BlockRef ref, const Snapshot& snapshot) const {
-  if (budget_->available_bytes() < promote_headroom_bytes_ + codec::kBlockSize) return;
-  Result<pool::Handle> handle = pool_->allocate(snapshot.size);
-  if (!handle.ok()) return;
-  pool_->write_bytes(*handle, snapshot.bytes());
-  Shard& shard = *shards_[shard_of_ref(ref)];
-  bool promoted = false;
-  {
-    MutexLock lock(shard.mu);
-    Entry& e = entry(shard, ref);
-    if (e.backed() && e.location() == snapshot.location) {
-      backing_->free(e.location(), e.stored_bytes);
-      e.set_value(*handle);
-      --shard.stats.backed_blocks;
-      shard.stats.backed_bytes -= e.stored_bytes;
-      ++shard.stats.promoted_blocks;
-      promoted = true;
-    }
-  }
-  if (!promoted) pool_->free(*handle);
 }
 
 bool DedupStore::holds_locked(const Entry& e, codec::Block data, std::span<const std::byte> payload,
@@ -926,90 +737,6 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   settle_entry();
   pool_->free(old_handle);
   result.outcome = Reencoded::Outcome::kSmaller;
-  return result;
-}
-
-void DedupStore::attach_backing(disk::BackingFile* backing, std::function<bool()> relieve,
-                                bool promote, uint64_t promote_headroom_bytes) {
-  backing_ = backing;
-  relieve_ = std::move(relieve);
-  promote_ = promote;
-  promote_headroom_bytes_ = promote_headroom_bytes;
-}
-
-bool DedupStore::collect_resident(unsigned shard_index, uint32_t* cursor, const DueFilter& filter,
-                                  std::vector<BlockRef>* out) {
-  Shard& shard = *shards_[shard_index];
-  const uint16_t now = clock_now();
-  const auto max_age = static_cast<uint16_t>(kMaxAge.count());
-  const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
-  MutexLock lock(shard.mu);
-  const uint32_t end = static_cast<uint32_t>(shard.chunks.size()) * kChunkEntries;
-  uint32_t pos = *cursor;
-  for (; pos < end && out->size() < out->capacity(); ++pos) {
-    Chunk* chunk = shard.chunks[pos / kChunkEntries].get();
-    if (chunk == nullptr) {
-      pos = (pos / kChunkEntries + 1) * kChunkEntries - 1;  // the next chunk
-      continue;
-    }
-    Entry& e = chunk->entries[pos % kChunkEntries];
-    if (e.refs == 0 || e.same_filled() || e.staged() || e.backed() || e.refs >= kMaxRefs) continue;
-    if (std::min(static_cast<uint16_t>(now - e.born()), max_age) < idle) continue;
-    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
-    ++e.refs;
-    ++shard.stats.stored_refs;
-    out->push_back(((pos + 1) << kShardBits) | shard_index);
-  }
-  *cursor = pos;
-  return pos < end;
-}
-
-MovedToBacking DedupStore::move_to_backing(std::span<const BlockRef> refs) {
-  ZSFS_CHECK_MSG(backing_ != nullptr, "no backing file");
-  MovedToBacking result;
-  // The payloads, copied out under their shard locks, go out in one write...
-  struct Moving {
-    BlockRef ref;
-    pool::Handle handle;
-  };
-  std::vector<Moving> moving;
-  std::vector<disk::BackingFile::Record> records;
-  auto payloads = std::make_unique_for_overwrite<std::byte[]>(refs.size() * codec::kBlockSize);
-  moving.reserve(refs.size());
-  records.reserve(refs.size());
-  for (BlockRef ref : refs) {
-    Shard& shard = *shards_[shard_of_ref(ref)];
-    MutexLock lock(shard.mu);
-    const Entry& e = entry(shard, ref);
-    if (e.same_filled() || e.backed() || e.staged()) continue;
-    std::byte* at = payloads.get() + moving.size() * codec::kBlockSize;
-    pool_->read_bytes(e.handle(), std::span(at, e.stored_bytes));
-    records.push_back(disk::BackingFile::Record{std::span(at, e.stored_bytes), ref, 0});
-    moving.push_back(Moving{ref, e.handle()});
-  }
-  if (records.empty()) return result;
-  result.problem = backing_->write(records);
-  if (result.problem) return result;
-  // ...then each entry that still holds the payload copied names its record instead.
-  std::vector<pool::Handle> to_free;
-  to_free.reserve(moving.size());
-  for (size_t i = 0; i < moving.size(); ++i) {
-    Shard& shard = *shards_[shard_of_ref(moving[i].ref)];
-    MutexLock lock(shard.mu);
-    Entry& e = entry(shard, moving[i].ref);
-    if (e.handle() != moving[i].handle) {
-      backing_->free(records[i].location, static_cast<uint32_t>(records[i].payload.size()));
-      continue;
-    }
-    e.set_value(kBackedBit | records[i].location);
-    ++shard.stats.backed_blocks;
-    shard.stats.backed_bytes += e.stored_bytes;
-    to_free.push_back(moving[i].handle);
-    ++result.blocks;
-    result.bytes += e.stored_bytes;
-  }
-  for (pool::Handle handle : to_free)
-    pool_->free(handle);
   return result;
 }
 

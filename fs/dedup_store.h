@@ -28,14 +28,14 @@
 // held, every reader copies the payload out of the pool under the lock (a memcpy of at most
 // 4 KiB), pins its dictionary, and decodes outside.
 //
-// Cold blocks (fs/writeback.h): an entry's payload may also live in a backing file
-// (disk/backing_file.h) instead of the pool. The entry then keeps, in place of the pool handle,
-// the payload's location in the file with the top bit set (pool handles never use it, see
-// pool::kHandleBits): a block in the file costs RAM its 20-byte entry, as before, and the file's
-// allocator a bit per 512 bytes. Readers and dedup candidates read such a payload from the file
-// outside the lock, and check it there (a stale or damaged record is EIO, never wrong bytes);
-// the recompressor leaves such blocks alone. A read may bring the block back into the pool
-// (promote) when the budget has room.
+// Cold blocks (fs/writeback.h; the store's side is dedup_backing.cc): an entry's payload may
+// also live in a backing file (disk/backing_file.h) instead of the pool. The entry then keeps,
+// in place of the pool handle, the payload's location in the file with the top bit set (pool
+// handles never use it, see pool::kHandleBits): a block in the file costs RAM its 20-byte entry,
+// as before, and the file's allocator a bit per 512 bytes. Readers and dedup candidates read such
+// a payload from the file outside the lock, and check it there (a stale or damaged record is EIO,
+// never wrong bytes); the recompressor leaves such blocks alone. A read may bring the block back
+// into the pool (promote) when the budget has room.
 //
 // Locking: shard locks are below the inode locks and above the pool's class locks, the
 // dictionary set's lock and the backing file's allocator lock. Compression, decompression and byte
