@@ -20,19 +20,28 @@
 namespace zsfs::test {
 namespace {
 
-// The per-mount options column of /proc/self/mountinfo for the mount at path.
-std::string mount_options(const std::string& path) {
-  const std::string wanted = std::filesystem::canonical(path).string();
+// The fields of /proc/self/mountinfo a test looks at, for the last (the visible) mount at a
+// mount point given as mountinfo shows it.
+struct MountinfoLine {
+  std::string device;   // major:minor
+  std::string options;  // the per-mount options
+};
+MountinfoLine mountinfo_of(const std::string& mount_point) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
-  std::string found;
+  MountinfoLine found;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string id, parent, dev, root, point, options;
     fields >> id >> parent >> dev >> root >> point >> options;
-    if (point == wanted) found = options;  // the last mount there is the one in use
+    if (point == mount_point) found = {dev, options};
   }
   return found;
+}
+
+// The per-mount options column of /proc/self/mountinfo for the mount at path.
+std::string mount_options(const std::string& path) {
+  return mountinfo_of(std::filesystem::canonical(path).string()).options;
 }
 
 // Of a mount's options, those the generic options decide (access times, symbolic links).
@@ -185,17 +194,8 @@ TEST(MountOptions, NosymfollowCannotBeHadWithoutRoot) {
 
 // The read-ahead window of the mount's backing device (mount/readahead.h), in KiB. path as
 // mountinfo shows it (not resolved: root may not look into a mount of another user's).
-std::string readahead_kb(const std::string& wanted) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::string device;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    if (point == wanted) device = dev;
-  }
-  std::ifstream window("/sys/class/bdi/" + device + "/read_ahead_kb");
+std::string readahead_kb(const std::string& path) {
+  std::ifstream window("/sys/class/bdi/" + mountinfo_of(path).device + "/read_ahead_kb");
   std::string kb;
   window >> kb;
   return kb;
