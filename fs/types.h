@@ -112,7 +112,6 @@ struct DirEntry {
 
 enum class AtimePolicy : uint8_t { kRelatime, kStrictatime, kNoatime };
 
-// How a mount is configured. mount/ parses options into this; create() validates it again.
 // The zstd level blocks settle at (recompress_level). 15 is where the gain stops paying for the
 // time, measured with zsfs's dictionary (112 KiB) on the Linux 6.1 tree's distinct blocks,
 // each compressed alone (tests/bench/compare/floor.c): drivers/ (239,013 blocks) in 162.0 MB at
@@ -123,6 +122,7 @@ enum class AtimePolicy : uint8_t { kRelatime, kStrictatime, kNoatime };
 // 1.4). The recompressor spends the time only on otherwise idle CPU (SCHED_IDLE).
 inline constexpr int kDefaultRecompressLevel = 15;
 
+// How a mount is configured. mount/ parses options into this; create() validates it again.
 struct Config {
   uint64_t size_bytes = 0;  // memory budget: stored data plus metadata
   uint64_t nr_inodes = 0;   // inode limit
