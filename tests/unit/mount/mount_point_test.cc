@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/scratch_dir.h"
+
 namespace zsfs::mount {
 namespace {
 
@@ -18,16 +20,14 @@ namespace stdfs = std::filesystem;
 class MountPointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/zsfs-mount-point-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    root_ = pattern;
+    ASSERT_FALSE(scratch_.path().empty());
+    // Resolved, as check_mount_point() resolves the paths it is given.
+    root_ = stdfs::canonical(scratch_.path()).string();
     mountinfo_ = root_ + "/mountinfo";
     write_mountinfo("");
     empty_ = root_ + "/empty";
     stdfs::create_directory(empty_);
   }
-  void TearDown() override { stdfs::remove_all(root_); }
-
   void write_mountinfo(const std::string& text) { std::ofstream(mountinfo_) << text; }
 
   std::string message(const std::string& path, bool nonempty = false) {
@@ -35,6 +35,7 @@ class MountPointTest : public ::testing::Test {
     return result.ok() ? "<ok>" : result.message();
   }
 
+  zsfs::testing::ScratchDir scratch_;
   std::string root_;
   std::string mountinfo_;
   std::string empty_;

@@ -1,16 +1,14 @@
 // set_mount_readahead() against a mountinfo file and a sysfs tree of the test's own.
 #include "mount/readahead.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "tests/unit/scratch_dir.h"
 
 namespace zsfs::mount {
 namespace {
@@ -20,11 +18,9 @@ namespace stdfs = std::filesystem;
 class ReadaheadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/zsfs-readahead-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    root_ = pattern;
-    mountinfo_ = root_ + "/mountinfo";
-    bdi_ = root_ + "/bdi";
+    ASSERT_FALSE(scratch_.path().empty());
+    mountinfo_ = scratch_.file("mountinfo");
+    bdi_ = scratch_.file("bdi");
     for (const char* device : {"0:40", "0:41", "8:1"}) {
       stdfs::create_directories(bdi_ + "/" + device);
       std::ofstream(window_file(device)) << "128\n";
@@ -34,8 +30,6 @@ class ReadaheadTest : public ::testing::Test {
            "40 22 0:40 / /mnt/z\\040s rw,nosuid,nodev,relatime - fuse.zsfs zsfs rw,user_id=0\n"
            "41 40 0:41 / /mnt/z\\040s rw,nosuid,nodev,relatime - fuse.zsfs zsfs rw,user_id=0\n";
   }
-  void TearDown() override { stdfs::remove_all(root_); }
-
   std::string window_file(const std::string& device) const {
     return bdi_ + "/" + device + "/read_ahead_kb";
   }
@@ -50,7 +44,7 @@ class ReadaheadTest : public ::testing::Test {
     return result.ok() ? "<ok>" : result.message();
   }
 
-  std::string root_;
+  zsfs::testing::ScratchDir scratch_;
   std::string mountinfo_;
   std::string bdi_;
 };
