@@ -268,6 +268,13 @@ bool fuse_device_present() {
   return stat("/dev/fuse", &st) == 0 && S_ISCHR(st.st_mode);
 }
 
+std::string why_no_unprivileged_mount() {
+  if (geteuid() != 0) return "needs root to run the daemon as user nobody";
+  if (!fuse_device_present()) return "/dev/fuse is missing";
+  if (access("/usr/bin/fusermount3", X_OK) != 0) return "fusermount3 is not installed";
+  return "";
+}
+
 testing::AssertionResult ZsfsMount::start(const Config& config, const std::string& mount_point) {
   if (mount_point.empty()) {
     dir_.emplace("zsfs-it");

@@ -119,6 +119,9 @@ class TempDir {
 
 // Whether /dev/fuse exists.
 bool fuse_device_present();
+// Why a test that runs the daemon as user nobody, mounting through fusermount3, cannot run here
+// (not root, no /dev/fuse, no fusermount3); empty when it can.
+std::string why_no_unprivileged_mount();
 // A copy of the zsfs built here that any user may run, whatever the build directory's modes, in
 // a fresh directory removed on destruction.
 class ZsfsCopyForUsers {

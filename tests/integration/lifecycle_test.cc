@@ -357,12 +357,8 @@ void mount_as_nobody(const std::string& options) {
 }
 
 TEST(Unprivileged, MountThroughFusermount3) {
-  if (geteuid() != 0) {
-    GTEST_SKIP() << "needs root to run the daemon as user nobody (all the rest is done as "
-                    "nobody)";
-  }
-  if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";
-  if (access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "fusermount3 is not installed";
+  // Root only to run the daemon as user nobody: all the rest is done as nobody.
+  if (const std::string why = why_no_unprivileged_mount(); !why.empty()) GTEST_SKIP() << why;
 
   struct stat st {};
   ASSERT_EQ(stat("/dev/fuse", &st), 0);

@@ -168,9 +168,7 @@ TEST(MountOptions, SelinuxLabelsWithoutSelinuxSayWhy) {
 }
 
 TEST(MountOptions, NosymfollowCannotBeHadWithoutRoot) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to run the daemon as user nobody";
-  if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";
-  if (access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "fusermount3 is not installed";
+  if (const std::string why = why_no_unprivileged_mount(); !why.empty()) GTEST_SKIP() << why;
   DevFuseOpenToUsers open_device;
   const ZsfsCopyForUsers binary;
   TempDir dir;
@@ -218,9 +216,7 @@ TEST(MountOptions, ReadaheadSetsTheMountsWindowWhereItMay) {
 }
 
 TEST(MountOptions, ReadaheadThatCannotBeSetLeavesTheKernelsWindowAndSaysSoWhenAskedFor) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to run the daemon as user nobody";
-  if (!fuse_device_present()) GTEST_SKIP() << "/dev/fuse is missing";
-  if (access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "fusermount3 is not installed";
+  if (const std::string why = why_no_unprivileged_mount(); !why.empty()) GTEST_SKIP() << why;
   DevFuseOpenToUsers open_device;
   const ZsfsCopyForUsers binary;
   RunOptions as_nobody;
