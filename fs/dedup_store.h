@@ -298,7 +298,6 @@ class DedupStore {
   BlockRef find_equal(unsigned shard_index, uint64_t key, codec::Block data);
   // Compresses data and stores it (or shares a twin stored meanwhile).
   Result<BlockRef> store_encoded(unsigned shard_index, uint64_t key, codec::Block data);
-  // put() once, without relieving memory pressure.
   // Runs attempt() (giving a Result), and again while it fails with ENOSPC and relieve() makes
   // room, up to kReliefTries times: how a put() or an import reaches the backing file when the
   // budget is full.
@@ -311,6 +310,7 @@ class DedupStore {
     }
     return result;
   }
+  // put() and import_block() once, without relieving memory pressure.
   Result<BlockRef> put_once(codec::Block data);
   Result<BlockRef> import_once(unsigned shard, const StoredBlock& block,
                                std::span<const std::byte> payload);
