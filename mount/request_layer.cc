@@ -162,7 +162,7 @@ ssize_t RequestLayer::writev(int fd, const iovec* iov, int count) {
   // The INIT reply is the first reply: no other is written while it is on its way.
   const bool init_reply = is_init_reply(iov, count);
   std::array<char, kInitReplyMax> patched;
-  const size_t size = on_reply(iov, count, patched);
+  const size_t size = init_reply ? on_reply(iov, count, patched) : 0;
   const ssize_t written = size != 0 ? ::write(fd, patched.data(), size) : ::writev(fd, iov, count);
   if (init_reply && written >= 0 && after_init_) after_init_();
   return written;
