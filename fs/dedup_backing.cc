@@ -25,29 +25,14 @@ void DedupStore::attach_backing(disk::BackingFile* backing, std::function<bool()
 
 bool DedupStore::collect_resident(unsigned shard_index, uint32_t* cursor, const DueFilter& filter,
                                   std::vector<BlockRef>* out) {
-  Shard& shard = *shards_[shard_index];
   const uint16_t now = clock_now();
   const auto max_age = static_cast<uint16_t>(kMaxAge.count());
   const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
-  MutexLock lock(shard.mu);
-  const uint32_t end = static_cast<uint32_t>(shard.chunks.size()) * kChunkEntries;
-  uint32_t pos = *cursor;
-  for (; pos < end && out->size() < out->capacity(); ++pos) {
-    Chunk* chunk = shard.chunks[pos / kChunkEntries].get();
-    if (chunk == nullptr) {
-      pos = (pos / kChunkEntries + 1) * kChunkEntries - 1;  // the next chunk
-      continue;
-    }
-    Entry& e = chunk->entries[pos % kChunkEntries];
-    if (e.refs == 0 || e.same_filled() || e.staged() || e.backed() || e.refs >= kMaxRefs) continue;
-    if (std::min(static_cast<uint16_t>(now - e.born()), max_age) < idle) continue;
-    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
-    ++e.refs;
-    ++shard.stats.stored_refs;
-    out->push_back(((pos + 1) << kShardBits) | shard_index);
-  }
-  *cursor = pos;
-  return pos < end;
+  return collect(shard_index, cursor, out, [&](const Entry& e) {
+    if (e.refs >= kMaxRefs) return false;
+    if (std::min(static_cast<uint16_t>(now - e.born()), max_age) < idle) return false;
+    return !filter.huge_only || e.encoding() == codec::Encoding::kRaw;
+  });
 }
 
 MovedToBacking DedupStore::move_to_backing(std::span<const BlockRef> refs) {

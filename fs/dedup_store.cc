@@ -587,23 +587,13 @@ BlockInfo DedupStore::info(BlockRef ref) const {
 
 bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFilter& filter,
                              std::vector<BlockRef>* out) {
-  Shard& shard = *shards_[shard_index];
   const uint16_t now = clock_now();
   const auto max_age = static_cast<uint16_t>(kMaxAge.count());
   const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
   const uint32_t every = std::max<uint32_t>(filter.every, 1);
   uint32_t skipped = 0;
-  MutexLock lock(shard.mu);
-  const uint32_t end = static_cast<uint32_t>(shard.chunks.size()) * kChunkEntries;
-  uint32_t pos = *cursor;
-  for (; pos < end && out->size() < out->capacity(); ++pos) {
-    const Chunk* chunk = shard.chunks[pos / kChunkEntries].get();
-    if (chunk == nullptr) {
-      pos = (pos / kChunkEntries + 1) * kChunkEntries - 1;  // the next chunk
-      continue;
-    }
-    Entry& e = const_cast<Chunk*>(chunk)->entries[pos % kChunkEntries];
-    if (e.refs == 0 || e.same_filled() || e.settled() || e.staged() || e.backed()) continue;
+  return collect(shard_index, cursor, out, [&](Entry& e) {
+    if (e.settled()) return false;
     // Ages are differences of the 16-bit clock, exact while below 2^16 seconds; an entry found
     // older than kMaxAge is restamped at exactly kMaxAge, so that it never wraps to young.
     uint16_t age = static_cast<uint16_t>(now - e.born());
@@ -611,16 +601,12 @@ bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFi
       e.set_born(static_cast<uint16_t>(now - max_age));
       age = max_age;
     }
-    if (age < idle || e.refs >= kMaxRefs) continue;
-    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
-    if (++skipped < every) continue;
+    if (age < idle || e.refs >= kMaxRefs) return false;
+    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) return false;
+    if (++skipped < every) return false;
     skipped = 0;
-    ++e.refs;
-    ++shard.stats.stored_refs;
-    out->push_back(((pos + 1) << kShardBits) | shard_index);
-  }
-  *cursor = pos;
-  return pos < end;
+    return true;
+  });
 }
 
 void DedupStore::clamp_clocks() {

@@ -310,6 +310,14 @@ class DedupStore {
     }
     return result;
   }
+  // The walk collect_due() and collect_resident() share: from entry position *cursor of shard
+  // shard_index on, under its lock, pins (one reference each) and appends to out, up to
+  // out.capacity() - out.size(), the live stored entries in the pool, not staged, for which
+  // wants(entry) says yes (it must refuse those at kMaxRefs); wants may restamp the entry's clock.
+  // Advances *cursor past what it looked at; false when the shard has no entry at or after the
+  // cursor. Defined in dedup_store_layout.h.
+  template <class Wants>
+  bool collect(unsigned shard_index, uint32_t* cursor, std::vector<BlockRef>* out, Wants&& wants);
   // put() and import_block() once, without relieving memory pressure.
   Result<BlockRef> put_once(codec::Block data);
   Result<BlockRef> import_once(unsigned shard, const StoredBlock& block,

@@ -170,4 +170,27 @@ inline uint32_t local_index_of(BlockRef ref, unsigned shard_bits) {
   return (ref >> shard_bits) - 1;
 }
 
+template <class Wants>
+bool DedupStore::collect(unsigned shard_index, uint32_t* cursor, std::vector<BlockRef>* out,
+                         Wants&& wants) {
+  Shard& shard = *shards_[shard_index];
+  MutexLock lock(shard.mu);
+  const uint32_t end = static_cast<uint32_t>(shard.chunks.size()) * kChunkEntries;
+  uint32_t pos = *cursor;
+  for (; pos < end && out->size() < out->capacity(); ++pos) {
+    Chunk* chunk = shard.chunks[pos / kChunkEntries].get();
+    if (chunk == nullptr) {
+      pos = (pos / kChunkEntries + 1) * kChunkEntries - 1;  // the next chunk
+      continue;
+    }
+    Entry& e = chunk->entries[pos % kChunkEntries];
+    if (e.refs == 0 || e.same_filled() || e.staged() || e.backed() || !wants(e)) continue;
+    ++e.refs;
+    ++shard.stats.stored_refs;
+    out->push_back(((pos + 1) << kShardBits) | shard_index);
+  }
+  *cursor = pos;
+  return pos < end;
+}
+
 }  // namespace zsfs::fs
