@@ -209,10 +209,17 @@ void DictionarySet::add_block(DictSlot slot, uint32_t stored_bytes) const {
   slots_[slot].stored_bytes.fetch_add(stored_bytes, std::memory_order_relaxed);
 }
 
-void DictionarySet::drop_block(DictSlot slot, uint32_t stored_bytes) const {
+void DictionarySet::drop_block(DictSlot slot, uint32_t stored_bytes) {
   if (slot == kNoDict) return;
-  slots_[slot].blocks.fetch_sub(1, std::memory_order_relaxed);
+  const uint64_t left = slots_[slot].blocks.fetch_sub(1, std::memory_order_relaxed) - 1;
   slots_[slot].stored_bytes.fetch_sub(stored_bytes, std::memory_order_relaxed);
+  // The current dictionary's last block gone, and no compression with it in flight (a pass
+  // that holds it may be about to add blocks; it looks again when it ends): the dictionary
+  // gives its memory back now rather than at the recompressor's next look.
+  if (left == 0 && current_.load() == slot &&
+      slots_[slot].compressors.load(std::memory_order_acquire) == 0) {
+    retire_current_if_unused();
+  }
   unref(slot);
 }
 

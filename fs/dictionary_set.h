@@ -103,7 +103,8 @@ class DictionarySet {
   // reference on slot when it adds one (a pin, or the block's previous one). stored_bytes: the
   // block's payload, for the statistics.
   void add_block(DictSlot slot, uint32_t stored_bytes) const;
-  void drop_block(DictSlot slot, uint32_t stored_bytes) const;
+  // Dropping the current dictionary's last block retires it (see drop_block in the .cc).
+  void drop_block(DictSlot slot, uint32_t stored_bytes);
 
   std::vector<DictionaryStats> stats() const;
   // Bytes charged for live dictionaries.

@@ -1,6 +1,7 @@
 // DictionarySet: installing makes a dictionary current and charges its memory; blocks and pins
 // keep a dictionary alive after it is replaced, the last reference frees it and gives the memory
-// back; a dictionary no block uses can be retired; slots and the budget run out with ENOSPC and
+// back; a dictionary no block uses can be retired, and the current one is when its last block
+// goes unless a compression with it is in flight; slots and the budget run out with ENOSPC and
 // nothing changed; bytes zstd cannot load are EINVAL; the check compares block counts.
 #include "fs/dictionary_set.h"
 
@@ -125,6 +126,37 @@ TEST_F(DictionarySetTest, AnUnusedCurrentDictionaryCanBeRetired) {
   EXPECT_EQ(dicts_.current().slot(), kNoDict);
   EXPECT_EQ(dicts_.live(), 0u);
   EXPECT_EQ(budget_.used_bytes(), 0u);
+}
+
+TEST_F(DictionarySetTest, TheCurrentDictionarysLastBlockRetiresItAtOnce) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  {
+    const DictionarySet::Pin compressing = dicts_.current();
+    dicts_.add_block(slot, 10);
+    dicts_.add_block(slot, 20);
+  }
+  dicts_.drop_block(slot, 10);
+  EXPECT_EQ(dicts_.current().slot(), slot);  // a block still uses it
+  dicts_.drop_block(slot, 20);
+  EXPECT_EQ(dicts_.current().slot(), kNoDict);
+  EXPECT_EQ(dicts_.live(), 0u);
+  EXPECT_EQ(budget_.used_bytes(), 0u);
+}
+
+TEST_F(DictionarySetTest, ACompressionInFlightKeepsTheCurrentDictionaryPastItsLastBlock) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  DictionarySet::Pin compressing = dicts_.current();
+  dicts_.add_block(slot, 10);
+  dicts_.drop_block(slot, 10);
+  // The pass that holds it may add blocks yet: it stays current, and the pass decides at its end.
+  EXPECT_EQ(dicts_.current().slot(), slot);
+  dicts_.add_block(slot, 30);
+  compressing.reset();
+  dicts_.retire_current_if_unused();
+  EXPECT_EQ(dicts_.current().slot(), slot);
+  dicts_.drop_block(slot, 30);
+  EXPECT_EQ(dicts_.current().slot(), kNoDict);
+  EXPECT_EQ(dicts_.live(), 0u);
 }
 
 TEST_F(DictionarySetTest, SlotsRunOutWithEnospc) {
