@@ -120,4 +120,8 @@ Status decompress(Encoding encoding, std::span<const std::byte> payload, Mutable
   return Errno{EIO};  // kSameFilled, or a tag that is no Encoding at all: a damaged block map
 }
 
+void release_thread_contexts() {
+  zstd_block::release_thread_contexts();
+}
+
 }  // namespace zsfs::codec

@@ -67,6 +67,11 @@ class ThreadCompressor {
 
   uint64_t level_changes() const { return level_changes_; }
   size_t context_bytes() const { return ZSTD_sizeof_CCtx(cctx_.get()); }
+  // The next with_level() creates the context anew and sets its level.
+  void release() {
+    cctx_.reset();
+    level_ = kNoLevel;
+  }
 
  private:
   // Below ZSTD_minCLevel(), so the first use always sets the level.
@@ -106,6 +111,7 @@ class ThreadDecompressor {
   }
 
   size_t context_bytes() const { return ZSTD_sizeof_DCtx(dctx_.get()); }
+  void release() { dctx_.reset(); }
 
  private:
   std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx_;
@@ -218,6 +224,11 @@ uint64_t thread_level_changes() {
 
 size_t thread_context_bytes() {
   return t_compressor.context_bytes() + t_decompressor.context_bytes();
+}
+
+void release_thread_contexts() {
+  t_compressor.release();
+  t_decompressor.release();
 }
 
 }  // namespace zsfs::codec::zstd_block

@@ -9,9 +9,10 @@
 // - A payload that encode() returns is shorter than the limit it was given, and decodes to the
 //   block it was made from.
 // - Each thread owns at most one compression and one decompression context, created on first use
-//   and freed when the thread exits. A compression context's level is set only when it differs
-//   from the level that context last used; the dictionary a context refers to is set for every
-//   block (a pointer swap inside zstd), so no block is ever made or read with a stale one.
+//   and freed when the thread exits or releases them. A compression context's level is set only
+//   when it differs from the level that context last used; the dictionary a context refers to is
+//   set for every block (a pointer swap inside zstd), so no block is ever made or read with a stale
+//   one.
 // - A frame made with a dictionary has the same 2-byte header as one made without (no dictionary
 //   id is written, the window stays 4 KiB: the dictionary is history in front of the block, which
 //   zstd lets matches reach whatever the window), so the header check covers both.
@@ -61,5 +62,8 @@ Status decode(std::span<const std::byte> payload, MutableBlock out,
 // and the bytes its zstd contexts hold now (0 before first use).
 uint64_t thread_level_changes();
 size_t thread_context_bytes();
+
+// Frees this thread's contexts (see codec::release_thread_contexts()).
+void release_thread_contexts();
 
 }  // namespace zsfs::codec::zstd_block

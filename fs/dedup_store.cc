@@ -51,8 +51,10 @@ DedupStore::DedupStore(pool::Pool* pool, const codec::Compressor& compressor, bo
     shard = std::make_unique<Shard>(budget);
   if (background.threads > 0 && background.max_staged_blocks > 0 &&
       background_compressor_.config().algorithm != codec::Algorithm::kNone) {
-    queue_ = std::make_unique<WorkQueue>(background.threads, background.max_staged_blocks,
-                                         [this](BlockRef ref) { encode_staged(ref); });
+    // A worker going to sleep frees its zstd contexts: an idle mount holds none.
+    queue_ = std::make_unique<WorkQueue>(
+        background.threads, background.max_staged_blocks,
+        [this](BlockRef ref) { encode_staged(ref); }, [] { codec::release_thread_contexts(); });
   }
 }
 

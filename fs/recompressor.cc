@@ -130,6 +130,8 @@ void Recompressor::run() {
     const uint64_t kept_before = stats_.kept;
     lock.unlock();
     pass(filter);
+    // Its zstd contexts (level 15, with a dictionary) wait for the next pass freed.
+    codec::release_thread_contexts();
     if (after_pass_ && stats().kept != kept_before) after_pass_();
     // A dictionary no block uses (its blocks were deleted, or none compressed better with it)
     // gives its memory back; the next pass with enough due data trains anew.

@@ -36,10 +36,13 @@ namespace zsfs::fs {
 class WorkQueue {
  public:
   using Work = std::function<void(BlockRef)>;
+  using Hook = std::function<void()>;
 
-  // threads >= 1 workers call work(ref) for every ref pushed; at most capacity refs wait.
-  WorkQueue(unsigned threads, size_t capacity, Work work)
-      : capacity_(capacity), work_(std::move(work)) {
+  // threads >= 1 workers call work(ref) for every ref pushed; at most capacity refs wait. A
+  // worker that finds nothing queued calls before_sleep() (if given) before it sleeps, outside
+  // the queue's lock: where it gives back what it holds only while working.
+  WorkQueue(unsigned threads, size_t capacity, Work work, Hook before_sleep = {})
+      : capacity_(capacity), work_(std::move(work)), before_sleep_(std::move(before_sleep)) {
     for (unsigned i = 0; i < threads; ++i)
       workers_.emplace_back([this] {
         lower_priority();
@@ -108,6 +111,11 @@ class WorkQueue {
     std::unique_lock lock(mu_);
     for (;;) {
       // Nothing queued: sleep until a push wakes us (an idle mount must not tick).
+      if (!stopping_ && queue_.empty() && before_sleep_) {
+        lock.unlock();
+        before_sleep_();
+        lock.lock();
+      }
       while (!stopping_ && queue_.empty())
         wake_workers_.wait(lock);
       // A burst has begun: let it fill a batch, for a moment.
@@ -134,6 +142,7 @@ class WorkQueue {
 
   const size_t capacity_;
   const Work work_;
+  const Hook before_sleep_;
   mutable std::mutex mu_;
   std::condition_variable wake_workers_;
   std::condition_variable idle_;

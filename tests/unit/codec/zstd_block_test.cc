@@ -1,7 +1,8 @@
 // The kZstd payload format, checked against zstd itself: the experimental magicless parameters
 // take effect with the shared library we link, the elided header is the one zstd writes, a payload
 // with its magic and header restored is a standard zstd frame, and the check is what codec.h says.
-// Also: each thread re-applies the level only when it changes.
+// Also: each thread re-applies the level only when it changes, and contexts it releases are made
+// anew with the same parameters.
 #define ZSTD_STATIC_LINKING_ONLY
 
 #include "codec/zstd_block.h"
@@ -146,6 +147,28 @@ TEST(ZstdBlock, LevelIsSetOnlyWhenItChanges) {
         decompress(compressed.encoding, std::span(out.data(), compressed.size_bytes), decoded)
             .ok());
     EXPECT_EQ(zstd_block::thread_level_changes(), 5u);
+  }).join();
+}
+
+TEST(ZstdBlock, ReleasedContextsAreMadeAnewAndMakeTheSameFrames) {
+  std::thread([] {
+    std::mt19937_64 rng(testing::test_seed());
+    const BlockBytes block = testing::text_block(rng);
+    BlockBytes before, after, decoded;
+    const Compressed first = compress_at(9, block, before);
+    ASSERT_TRUE(
+        decompress(first.encoding, std::span(before.data(), first.size_bytes), decoded).ok());
+    EXPECT_GT(zstd_block::thread_context_bytes(), 0u);
+    release_thread_contexts();
+    EXPECT_EQ(zstd_block::thread_context_bytes(), 0u);
+    // The level is set again on the new context: the same frame as before, and it decodes.
+    const Compressed second = compress_at(9, block, after);
+    ASSERT_EQ(second.size_bytes, first.size_bytes);
+    EXPECT_EQ(std::memcmp(before.data(), after.data(), first.size_bytes), 0);
+    release_thread_contexts();
+    ASSERT_TRUE(
+        decompress(second.encoding, std::span(after.data(), second.size_bytes), decoded).ok());
+    EXPECT_EQ(decoded, block);
   }).join();
 }
 
