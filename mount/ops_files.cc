@@ -25,11 +25,11 @@
 #include <sys/stat.h>
 
 #include <span>
-#include <vector>
 
 #include "mount/caller_credentials.h"
 #include "mount/ops.h"
 #include "mount/request.h"
+#include "mount/thread_buffers.h"
 
 namespace zsfs::mount {
 namespace {
@@ -58,14 +58,6 @@ void kill_suidgid_as_modified(MountContext& ctx, fuse_ino_t ino, const fs::Calle
   auto attr = ctx.fs().getattr(ino);
   if (!attr.ok() || (attr->mode & (S_ISUID | S_ISGID)) == 0 || capable_fsetid(caller)) return;
   ctx.kill_suidgid(ino, caller);
-}
-
-// A per-thread buffer for read replies and for write data that libfuse hands over in pieces.
-// It grows to the largest request (max_write, 1 MiB) and stays, saving an allocation per request.
-std::span<std::byte> thread_buffer(size_t size) {
-  thread_local std::vector<std::byte> buffer;
-  if (buffer.size() < size) buffer.resize(size);
-  return {buffer.data(), size};
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -15,9 +15,11 @@
 #include <string>
 #include <thread>
 
+#include "codec/codec.h"
 #include "mount/fuse_api.h"
 #include "mount/log.h"
 #include "mount/options.h"
+#include "mount/thread_buffers.h"
 
 namespace zsfs::mount {
 
@@ -86,6 +88,13 @@ bool another_waiting(int fd) {
   return poll(&check, 1, 0) > 0 && (check.revents & POLLIN) != 0;
 }
 
+// What a request thread gives back when it goes idle: its buffers' pages, and its zstd contexts
+// (a read or a dedup comparison decodes in the request thread).
+void release_idle_memory(void* receive_buffer) {
+  release_idle_pages(receive_buffer);
+  codec::release_thread_contexts();
+}
+
 // The second request thread (see request_loop.h). Created on first use; parked while not
 // needed; stopped and joined with the loop.
 class HelperThread {
@@ -129,6 +138,7 @@ class HelperThread {
     const int linger_ms = static_cast<int>(kHelperLinger.count());
     fuse_buf buf{};
     for (;;) {
+      if (state_.load() == kParked) release_idle_memory(buf.mem);
       for (uint32_t state = state_.load(); state == kParked; state = state_.load())
         state_.wait(kParked);
       if (state_.load() == kStopping) break;
@@ -211,8 +221,16 @@ int serve_adaptive(fuse_session* session) {
       }
     }
     // Sleep until a request comes; a signal (EINTR) or an unmount (POLLERR) ends the wait too,
-    // and the next receive tells which.
+    // and the next receive tells which. Once idle for kIdleReleaseAfter, the thread gives back
+    // its idle memory before the long sleep.
     bool timed_out = false;
+    const auto release_after = std::chrono::milliseconds(kIdleReleaseAfter);
+    if (!wait_readable(fd, static_cast<int>(release_after.count()), &timed_out)) {
+      error = -errno;
+      break;
+    }
+    if (!timed_out) continue;
+    release_idle_memory(buf.mem);
     if (!wait_readable(fd, -1, &timed_out)) {
       error = -errno;
       break;

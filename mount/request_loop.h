@@ -20,6 +20,11 @@
 //   second thread's wake-ups. One-way messages (forgets, interrupts), which arrive in bursts
 //   whoever sends them, do not count.
 //
+// - Idle memory. Each thread's receive and reply buffers (over 1 MiB each, see thread_buffers.h)
+//   give their pages back to the system when the thread goes idle, and its zstd contexts are
+//   freed: the helper's as it parks, the first thread's after kIdleReleaseAfter without a
+//   request. A busy mount keeps them.
+//
 // The decisions (PollGovernor, BacklogDetector) are in request_policy.h, apart from FUSE.
 #pragma once
 
@@ -33,6 +38,9 @@ namespace zsfs::mount {
 
 // How long the helper thread waits for a request before it goes back to sleep.
 inline constexpr auto kHelperLinger = std::chrono::milliseconds(5);
+// How long the first thread waits for a request before it gives back its idle memory (a parked
+// helper gives back its own as it parks).
+inline constexpr auto kIdleReleaseAfter = std::chrono::seconds(1);
 
 // Serves requests until unmounted or signalled; returns an exit status (kExitOk, or
 // kExitFailure with the reason logged).
