@@ -181,10 +181,10 @@ timespec Filesystem::Impl::now() {
   return t;
 }
 
-Attr Filesystem::Impl::attr_of(const Inode& inode) {
+Attr Filesystem::Impl::attr_of(const Inode& inode) const {
   Attr a;
   a.ino = inode.ino;
-  a.generation = inode.generation;
+  a.generation = inodes_.generation(inode);
   a.mode = inode.mode;
   a.nlink = inode.nlink;
   a.uid = inode.uid;

@@ -161,7 +161,7 @@ class Filesystem::Impl {
   // --- helpers shared by the families (filesystem.cc) ---
   Inode* get(Ino ino) const { return inodes_.get(ino); }
   static timespec now();
-  static Attr attr_of(const Inode& inode) ZSFS_REQUIRES_SHARED(inode.mu);
+  Attr attr_of(const Inode& inode) const ZSFS_REQUIRES_SHARED(inode.mu);
   // Frees a doomed inode: its blocks, xattrs, directory and number. No lock may be held on it.
   void destroy(Inode* inode);
   // Drops one open or lookup reference count change's consequence: frees the inode when it has

@@ -1,12 +1,18 @@
 #include "fs/inode.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
+#include <iterator>
 #include <new>
 
 #include "base/check.h"
 
 namespace zsfs::fs {
+
+static_assert(InodeTable::kMaxInodes <= uint64_t{1} << 32, "Inode::ino has 32 bits");
+static_assert(sizeof(Inode) == 120, "an inode packs into 120 bytes (see inode.h)");
+
 InodeTable::InodeTable(uint64_t max_inodes, MemoryBudget* budget)
     : max_inodes_(max_inodes), budget_(budget) {
   ZSFS_CHECK(max_inodes > 0 && max_inodes <= kMaxInodes);
@@ -58,8 +64,7 @@ Result<Inode*> InodeTable::allocate() {
     if (chunk == nullptr) {
       fresh = std::make_unique<Chunk>();
       const uint32_t floor = c < generation_floor_.size() ? generation_floor_[c] : 0;
-      for (Slot& slot : fresh->slots)
-        slot.generation = floor;
+      std::fill(std::begin(fresh->generations), std::end(fresh->generations), floor);
       if (c == 0) fresh->used[0].store(1, std::memory_order_relaxed);  // ino 0 is never valid
       // Make the bookkeeping room now, so that nothing below can fail.
       if (c >= generation_floor_.size()) generation_floor_.resize(c + 1, 0);
@@ -74,9 +79,8 @@ Result<Inode*> InodeTable::allocate() {
         break;
       }
     }
-    Slot& slot = chunk->slots[slot_index];
-    inode = new (slot.storage) Inode((c << kChunkBits) | slot_index, slot.generation + 1, budget_);
-    ++slot.generation;
+    ++chunk->generations[slot_index];
+    inode = new (chunk->slots[slot_index].storage) Inode((c << kChunkBits) | slot_index, budget_);
     // Publishes the inode to get(), which reads the bit without the lock.
     chunk->used[slot_index / 64].fetch_or(uint64_t{1} << (slot_index % 64),
                                           std::memory_order_release);
@@ -125,10 +129,9 @@ void InodeTable::release(Inode* inode) {
     try {
       if (chunk->live == 0) {
         // Give the chunk back, remembering the generations it handed out.
-        uint32_t highest = generation_floor_[c];
-        for (const Slot& s : chunk->slots)
-          highest = std::max(highest, s.generation);
-        generation_floor_[c] = highest;
+        generation_floor_[c] = std::max(
+            generation_floor_[c],
+            *std::max_element(std::begin(chunk->generations), std::end(chunk->generations)));
         chunks_[c].store(nullptr, std::memory_order_release);
         chunks_with_room_.erase(static_cast<uint32_t>(c));
         emptied = chunk;
@@ -166,6 +169,12 @@ Status InodeTable::reserve_link() {
 void InodeTable::release_link() {
   const uint64_t before = links_.fetch_sub(1, std::memory_order_relaxed);
   ZSFS_CHECK_MSG(before > 0, "releasing a link that was not reserved");
+}
+
+uint32_t InodeTable::generation(const Inode& inode) const {
+  const Chunk* chunk = chunks_[inode.ino >> kChunkBits].load(std::memory_order_acquire);
+  ZSFS_DCHECK(chunk != nullptr);
+  return chunk->generations[inode.ino & (kChunkSlots - 1)];
 }
 
 Inode* InodeTable::get(Ino ino) const {

@@ -76,25 +76,27 @@ struct __attribute__((packed)) Timestamp {
 static_assert(sizeof(Timestamp) == 12);
 
 struct Inode {
-  Inode(Ino ino_in, uint32_t generation_in, MemoryBudget* budget)
+  Inode(Ino ino_in, MemoryBudget* budget)
       : nopen(0),
         doomed(false),
         linkable(false),
-        generation(generation_in),
-        ino(ino_in),
-        blocks(budget) {}
+        ino(static_cast<uint32_t>(ino_in)),
+        blocks(budget) {
+    ZSFS_DCHECK(ino_in == ino);
+  }
 
-  // The fields are ordered to pack (128 bytes): the filesystem holds one inode per file, and the
-  // Linux source tree is 80,000 of them.
+  // The fields are ordered to pack (120 bytes, no padding): the filesystem holds one inode per
+  // file, and the Linux source tree is 80,000 of them. Its generation is kept by the table, in
+  // the chunk beside it (InodeTable::generation()).
   mutable RwLock mu;
   uint32_t nopen : 30 ZSFS_GUARDED_BY(mu);
   uint32_t doomed : 1 ZSFS_GUARDED_BY(mu);
   // An unnamed file made by O_TMPFILE without O_EXCL, which link() may give its first name (the
   // kernel's I_LINKABLE); cleared by that link.
   uint32_t linkable : 1 ZSFS_GUARDED_BY(mu);
-  const uint32_t generation;
   uint32_t mode ZSFS_GUARDED_BY(mu) = 0;
-  const Ino ino;
+  // Numbers stay below InodeTable::kMaxInodes, 2^28: 32 bits hold them.
+  const uint32_t ino;
 
   uint32_t uid ZSFS_GUARDED_BY(mu) = 0;
   uint32_t gid ZSFS_GUARDED_BY(mu) = 0;
@@ -172,6 +174,8 @@ class InodeTable {
   void release(Inode* inode);
   // The live inode numbered ino, or null.
   Inode* get(Ino ino) const;
+  // The generation of a live inode: with its number, what names it for the life of the mount.
+  uint32_t generation(const Inode& inode) const;
 
   uint64_t live() const { return live_.load(std::memory_order_relaxed); }
   // Inodes and extra names together: what the limit bounds.
@@ -198,17 +202,19 @@ class InodeTable {
 
  private:
   // 256 numbers a chunk, each slot holding its inode in place (no heap block per inode): about
-  // 43 KiB, allocated when a number in it is first used and freed when its last inode goes, so
+  // 31 KiB, allocated when a number in it is first used and freed when its last inode goes, so
   // that memory returns after mass deletion.
   static constexpr unsigned kChunkBits = 8;
   static constexpr uint64_t kChunkSlots = uint64_t{1} << kChunkBits;
   static constexpr uint64_t kMaxChunks = kMaxInodes >> kChunkBits;
   struct Slot {
-    uint32_t generation = 0;  // of the last inode that had this number; guarded by mu_
     alignas(Inode) unsigned char storage[sizeof(Inode)];
   };
   struct Chunk {
     Slot slots[kChunkSlots];
+    // Per slot, the generation of the last inode that had its number. Written under mu_ when an
+    // inode is made there, before get() can see it; read without the lock for a live inode.
+    uint32_t generations[kChunkSlots];
     // Numbers taken (ino 0, never valid, counts as taken): a set bit means the slot holds a live
     // inode. Changed under mu_; read without it by get(), so atomic.
     std::atomic<uint64_t> used[kChunkSlots / 64] = {};
