@@ -54,7 +54,8 @@ void Directory::sync_charge() {
 }
 
 Status Directory::insert(std::string_view name, Ino ino, uint32_t type) {
-  ZSFS_CHECK(ino != 0 && !name.empty() && name.size() <= UINT16_MAX && slot_of(name) == SIZE_MAX);
+  ZSFS_CHECK(ino != 0 && ino <= UINT32_MAX && !name.empty() && name.size() <= UINT16_MAX &&
+             slot_of(name) == SIZE_MAX);
   // The name must not live in this directory's buffer, which may move below.
   ZSFS_DCHECK(name.data() < names_.data() || name.data() >= names_.data() + names_.capacity());
 
@@ -92,7 +93,8 @@ Status Directory::insert(std::string_view name, Ino ino, uint32_t type) {
     sync_charge();
     return indexed;
   }
-  const Slot fresh{ino, static_cast<uint32_t>(names_.size()), static_cast<uint16_t>(name.size()),
+  const Slot fresh{static_cast<uint32_t>(ino), static_cast<uint32_t>(names_.size()),
+                   static_cast<uint16_t>(name.size()),
                    static_cast<uint16_t>((type & S_IFMT) >> 12)};
   names_.insert(names_.end(), name.begin(), name.end());  // within capacity: cannot throw
   if (reuse) {
@@ -162,8 +164,9 @@ void Directory::compact_names() {
 
 void Directory::replace(std::string_view name, Ino ino, uint32_t type) {
   const size_t slot = slot_of(name);
-  ZSFS_CHECK_MSG(slot != SIZE_MAX, "Directory::replace of a name that is not present");
-  slots_[slot].ino = ino;
+  ZSFS_CHECK_MSG(slot != SIZE_MAX && ino != 0 && ino <= UINT32_MAX,
+                 "Directory::replace of a name that is not present, or with no inode");
+  slots_[slot].ino = static_cast<uint32_t>(ino);
   slots_[slot].type = static_cast<uint16_t>((type & S_IFMT) >> 12);
 }
 

@@ -5,7 +5,7 @@
 // an entry that was present throughout, however many others come and go. Freed slots are reused.
 // A hash index (IdIndex) maps names to slots, so lookup costs the same at any size.
 //
-// Memory: a slot is 16 bytes; names are kept end to end in one buffer per directory rather than
+// Memory: a slot is 12 bytes; names are kept end to end in one buffer per directory rather than
 // as a std::string each (which costs 32 bytes, and a heap block of 32 or more for a name longer
 // than 15 characters). Names of removed entries are garbage in the buffer until it is compacted,
 // which happens when garbage is half of it. All memory (slots, names, the index) is charged to the
@@ -69,13 +69,14 @@ class Directory {
   uint64_t memory_bytes() const { return charged_bytes_ + index_.memory_bytes(); }
 
  private:
+  // Inode numbers stay below 2^32 (InodeTable::kMaxInodes is 2^28), so a slot keeps 32 bits.
   struct Slot {
-    Ino ino = 0;  // 0: a free slot
+    uint32_t ino = 0;  // 0: a free slot
     uint32_t name_offset = 0;
     uint16_t name_length = 0;
     uint16_t type = 0;  // S_IFMT >> 12
   };
-  static_assert(sizeof(Slot) == 16);
+  static_assert(sizeof(Slot) == 12);
 
   static uint64_t hash(std::string_view name);
   std::string_view name_of(const Slot& s) const {
