@@ -615,24 +615,18 @@ bool check_subtree(NodeRef node, unsigned shift, uint64_t base, Census& census) 
 
 // ---- BlockMap ----------------------------------------------------------------------------------
 
-BlockMap::BlockMap(MemoryBudget* budget) : budget_(budget) {
-  ZSFS_CHECK_MSG(budget != nullptr, "a BlockMap needs a memory budget");
-}
-
 BlockMap::~BlockMap() {
   ZSFS_CHECK_MSG(empty(), "BlockMap destroyed while it holds blocks");
 }
 
 BlockMap::BlockMap(BlockMap&& other) noexcept
-    : budget_(other.budget_),
-      root_(std::exchange(other.root_, 0)),
+    : root_(std::exchange(other.root_, 0)),
       count_(std::exchange(other.count_, 0)),
       memory_bytes_(std::exchange(other.memory_bytes_, 0)) {}
 
 BlockMap& BlockMap::operator=(BlockMap&& other) noexcept {
   if (this != &other) {
     ZSFS_CHECK_MSG(empty(), "BlockMap overwritten while it holds blocks");
-    budget_ = other.budget_;
     root_ = std::exchange(other.root_, 0);
     count_ = std::exchange(other.count_, 0);
     memory_bytes_ = std::exchange(other.memory_bytes_, 0);
@@ -647,7 +641,7 @@ BlockRef BlockMap::get(uint64_t index) const {
   return slot != nullptr ? *slot : kHole;
 }
 
-Result<BlockRef> BlockMap::set(uint64_t index, BlockRef ref) {
+Result<BlockRef> BlockMap::set(uint64_t index, BlockRef ref, MemoryBudget& budget) {
   ZSFS_CHECK_MSG(index < kMaxBlocks, "BlockMap::set: block index out of range");
   ZSFS_CHECK_MSG(ref != kHole, "BlockMap::set: holes are made by erase()");
   if (is_node(root_)) {
@@ -659,7 +653,7 @@ Result<BlockRef> BlockMap::set(uint64_t index, BlockRef ref) {
     return old;
   }
   if (count_ == UINT32_MAX) return Errno{ENOSPC};  // see block_map.h
-  NodeAllocator nodes(*budget_, memory_bytes_);
+  NodeAllocator nodes(budget, memory_bytes_);
   Status status = grow(root_, index, nodes);
   if (status.ok()) status = insert(root_, index, ref, nodes);
   if (!status.ok()) {
@@ -670,15 +664,16 @@ Result<BlockRef> BlockMap::set(uint64_t index, BlockRef ref) {
   return kHole;
 }
 
-BlockRef BlockMap::erase(uint64_t index) {
+BlockRef BlockMap::erase(uint64_t index, MemoryBudget& budget) {
   BlockRef old = kHole;
   if (index < kMaxBlocks) {
-    erase_range(index, index + 1, [&old](uint64_t, BlockRef ref) { old = ref; });
+    erase_range(index, index + 1, budget, [&old](uint64_t, BlockRef ref) { old = ref; });
   }
   return old;
 }
 
-void BlockMap::erase_range(uint64_t first, uint64_t last, const EraseFn& on_erased) {
+void BlockMap::erase_range(uint64_t first, uint64_t last, MemoryBudget& budget,
+                           const EraseFn& on_erased) {
   last = std::min(last, kMaxBlocks);
   if (first >= last || root_ == 0) return;
   if (is_inline(root_)) {
@@ -693,7 +688,7 @@ void BlockMap::erase_range(uint64_t first, uint64_t last, const EraseFn& on_eras
   const NodeRef root{root_};
   const unsigned shift = root.shift();
   if (first >= span(shift)) return;
-  NodeAllocator nodes(*budget_, memory_bytes_);
+  NodeAllocator nodes(budget, memory_bytes_);
   RangeEraser eraser(first, last, on_erased, nodes);
   if (eraser.erase(root, shift, 0)) {
     nodes.release(root);

@@ -13,9 +13,11 @@
 // Each node keeps a bitmap of its non-empty slots and (interior nodes) of its completely full
 // children, so next_data()/next_hole() skip whole subtrees instead of scanning slot by slot.
 //
-// Memory: node memory is charged to the MemoryBudget given at construction; a set() that needs
-// memory the budget refuses fails with ENOSPC (or ENOMEM if the host refuses) and changes
-// nothing. Memory is uncharged as nodes are freed.
+// Memory: node memory is charged to the MemoryBudget each editing call is given (the map keeps no
+// pointer to it: one map per inode, and every map of a filesystem has the same budget, so the
+// caller passes it); a set() that needs memory the budget refuses fails with ENOSPC (or ENOMEM if
+// the host refuses) and changes nothing. Memory is uncharged, to the budget given, as nodes are
+// freed: a map must be edited with the same budget all its life.
 //
 // Invariants: indices are < kMaxBlocks; count() equals the number of non-hole slots; every node
 // is reachable, holds at least one non-empty slot, and its bitmaps match its slots; the map must
@@ -43,7 +45,7 @@ inline constexpr uint64_t kMaxBlocks = (static_cast<uint64_t>(INT64_MAX) >> 12) 
 
 class BlockMap {
  public:
-  explicit BlockMap(MemoryBudget* budget);
+  BlockMap() = default;
   ~BlockMap();
   BlockMap(BlockMap&& other) noexcept;
   BlockMap& operator=(BlockMap&& other) noexcept;
@@ -55,16 +57,16 @@ class BlockMap {
 
   // Stores ref (not kHole) at index and returns what was there. ENOSPC/ENOMEM when a node cannot
   // be had; the map is then unchanged.
-  Result<BlockRef> set(uint64_t index, BlockRef ref);
+  Result<BlockRef> set(uint64_t index, BlockRef ref, MemoryBudget& budget);
 
   // Makes index a hole and returns what was there. Never fails; frees nodes that empty.
-  BlockRef erase(uint64_t index);
+  BlockRef erase(uint64_t index, MemoryBudget& budget);
 
   // Makes every index in [first, last) a hole, calling on_erased(index, ref) for each non-hole
   // slot removed, in increasing index order. Never fails. on_erased may be empty; it must not
   // use the map (it runs while the map is being edited) nor throw. Costs in proportion to the
   // nodes that hold something in the range, however long the range.
-  void erase_range(uint64_t first, uint64_t last,
+  void erase_range(uint64_t first, uint64_t last, MemoryBudget& budget,
                    const std::function<void(uint64_t index, BlockRef ref)>& on_erased);
 
   // Calls fn(index, ref) for each non-hole slot in [first, last), in increasing index order,
@@ -88,11 +90,10 @@ class BlockMap {
   void check_invariants() const;
 
  private:
-  MemoryBudget* budget_;
   // The tree as one tagged word: 0 for the empty map, a lone block at index 0 kept inline, or a
   // reference to the root node. The encoding and the nodes are defined in block_map.cc.
   uintptr_t root_ = 0;
-  // 32 bits each keep the map at 24 bytes (one per inode): a file holds at most 2^32 - 1 data
+  // 32 bits each keep the map at 16 bytes (one per inode): a file holds at most 2^32 - 1 data
   // blocks (16 TiB) and 4 GiB of nodes; set() past either is ENOSPC.
   uint32_t count_ = 0;
   uint32_t memory_bytes_ = 0;

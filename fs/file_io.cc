@@ -150,9 +150,9 @@ Result<BlockRef> Filesystem::Impl::put_block(codec::Block data) {
 Status Filesystem::Impl::install_block(Inode& inode, uint64_t index, BlockRef ref) {
   BlockRef old;
   if (ref == kHole) {
-    old = inode.blocks.erase(index);
+    old = inode.blocks.erase(index, budget_);
   } else {
-    Result<BlockRef> replaced = inode.blocks.set(index, ref);
+    Result<BlockRef> replaced = inode.blocks.set(index, ref, budget_);
     if (!replaced.ok()) {
       store_.unref(ref);
       return Errno{replaced.error()};
@@ -180,7 +180,7 @@ Status Filesystem::Impl::patch_block(Inode& inode, uint64_t index, size_t begin,
 }
 
 void Filesystem::Impl::drop_blocks_locked(Inode& inode, uint64_t first_block, uint64_t last_block) {
-  inode.blocks.erase_range(first_block, last_block,
+  inode.blocks.erase_range(first_block, last_block, budget_,
                            [&](uint64_t, BlockRef ref) { store_.unref(ref); });
 }
 
@@ -342,12 +342,12 @@ Status Filesystem::Impl::fallocate(Ino ino, int mode, uint64_t offset, uint64_t 
         filled.push_back(index);
         continue;
       } catch (const std::bad_alloc&) {
-        inode->blocks.erase(index);
+        inode->blocks.erase(index, budget_);
         installed = Errno{ENOMEM};
       }
     }
     for (uint64_t undo : filled)
-      inode->blocks.erase(undo);
+      inode->blocks.erase(undo, budget_);
     return installed;
   }
   if (!keep_size && end > inode->size) inode->size = end;

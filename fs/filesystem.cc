@@ -167,7 +167,8 @@ Filesystem::Impl::~Impl() {
   if (compactor_.joinable()) compactor_.join();
   // Drop every block reference so that the store and the pool end empty (they check it).
   inodes_.for_each([&](Inode& inode) ZSFS_NO_THREAD_SAFETY_ANALYSIS {
-    inode.blocks.erase_range(0, kMaxBlocks, [&](uint64_t, BlockRef ref) { store_.unref(ref); });
+    inode.blocks.erase_range(0, kMaxBlocks, budget_,
+                             [&](uint64_t, BlockRef ref) { store_.unref(ref); });
     if (inode.dir != nullptr) {
       inode.dir.reset();
       budget_.uncharge(sizeof(Directory));
@@ -210,7 +211,8 @@ void Filesystem::Impl::destroy(Inode* inode) {
     ZSFS_CHECK(inode->doomed);
     {
       FileAccount account(*this, *inode);
-      inode->blocks.erase_range(0, kMaxBlocks, [&](uint64_t, BlockRef ref) { store_.unref(ref); });
+      inode->blocks.erase_range(0, kMaxBlocks, budget_,
+                                [&](uint64_t, BlockRef ref) { store_.unref(ref); });
       inode->size = 0;
     }
     uint64_t extra = 0;

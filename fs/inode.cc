@@ -11,7 +11,7 @@
 namespace zsfs::fs {
 
 static_assert(InodeTable::kMaxInodes <= uint64_t{1} << 32, "Inode::ino has 32 bits");
-static_assert(sizeof(Inode) == 120, "an inode packs into 120 bytes (see inode.h)");
+static_assert(sizeof(Inode) == 112, "an inode packs into 112 bytes (see inode.h)");
 
 InodeTable::InodeTable(uint64_t max_inodes, MemoryBudget* budget)
     : max_inodes_(max_inodes), budget_(budget) {
@@ -80,7 +80,7 @@ Result<Inode*> InodeTable::allocate() {
       }
     }
     ++chunk->generations[slot_index];
-    inode = new (chunk->slots[slot_index].storage) Inode((c << kChunkBits) | slot_index, budget_);
+    inode = new (chunk->slots[slot_index].storage) Inode((c << kChunkBits) | slot_index);
     // Publishes the inode to get(), which reads the bit without the lock.
     chunk->used[slot_index / 64].fetch_or(uint64_t{1} << (slot_index % 64),
                                           std::memory_order_release);

@@ -76,16 +76,12 @@ struct __attribute__((packed)) Timestamp {
 static_assert(sizeof(Timestamp) == 12);
 
 struct Inode {
-  Inode(Ino ino_in, MemoryBudget* budget)
-      : nopen(0),
-        doomed(false),
-        linkable(false),
-        ino(static_cast<uint32_t>(ino_in)),
-        blocks(budget) {
+  explicit Inode(Ino ino_in)
+      : nopen(0), doomed(false), linkable(false), ino(static_cast<uint32_t>(ino_in)) {
     ZSFS_DCHECK(ino_in == ino);
   }
 
-  // The fields are ordered to pack (120 bytes, no padding): the filesystem holds one inode per
+  // The fields are ordered to pack (112 bytes, no padding): the filesystem holds one inode per
   // file, and the Linux source tree is 80,000 of them. Its generation is kept by the table, in
   // the chunk beside it (InodeTable::generation()).
   mutable RwLock mu;
@@ -109,7 +105,7 @@ struct Inode {
   uint64_t nlookup ZSFS_GUARDED_BY(mu) = 0;
 
   std::unique_ptr<InodeExtras> extras ZSFS_GUARDED_BY(mu);
-  // Regular files: the data.
+  // Regular files: the data. Edited with the filesystem's budget, which it does not keep.
   BlockMap blocks ZSFS_GUARDED_BY(mu);
   // Directories: the entries and the parent (guarded by the namespace lock, not mu).
   std::unique_ptr<Directory> dir;

@@ -10,6 +10,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <new>
 #include <optional>
@@ -62,14 +63,25 @@ constexpr uint64_t kTop = kMaxBlocks - 1;        // the highest valid index
 
 using Model = std::map<uint64_t, BlockRef>;
 
-// A BlockMap that empties itself before it is destroyed (BlockMap aborts if destroyed while it
-// holds blocks), so that a failed assertion ends its test with a report, not an abort.
+// A BlockMap with the budget it is edited with (a map keeps none: its owner passes it to every
+// edit), which empties itself before it is destroyed (BlockMap aborts if destroyed while it holds
+// blocks), so that a failed assertion ends its test with a report, not an abort.
 class TestMap : public BlockMap {
  public:
-  using BlockMap::BlockMap;
+  explicit TestMap(MemoryBudget* budget) : budget_(budget) {}
   ~TestMap() { erase_range(0, kMaxBlocks, nullptr); }
   TestMap(TestMap&&) = default;
   TestMap& operator=(TestMap&&) = default;
+
+  Result<BlockRef> set(uint64_t index, BlockRef ref) { return BlockMap::set(index, ref, *budget_); }
+  BlockRef erase(uint64_t index) { return BlockMap::erase(index, *budget_); }
+  void erase_range(uint64_t first, uint64_t last,
+                   const std::function<void(uint64_t index, BlockRef ref)>& on_erased) {
+    BlockMap::erase_range(first, last, *budget_, on_erased);
+  }
+
+ private:
+  MemoryBudget* budget_;
 };
 
 // The ref the tests store at an index: never a hole, and differs between neighbours.
@@ -77,12 +89,12 @@ BlockRef ref_for(uint64_t index) {
   return static_cast<BlockRef>(index * 2654435761u % 0xfffffffbu) + 1;
 }
 
-void set_ok(BlockMap& map, uint64_t index, BlockRef ref) {
+void set_ok(TestMap& map, uint64_t index, BlockRef ref) {
   Result<BlockRef> result = map.set(index, ref);
   ASSERT_TRUE(result.ok()) << "set(" << index << ") failed with errno " << result.error();
 }
 
-void fill(BlockMap& map, uint64_t first, uint64_t last) {
+void fill(TestMap& map, uint64_t first, uint64_t last) {
   for (uint64_t i = first; i < last; ++i) {
     ASSERT_NO_FATAL_FAILURE(set_ok(map, i, ref_for(i)));
   }
@@ -188,7 +200,7 @@ std::vector<uint64_t> boundary_probes() {
 }
 
 // Leaves the map holding exactly `model`.
-void build(BlockMap& map, const Model& model) {
+void build(TestMap& map, const Model& model) {
   for (const auto& [index, ref] : model) {
     ASSERT_NO_FATAL_FAILURE(set_ok(map, index, ref));
   }
@@ -787,20 +799,20 @@ TEST(BlockMapDeathTest, MisuseAborts) {
   MemoryBudget budget(kPlenty);
   EXPECT_DEATH(
       {
-        BlockMap map(&budget);
-        (void)map.set(kMaxBlocks, 1);
+        BlockMap map;
+        (void)map.set(kMaxBlocks, 1, budget);
       },
       "out of range");
   EXPECT_DEATH(
       {
-        BlockMap map(&budget);
-        (void)map.set(5, kHole);
+        BlockMap map;
+        (void)map.set(5, kHole, budget);
       },
       "erase");
   EXPECT_DEATH(
       {
-        BlockMap map(&budget);
-        (void)map.set(5, 1);
+        BlockMap map;
+        (void)map.set(5, 1, budget);
       },
       "destroyed while it holds blocks");
 }
