@@ -198,7 +198,7 @@ class InodeTable {
 
  private:
   // 256 numbers a chunk, each slot holding its inode in place (no heap block per inode): about
-  // 31 KiB, allocated when a number in it is first used and freed when its last inode goes, so
+  // 30 KiB, allocated when a number in it is first used and freed when its last inode goes, so
   // that memory returns after mass deletion.
   static constexpr unsigned kChunkBits = 8;
   static constexpr uint64_t kChunkSlots = uint64_t{1} << kChunkBits;

@@ -66,7 +66,7 @@ TEST(InodeTable, LimitIsEnospc) {
 }
 
 TEST(InodeTable, BudgetRefusalIsEnospcAndChargesNothing) {
-  MemoryBudget budget(40 << 10);  // room for the first chunk (256 numbers, 31 KiB) only
+  MemoryBudget budget(40 << 10);  // room for the first chunk (256 numbers, 30 KiB) only
   InodeTable table(1000, &budget);
   int made = 0;
   Result<Inode*> inode = table.allocate();
