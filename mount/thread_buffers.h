@@ -3,13 +3,13 @@
 //
 // A request thread holds two buffers sized for the largest request (max_write, 1 MiB, plus a
 // header): libfuse's receive buffer (the mem of a fuse_buf the request loop owns, which libfuse
-// allocates with malloc) and the reply buffer below,
-// which READ replies and WRITE data that arrives in pieces are gathered in. Each is allocated once
-// and kept, sparing an allocation per request; but once a 1 MiB READ or WRITE has passed, every
-// page of it is resident, and would stay so for the life of the thread. release_idle_pages()
-// drops those pages (madvise MADV_DONTNEED) while keeping the allocations: the request loop calls
-// it when the thread goes idle, so an idle mount holds a few pages of them, and the next request
-// faults in what it uses.
+// allocates with malloc) and the reply buffer below, which READ replies and WRITE data that
+// arrives in pieces are gathered in. Each is allocated once and kept, sparing an allocation per
+// request; but once a 1 MiB READ or WRITE has passed, every page of it is resident, and would
+// stay so for the life of the thread. release_idle_pages() drops those pages (madvise
+// MADV_DONTNEED, best effort: a failure leaves them resident, nothing else) while keeping the
+// allocations: the request loop calls it when the thread goes idle, so an idle mount holds a few
+// pages of them, and the next request faults in what it uses.
 //
 // Invariants: a released buffer keeps its address and size; its contents read as zeros, which
 // neither buffer relies on (each request overwrites what it uses). Only whole pages inside an
