@@ -202,13 +202,14 @@ class DedupStore {
   // --- Cold blocks in a backing file (fs/writeback.h) ------------------------------------------
   // Before the store is used: payloads may move to backing, which must outlive the store.
   // relieve, if given, is called (without any store lock, on the thread of a put() or an image
-  // load) when the budget refuses memory for a block; it returns whether it made room, and the
-  // block is tried again. A read of a backed block brings it back into the pool when promote and
-  // the budget has more than promote_headroom_bytes free.
+  // load) when the budget refuses memory for a block; it returns whether there is room now
+  // (made by it or meanwhile by another), and the block is tried again. A read of a backed block
+  // brings it back into the pool when promote and the budget has more than promote_headroom_bytes
+  // free.
   void attach_backing(disk::BackingFile* backing, std::function<bool()> relieve, bool promote,
                       uint64_t promote_headroom_bytes);
   // Makes room as a put() refused by the budget does, for memory others need (an image load's
-  // block maps): whether it moved anything (false without a backing file).
+  // block maps): whether trying again may succeed (false without a backing file).
   bool relieve() const { return relieve_ && relieve_(); }
   // How many times a refused allocation is tried again after relieve() made room.
   static constexpr int kReliefTries = 3;

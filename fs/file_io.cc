@@ -153,6 +153,13 @@ Status Filesystem::Impl::install_block(Inode& inode, uint64_t index, BlockRef re
     old = inode.blocks.erase(index, budget_);
   } else {
     Result<BlockRef> replaced = inode.blocks.set(index, ref, budget_);
+    // The map's nodes come from the budget too: with a backing file, moving blocks out makes
+    // room for them as it does for a block.
+    for (int tries = 0; !replaced.ok() && replaced.error() == ENOSPC &&
+                        tries < DedupStore::kReliefTries && store_.relieve();
+         ++tries) {
+      replaced = inode.blocks.set(index, ref, budget_);
+    }
     if (!replaced.ok()) {
       store_.unref(ref);
       return Errno{replaced.error()};

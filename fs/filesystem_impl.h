@@ -193,7 +193,9 @@ class Filesystem::Impl {
   // Reads block `index` of inode into out (zeros for a hole).
   Status read_block(const Inode& inode, uint64_t index, codec::MutableBlock out) const
       ZSFS_REQUIRES_SHARED(inode.mu);
-  // Replaces block `index` with ref (kHole for a hole), dropping the old reference.
+  // Replaces block `index` with ref (kHole for a hole), dropping the old reference; takes ref,
+  // and drops it on failure. The block map's memory is made room for as a block's is
+  // (DedupStore::relieve()): ENOSPC only when the budget and the backing file are both full.
   Status install_block(Inode& inode, uint64_t index, BlockRef ref) ZSFS_REQUIRES(inode.mu);
   // Overwrites bytes [begin, end) of block `index` with data (zeros when data is empty), by
   // read-modify-write. Zeroing a hole leaves it a hole.

@@ -472,15 +472,9 @@ disk::Problem ImageLoader::install_run(Inode& inode, uint64_t image_inode, uint6
                        std::to_string(id) + ", which the image does not hold");
       }
     }
+    // With a backing file the blocks may have taken the whole budget: install_block() makes
+    // room for the block map by moving some out, as for a writer.
     Status installed = install_block(inode, index, loaded);
-    // With a backing file the blocks may have taken the whole budget: the block map's memory
-    // comes from moving some out, as for a writer. (A loop, not DedupStore::with_relief: the
-    // lock analysis cannot see the inode's lock held inside a lambda.)
-    for (int tries = 0; !installed.ok() && installed.error() == ENOSPC &&
-                        tries < DedupStore::kReliefTries && fs_.store_.relieve();
-         ++tries) {
-      installed = install_block(inode, index, loaded);
-    }
     if (!installed.ok()) {
       return refused("block " + std::to_string(index) + " of inode " + std::to_string(image_inode),
                      installed.error());

@@ -103,9 +103,13 @@ Writeback::Moved Writeback::relieve_pressure(bool hold_quiesce) {
 bool Writeback::relieve() {
   const Moved moved = relieve_pressure(false);
   note(moved, nullptr);
-  std::lock_guard lock(mu_);
-  ++reliefs_;
-  return moved.blocks > 0;
+  {
+    std::lock_guard lock(mu_);
+    ++reliefs_;
+  }
+  // The thread (or another writer) may have made the room between the caller's refusal and this
+  // call, leaving nothing to move here: that is worth another try too.
+  return moved.blocks > 0 || budget_->available_bytes() >= low_water_;
 }
 
 void Writeback::request(const WritebackRequest& request) {

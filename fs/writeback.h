@@ -71,7 +71,8 @@ class Writeback {
   Writeback& operator=(const Writeback&) = delete;
 
   // For a writer the budget refused: moves a round of blocks now, on the calling thread, which
-  // holds the quiesce lock shared. Returns whether memory was freed (then try again).
+  // holds the quiesce lock shared. Returns whether trying again may succeed: it freed memory, or
+  // the budget has the low-water mark free (someone else made room since the refusal).
   bool relieve();
   // Queues a pass.
   void request(const WritebackRequest& request);

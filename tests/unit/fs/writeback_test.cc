@@ -3,6 +3,8 @@
 // bytes), writeback on request (huge only, idle only) and by age, ENOSPC only when both RAM and
 // the file are full, dedup against blocks in the file, promotion, and images that carry blocks
 // from the file or load into one.
+#include "fs/writeback.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +15,12 @@
 
 #include <gtest/gtest.h>
 
+#include "base/budget.h"
 #include "base/json.h"
+#include "base/sync.h"
+#include "disk/backing_file.h"
+#include "fs/dictionary_set.h"
+#include "pool/pool.h"
 #include "tests/unit/fs/fs_test_util.h"
 #include "tests/unit/scratch_dir.h"
 
@@ -276,17 +283,34 @@ TEST_F(WritebackTest, ImagesCarryBlocksFromTheFileAndLoadIntoOne) {
   EXPECT_FS_CONSISTENT(*small);
 }
 
-}  // namespace
-}  // namespace zsfs::fs
-
-namespace zsfs::fs {
-namespace {
-
 TEST_F(WritebackTest, StatfsCountsTheBackingFilesRoom) {
   std::unique_ptr<Filesystem> fs = mount(16 << 20, 64 << 20);
   const StatFs s = fs->statfs();
   EXPECT_EQ(s.blocks, (uint64_t{16} << 20) / 4096 + (uint64_t{64} << 20) / 4096);
   EXPECT_GT(s.blocks_free, (uint64_t{64} << 20) / 4096);
+}
+
+// A writer the budget refused calls relieve(); by then the thread may have made the room and
+// left nothing to move. The writer must try again rather than fail with ENOSPC.
+TEST(WritebackRelief, RoomMadeByAnotherMoverIsWorthAnotherTry) {
+  ScratchDir dir;
+  MemoryBudget budget(16 << 20);
+  std::unique_ptr<pool::Pool> pool = std::move(*pool::Pool::create(pool::PoolConfig{}, &budget));
+  DictionarySet dicts(&budget, {codec::kDefaultLevel});
+  DedupStore store(pool.get(), *codec::Compressor::create(codec::CodecConfig{}), true, &budget,
+                   &dicts, BackgroundConfig{});
+  std::unique_ptr<disk::BackingFile> backing;
+  disk::Problem p = disk::BackingFile::open(dir.file("backing"), 0, &budget, &backing);
+  ASSERT_FALSE(p) << p.message;
+  RwLock quiesce;
+  Writeback writeback(&store, pool.get(), &budget, &quiesce, backing.get(), WritebackConfig{});
+  // Nothing to move, and room to spare.
+  EXPECT_TRUE(writeback.relieve());
+  // Nothing to move, and no room: no point in trying again.
+  const uint64_t rest = budget.available_bytes();
+  ASSERT_TRUE(budget.try_charge(rest));
+  EXPECT_FALSE(writeback.relieve());
+  budget.uncharge(rest);
 }
 
 }  // namespace
