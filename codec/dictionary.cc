@@ -27,9 +27,6 @@ Result<std::unique_ptr<Dictionary>> Dictionary::create(std::span<const std::byte
   if (bytes.size() < kMinDictionaryBytes || bytes.size() > kMaxDictionaryBytes) {
     return Errno{EINVAL};
   }
-  for (int level : levels) {
-    if (level < min_level() || level > max_level()) return Errno{EINVAL};
-  }
   std::unique_ptr<Dictionary> dict(new (std::nothrow) Dictionary());
   if (dict == nullptr) return Errno{ENOMEM};
   dict->bytes_.assign(bytes.begin(), bytes.end());
@@ -42,13 +39,8 @@ Result<std::unique_ptr<Dictionary>> Dictionary::create(std::span<const std::byte
   if (dict->ddict_ == nullptr) return Errno{EINVAL};
   dict->dict_id_ = ZSTD_getDictID_fromDDict(dict->ddict_);
   dict->memory_bytes_ = sizeof(Dictionary) + size + ZSTD_sizeof_DDict(dict->ddict_);
-  for (int level : levels) {
-    if (dict->cdict(level) != nullptr) continue;  // a level named twice is digested once
-    ZSTD_CDict* cdict = ZSTD_createCDict_byReference(content, size, level);
-    if (cdict == nullptr) return Errno{ENOMEM};
-    dict->cdicts_.push_back({level, cdict});
-    dict->memory_bytes_ += ZSTD_sizeof_CDict(cdict);
-  }
+  Result<size_t> forms = dict->restore_compression_forms(levels);
+  if (!forms.ok()) return Errno{forms.error()};
   return dict;
 }
 
@@ -67,6 +59,41 @@ size_t Dictionary::drop_compression_forms() {
   cdicts_.clear();
   memory_bytes_ -= freed;
   return freed;
+}
+
+Result<size_t> Dictionary::restore_compression_forms(std::span<const int> levels) {
+  for (int level : levels) {
+    if (level < min_level() || level > max_level()) return Errno{EINVAL};
+  }
+  std::vector<LevelForm> added;
+  size_t bytes = 0;
+  auto undo = [&] {
+    for (const LevelForm& form : added)
+      ZSTD_freeCDict(form.cdict);
+  };
+  try {
+    added.reserve(levels.size());
+    cdicts_.reserve(cdicts_.size() + levels.size());
+  } catch (const std::bad_alloc&) {
+    return Errno{ENOMEM};
+  }
+  for (int level : levels) {
+    // A level named twice, or kept, is digested once.
+    const bool have = cdict(level) != nullptr ||
+                      std::any_of(added.begin(), added.end(),
+                                  [level](const LevelForm& form) { return form.level == level; });
+    if (have) continue;
+    ZSTD_CDict* form = ZSTD_createCDict_byReference(bytes_.data(), bytes_.size(), level);
+    if (form == nullptr) {
+      undo();
+      return Errno{ENOMEM};
+    }
+    added.push_back({level, form});
+    bytes += ZSTD_sizeof_CDict(form);
+  }
+  cdicts_.insert(cdicts_.end(), added.begin(), added.end());  // reserved: cannot throw
+  memory_bytes_ += bytes;
+  return bytes;
 }
 
 const ZSTD_CDict* Dictionary::cdict(int level) const {

@@ -12,11 +12,13 @@
 // fails its check (EIO), never gives wrong bytes silently.
 //
 // Invariants: a Dictionary never changes after create(), except that its compression forms can
-// be dropped once nothing compresses with it any more (drop_compression_forms()): a dictionary
-// that only old blocks use needs its decompression form alone, which is a tenth of the size.
+// be dropped while nothing compresses with it (drop_compression_forms()) and digested again
+// (restore_compression_forms()): a dictionary that only old blocks use, or that nothing has
+// compressed with for a while, needs its decompression form alone, which is a tenth of the size.
 // Every digested form refers to bytes() (held once), which lives as long as the object. Thread
-// safety: the const methods may be called from any thread; drop_compression_forms() only when
-// no thread compresses with the dictionary (its owner ensures it).
+// safety: the const methods may be called from any thread; drop_compression_forms() and
+// restore_compression_forms() only when no thread compresses with the dictionary (its owner
+// ensures it).
 #pragma once
 
 #include <cstddef>
@@ -63,6 +65,10 @@ class Dictionary {
   const ZSTD_CDict_s* cdict(int level) const;
   // Frees the compression forms; returns the bytes freed (memory_bytes() shrinks by as much).
   size_t drop_compression_forms();
+  // Digests the compression forms for levels again, after drop_compression_forms() (a level
+  // that has one keeps it); returns the bytes added (memory_bytes() grows by as much). EINVAL
+  // for a level out of range, ENOMEM when memory runs out; nothing is added then.
+  Result<size_t> restore_compression_forms(std::span<const int> levels);
   const ZSTD_DDict_s* ddict() const { return ddict_; }
 
  private:

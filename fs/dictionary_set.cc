@@ -53,6 +53,7 @@ void DictionarySet::place_locked(DictSlot slot, std::unique_ptr<codec::Dictionar
   charged_bytes_.fetch_add(cost, std::memory_order_relaxed);
   s.refs.store(1, std::memory_order_release);
   s.retired = false;
+  s.resting = false;
   installed_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -118,6 +119,7 @@ void DictionarySet::retire_current() {
 
 void DictionarySet::retire_locked(DictSlot slot) const {
   slots_[slot].retired = true;
+  slots_[slot].resting = false;  // its forms go for good
   if (slots_[slot].compressors.load(std::memory_order_acquire) == 0) drop_forms_locked(slot);
 }
 
@@ -153,13 +155,47 @@ void DictionarySet::retire_current_if_unused() {
 }
 
 DictionarySet::Pin DictionarySet::current() const {
-  // Under mu_: the current slot cannot lose the set's reference between the load and ref().
+  // Under mu_: the current slot cannot lose the set's reference between the load and ref(), and
+  // rest_current() cannot drop the forms between the wake and the compressor's count.
   MutexLock lock(mu_);
   const DictSlot slot = current_.load();
   if (slot == kNoDict) return Pin();
+  if (slots_[slot].resting && !wake_locked(slot)) return Pin();
   ref(slot);
   slots_[slot].compressors.fetch_add(1, std::memory_order_acq_rel);
   return Pin(this, slot, true);
+}
+
+DictionarySet::Pin DictionarySet::pin_current() const {
+  MutexLock lock(mu_);  // as current()
+  const DictSlot slot = current_.load();
+  if (slot == kNoDict) return Pin();
+  ref(slot);
+  return Pin(this, slot, false);
+}
+
+void DictionarySet::rest_current() {
+  MutexLock lock(mu_);
+  const DictSlot slot = current_.load();
+  if (slot == kNoDict || slots_[slot].resting) return;
+  // Compressors are counted only under mu_ (current()): none can start before the forms are gone.
+  if (slots_[slot].compressors.load(std::memory_order_acquire) != 0) return;
+  drop_forms_locked(slot);
+  slots_[slot].resting = true;
+}
+
+bool DictionarySet::wake_locked(DictSlot slot) const {
+  Slot& s = slots_[slot];
+  Result<size_t> added = s.dict->restore_compression_forms(levels_);
+  if (!added.ok()) return false;
+  if (!budget_->try_charge(*added)) {
+    s.dict->drop_compression_forms();
+    return false;
+  }
+  s.charged_bytes += *added;
+  charged_bytes_.fetch_add(*added, std::memory_order_relaxed);
+  s.resting = false;
+  return true;
 }
 
 DictionarySet::Pin DictionarySet::pin(DictSlot slot) const {

@@ -14,7 +14,11 @@
 //   budget when it is installed and counts in mem_used_total. Once it is no longer current and
 //   no compression with it is in flight (compressors pin it through current()), its compression
 //   forms are dropped: a dictionary kept only for old blocks costs its content and its
-//   decompression form, about an eighth of the whole.
+//   decompression form, about a fifteenth of the whole at level 15.
+// - The current dictionary rests too: rest_current() (the recompressor calls it as a pass ends)
+//   drops its compression forms when no compression is in flight, and the next current() digests
+//   them again (about 5 ms at level 15, under mu_), so that a settled mount that only reads keeps
+//   the decompression form alone.
 //
 // Invariants: a slot's dictionary is not null exactly while the slot's count is above zero; a
 // caller may use get(slot) only while it holds a reference on slot. Counts change with atomic
@@ -92,8 +96,16 @@ class DictionarySet {
   // The same, when no block uses the current dictionary (which then is freed).
   void retire_current_if_unused();
 
-  // The current dictionary, pinned for compressing (empty when there is none).
+  // The current dictionary, pinned for compressing (empty when there is none, or when it rests
+  // and its compression forms cannot be had again: the budget or the host refuses the memory).
   Pin current() const;
+  // The current dictionary, pinned as a reader pins it: not for compressing (empty when none).
+  Pin pin_current() const;
+  // The current dictionary's slot, which may change at any moment (kNoDict when none).
+  DictSlot current_slot() const { return current_.load(std::memory_order_relaxed); }
+  // Drops the current dictionary's compression forms if no compression with it is in flight;
+  // current() digests them again.
+  void rest_current();
   // Pins slot, on which the caller already holds a reference (a block that names it).
   Pin pin(DictSlot slot) const;
   // The dictionary in slot; the caller holds a reference on slot.
@@ -128,6 +140,7 @@ class DictionarySet {
     std::unique_ptr<codec::Dictionary> dict;  // written under mu_ while refs == 0
     uint64_t charged_bytes = 0;               // guarded by mu_
     bool retired = false;                     // no longer current; guarded by mu_
+    bool resting = false;  // current, its compression forms dropped (rest_current); under mu_
   };
 
   // Digests bytes for the set's levels: the dictionary and what it costs.
@@ -142,6 +155,9 @@ class DictionarySet {
   // flight, when the last one ends. Under mu_.
   void retire_locked(DictSlot slot) const;
   void drop_forms_locked(DictSlot slot) const;
+  // Digests a resting slot's compression forms again and charges them; false (the slot still
+  // resting) when the budget or the host refuses. Under mu_.
+  bool wake_locked(DictSlot slot) const;
   void end_compression(DictSlot slot) const;
 
   MemoryBudget* budget_;

@@ -154,7 +154,7 @@ disk::Problem Filesystem::Impl::save_image(const std::string& path, ImageSaveSta
     WriterLock quiesce(quiesce_mu_);
     ReaderLock ns(ns_mu_);
     pins.emplace(&store_, store_.ref_limit());
-    current_dict = dicts_.current();
+    current_dict = dicts_.pin_current();
     current_slot = current_dict.slot();
     if (disk::Problem p = writer->begin(disk::Section::kMetadata)) return p;
     std::vector<uint64_t> seen((inodes_.ino_limit() + 63) / 64);

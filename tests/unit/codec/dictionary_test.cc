@@ -73,6 +73,34 @@ TEST(Dictionary, IsDigestedForTheLevelsAskedOnly) {
   EXPECT_GT(dict->memory_bytes(), trained(rng, {1})->memory_bytes());
 }
 
+TEST(Dictionary, DroppedCompressionFormsAreMadeAgainAndMakeTheSameFrames) {
+  std::mt19937_64 rng(testing::test_seed());
+  const auto dict = trained(rng, {3, 9});
+  const Compressor compressor = make_zstd(9);
+  const BlockBytes block = testing::text_block(rng);
+  BlockBytes before, after;
+  const Compressed first = compressor.compress(block, before, dict.get());
+  const size_t whole = dict->memory_bytes();
+  const size_t freed = dict->drop_compression_forms();
+  EXPECT_EQ(dict->cdict(9), nullptr);
+  EXPECT_EQ(dict->memory_bytes(), whole - freed);
+  Result<size_t> added = dict->restore_compression_forms(std::vector<int>{3, 9, 9});
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, freed);
+  EXPECT_EQ(dict->memory_bytes(), whole);
+  ASSERT_NE(dict->cdict(9), nullptr);
+  const Compressed second = compressor.compress(block, after, dict.get());
+  ASSERT_EQ(second.size_bytes, first.size_bytes);
+  EXPECT_EQ(0, std::memcmp(before.data(), after.data(), first.size_bytes));
+  // Levels it has are kept, not digested twice; one out of range adds nothing.
+  EXPECT_EQ(*dict->restore_compression_forms(std::vector<int>{9}), 0u);
+  Result<size_t> bad = dict->restore_compression_forms(std::vector<int>{1, max_level() + 1});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), EINVAL);
+  EXPECT_EQ(dict->cdict(1), nullptr);
+  EXPECT_EQ(dict->memory_bytes(), whole);
+}
+
 TEST(Dictionary, CompressesSimilarBlocksSmallerAndRoundTrips) {
   std::mt19937_64 rng(testing::test_seed());
   for (int level : {1, 3, 9}) {

@@ -1,7 +1,8 @@
 // DictionarySet: installing makes a dictionary current and charges its memory; blocks and pins
 // keep a dictionary alive after it is replaced, the last reference frees it and gives the memory
 // back; a dictionary no block uses can be retired, and the current one is when its last block
-// goes unless a compression with it is in flight; slots and the budget run out with ENOSPC and
+// goes unless a compression with it is in flight; the current one rests without its compression
+// forms and the next compression digests them again; slots and the budget run out with ENOSPC and
 // nothing changed; bytes zstd cannot load are EINVAL; the check compares block counts.
 #include "fs/dictionary_set.h"
 
@@ -100,6 +101,56 @@ TEST_F(DictionarySetTest, AReplacedDictionaryDropsItsCompressionFormsOnceNoneCom
   }
   dicts_.drop_block(first, 10);
   dicts_.drop_block(second, 10);
+}
+
+TEST_F(DictionarySetTest, TheCurrentDictionaryRestsWithoutItsCompressionFormsUntilNextNeeded) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  dicts_.add_block(slot, 10);
+  const uint64_t whole = dicts_.memory_bytes();
+  // A compression in flight keeps the forms.
+  DictionarySet::Pin compressing = dicts_.current();
+  dicts_.rest_current();
+  EXPECT_EQ(dicts_.memory_bytes(), whole);
+  EXPECT_NE(compressing.get()->cdict(3), nullptr);
+  compressing.reset();
+  // None: the current dictionary keeps its content and decompression form only.
+  dicts_.rest_current();
+  EXPECT_LT(dicts_.memory_bytes(), whole / 2);
+  EXPECT_EQ(budget_.used_bytes(), dicts_.memory_bytes());
+  EXPECT_EQ(dicts_.current_slot(), slot);
+  // Pinned as a reader pins it, it stays at rest.
+  const DictionarySet::Pin reading = dicts_.pin_current();
+  EXPECT_EQ(reading.slot(), slot);
+  EXPECT_EQ(reading.get()->cdict(3), nullptr);
+  EXPECT_LT(dicts_.memory_bytes(), whole / 2);
+  // The next compression digests the forms again.
+  compressing = dicts_.current();
+  EXPECT_EQ(compressing.slot(), slot);
+  EXPECT_NE(compressing.get()->cdict(3), nullptr);
+  EXPECT_EQ(dicts_.memory_bytes(), whole);
+  EXPECT_EQ(budget_.used_bytes(), whole);
+  compressing.reset();
+  dicts_.drop_block(slot, 10);
+}
+
+TEST(DictionarySet, ARestingDictionaryTheBudgetCannotWakeGivesNoPinAndStaysAtRest) {
+  MemoryBudget budget(4 << 20);
+  DictionarySet dicts(&budget, {3});
+  const DictSlot slot = *dicts.install(testing::trained_dictionary(0));
+  dicts.add_block(slot, 10);
+  const uint64_t whole = dicts.memory_bytes();
+  dicts.rest_current();
+  const uint64_t resting = dicts.memory_bytes();
+  // Take all but a little of what the forms need.
+  const uint64_t taken = budget.available_bytes() - (whole - resting) / 2;
+  ASSERT_TRUE(budget.try_charge(taken));
+  EXPECT_EQ(dicts.current().slot(), kNoDict);  // compress without a dictionary
+  EXPECT_EQ(dicts.memory_bytes(), resting);
+  EXPECT_EQ(dicts.current_slot(), slot);
+  budget.uncharge(taken);
+  EXPECT_EQ(dicts.current().slot(), slot);
+  EXPECT_EQ(dicts.memory_bytes(), whole);
+  dicts.drop_block(slot, 10);
 }
 
 TEST_F(DictionarySetTest, APinKeepsItUsableAfterItsLastBlockGoes) {

@@ -138,7 +138,7 @@ TEST_F(RecompressorTest, TrainsADictionaryOnceEnoughIsDueAndBlocksNameIt) {
   const RecompressorStats r = recompressor_->stats();
   EXPECT_EQ(r.trainings, 1u);
   EXPECT_EQ(dicts_->live(), 1u);
-  const DictSlot current = dicts_->current().slot();
+  const DictSlot current = dicts_->current_slot();
   ASSERT_NE(current, kNoDict);
   uint64_t naming = 0;
   for (const auto& [ref, block] : stored_)
@@ -156,6 +156,32 @@ TEST_F(RecompressorTest, TrainsADictionaryOnceEnoughIsDueAndBlocksNameIt) {
   dicts_->retire_current_if_unused();
   EXPECT_EQ(dicts_->live(), 0u);
   EXPECT_EQ(dicts_->memory_bytes(), 0u);
+}
+
+TEST_F(RecompressorTest, APassEndsWithTheDictionaryAtRestAndTheNextOneWakesIt) {
+  for (uint64_t i = 0; i < 400; ++i)
+    put(vocabulary_block(0, i));
+  run();
+  const DictSlot slot = dicts_->current_slot();
+  ASSERT_NE(slot, kNoDict);
+  // Between passes the dictionary keeps what decoding needs, no compression form.
+  const uint64_t resting = dicts_->memory_bytes();
+  EXPECT_EQ(dicts_->pin_current().get()->cdict(3), nullptr);
+  expect_every_block_intact();
+  // New blocks: the next pass compresses them with the same dictionary, digested again for it.
+  const uint64_t kept_before = recompressor_->stats().kept;
+  std::vector<BlockRef> fresh;
+  for (uint64_t i = 400; i < 500; ++i)
+    fresh.push_back(put(vocabulary_block(0, i)));
+  run();
+  EXPECT_GT(recompressor_->stats().kept, kept_before + 50);
+  uint64_t naming = 0;
+  for (BlockRef ref : fresh)
+    naming += store_->info(ref).dict == slot;
+  EXPECT_GT(naming, 50u);
+  EXPECT_EQ(dicts_->current_slot(), slot);
+  EXPECT_EQ(dicts_->memory_bytes(), resting);
+  expect_every_block_intact();
 }
 
 TEST_F(RecompressorTest, IdleAndHugeFiltersChooseTheBlocks) {
