@@ -176,7 +176,7 @@ class DedupStore {
   Status read(BlockRef ref, codec::MutableBlock out) const;
   BlockInfo info(BlockRef ref) const;
 
-  // --- For the recompressor -----------------------------------------------------------------
+  // --- For the recompressor (dedup_recompress.cc) --------------------------------------------
   // Appends to out, and pins with one reference each (to be dropped with unref()), up to
   // out.capacity() - out.size() entries of shard `shard` from entry position *cursor on that are
   // due: stored, not staged, not yet settled, matching filter. Advances *cursor past what it

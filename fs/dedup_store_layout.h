@@ -1,7 +1,8 @@
 // DedupStore's private layout: an entry and how it packs into 20 bytes, the chunks and shards
 // that hold entries, the snapshot a reader decodes from, and the limits they keep. Shared by the
-// store's two source files and included by nothing else: dedup_store.cc (entries, the index,
-// payload swaps, images) and dedup_backing.cc (payloads moved to and from the backing file).
+// store's source files and included by nothing else: dedup_store.cc (entries, the index, payload
+// swaps, images), dedup_backing.cc (payloads moved to and from the backing file) and
+// dedup_recompress.cc (due blocks and their re-encoding).
 //
 // Locks: an Entry, its Chunk and every member of a Shard are guarded by that shard's mu (see
 // dedup_store.h for where it sits in the hierarchy). A Snapshot belongs to the reader that took
