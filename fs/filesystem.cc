@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "base/check.h"
 #include "fs/file_account.h"
 #include "fs/filesystem_impl.h"
@@ -24,9 +26,20 @@ class Mutation {
   ReaderLock<RwLock> lock_;
 };
 
+// The largest dictionary: as asked, or by default the largest zstd takes, at most a 1024th of the
+// budget: its compression form, about 16 times its size at level 15, is charged to the budget
+// while the recompressor works (1.6% of it at most).
+size_t dict_size_for(const Config& config) {
+  if (config.dict_size_bytes != 0) return config.dict_size_bytes;
+  return static_cast<size_t>(std::clamp<uint64_t>(
+      config.size_bytes / 1024, codec::kMinDictionaryBytes, codec::kMaxDictionaryBytes));
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& config) {
+Result<std::unique_ptr<Filesystem>> Filesystem::create(const Config& asked) {
+  Config config = asked;
+  config.dict_size_bytes = dict_size_for(asked);
   if (config.size_bytes < kBlockSize || config.nr_inodes == 0 ||
       config.nr_inodes > InodeTable::kMaxInodes || (config.root_mode & ~07777u) != 0) {
     return Errno{EINVAL};

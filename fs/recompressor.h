@@ -59,7 +59,7 @@ struct RecompressConfig {
   std::optional<std::chrono::seconds> after = std::chrono::seconds(60);
   // Train dictionaries of at most dict_size_bytes on the mount's blocks, and compress with them.
   bool dict = true;
-  size_t dict_size_bytes = 112 << 10;
+  size_t dict_size_bytes = codec::kMaxDictionaryBytes;
   // Results of this size or more are kept raw (the pool's huge-class size).
   size_t raw_threshold_bytes = 4096;
   // Due data needed before a dictionary is trained, and new data before one is trained again:

@@ -145,8 +145,8 @@ struct Config {
   int recompress_level = kDefaultRecompressLevel;
   int64_t recompress_after_seconds = 60;
   bool dict = true;
-  size_t dict_size_bytes = 112 << 10;
-  unsigned chain_pages = 8;  // pages per zspage, 1..16
+  size_t dict_size_bytes = 0;  // 0: codec::kMaxDictionaryBytes, at most a 1024th of size_bytes
+  unsigned chain_pages = 8;    // pages per zspage, 1..16
   AtimePolicy atime = AtimePolicy::kRelatime;
   bool dir_atime = true;  // false: nodiratime, listing a directory leaves its atime alone
   bool posix_acl = true;  // system.posix_acl_access and _default kept and inherited (acl/noacl)

@@ -155,7 +155,7 @@ Check apply_dict_size(std::string_view value, const SystemInfo& system, Options&
   if (*size < codec::kMinDictionaryBytes || *size > codec::kMaxDictionaryBytes) {
     return Unexpected{option_text("dict_size", value) + ": expected " +
                       format_bytes(codec::kMinDictionaryBytes) + " to " +
-                      format_bytes(codec::kMaxDictionaryBytes) + " (dict_size=112k)"};
+                      format_bytes(codec::kMaxDictionaryBytes) + " (dict_size=1m)"};
   }
   options.config.dict_size_bytes = *size;
   return done();
@@ -344,7 +344,7 @@ constexpr std::array kOptions = {
     OptionSpec{"recompress_level", "recompress_level=15", apply_recompress_level},
     OptionSpec{"recompress_after", "recompress_after=60s", apply_recompress_after},
     OptionSpec{"dict", "dict=on", apply_dict},
-    OptionSpec{"dict_size", "dict_size=112k", apply_dict_size},
+    OptionSpec{"dict_size", "dict_size=1m", apply_dict_size},
     OptionSpec{"dedup", "dedup=on", apply_dedup},
     OptionSpec{"image", "image=/var/lib/zsfs/home.img", apply_image},
     OptionSpec{"save_interval", "save_interval=10m", apply_save_interval},

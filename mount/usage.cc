@@ -1,6 +1,7 @@
 // zsfs --help: the options with this machine's defaults.
 #include <string>
 
+#include "codec/dictionary.h"
 #include "mount/options.h"
 #include "mount/units.h"
 
@@ -43,7 +44,7 @@ std::string usage_text(const SystemInfo& system) {
       std::string("  dict=on|off        zstd dictionaries trained on this mount's data (default ") +
       (defaults.config.dict ? "on" : "off") + ")\n";
   text += "  dict_size=SIZE     largest dictionary (default " +
-          format_bytes(defaults.config.dict_size_bytes) + ")\n";
+          format_bytes(codec::kMaxDictionaryBytes) + ", at most a 1024th of size=)\n";
   text += "  dedup=on|off       share identical 4 KiB blocks (default on)\n";
   text += "  image=PATH         load the files from PATH at mount (when it exists) and save\n";
   text += "                     them there at unmount and on zsfsctl save (default none)\n";

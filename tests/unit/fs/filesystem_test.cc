@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "codec/dictionary.h"
 #include "pool/pool.h"
 #include "tests/unit/fs/fs_test_util.h"
 
@@ -858,6 +859,20 @@ TEST(FilesystemSettings, NoCompressionAndNoDedup) {
   fs->release(a->ino);
   fs->release(b->ino);
   EXPECT_FS_CONSISTENT(*fs);
+}
+
+TEST(FilesystemSettings, TheDictionarySizeIsTheLargestUnlessTheMountIsSmallOrItIsGiven) {
+  auto dict_size = [](uint64_t size_bytes, size_t asked) {
+    Config c = small_config(size_bytes);
+    c.dict_size_bytes = asked;
+    return make_fs(c)->stats().dict_size;
+  };
+  EXPECT_EQ(dict_size(uint64_t{4} << 30, 0), codec::kMaxDictionaryBytes);
+  EXPECT_EQ(dict_size(uint64_t{1} << 30, 0), codec::kMaxDictionaryBytes);
+  EXPECT_EQ(dict_size(256 << 20, 0), 256u << 10);  // a 1024th of the budget
+  EXPECT_EQ(dict_size(1 << 20, 0), codec::kMinDictionaryBytes);
+  EXPECT_EQ(dict_size(256 << 20, 64 << 10), 64u << 10);      // as given, smaller
+  EXPECT_EQ(dict_size(64 << 20, 1 << 20), size_t{1} << 20);  // and larger
 }
 
 TEST(FilesystemSettings, ARecompressionPassThatShrankBlocksCompactsThePool) {

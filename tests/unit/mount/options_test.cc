@@ -189,7 +189,7 @@ TEST(Options, BadValuesNameTheValueAndWhatIsAccepted) {
             std::string::npos);
   EXPECT_EQ(error_for("dict=sometimes"), "dict=sometimes: expected on or off");
   EXPECT_EQ(error_for("dict_size=2m"),
-            "dict_size=2m: expected 4.00 KiB to 1.00 MiB (dict_size=112k)");
+            "dict_size=2m: expected 4.00 KiB to 1.00 MiB (dict_size=1m)");
   EXPECT_EQ(error_for("level=23"),
             "level=23: out of range; expected -7 to 22 (zstd's levels; negative ones are faster)");
   EXPECT_NE(error_for("level=-8").find("expected -7 to 22"), std::string::npos);
