@@ -15,6 +15,7 @@
 #include <bit>
 #include <cerrno>
 #include <new>
+#include <utility>
 
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -79,8 +80,9 @@ Result<std::unique_ptr<Dictionary>> Dictionary::create(std::span<const std::byte
   if (dict->ddict_ == nullptr) return Errno{EINVAL};
   dict->dict_id_ = ZSTD_getDictID_fromDDict(dict->ddict_);
   dict->memory_bytes_ = sizeof(Dictionary) + size + ZSTD_sizeof_DDict(dict->ddict_);
-  Result<size_t> forms = dict->restore_compression_forms(levels);
+  Result<Forms> forms = dict->make_compression_forms(levels);
   if (!forms.ok()) return Errno{forms.error()};
+  dict->adopt_compression_forms(std::move(*forms));
   return dict;
 }
 
@@ -101,41 +103,72 @@ size_t Dictionary::drop_compression_forms() {
   return freed;
 }
 
-Result<size_t> Dictionary::restore_compression_forms(std::span<const int> levels) {
+Dictionary::Forms::Forms(Forms&& other) noexcept
+    : forms_(std::move(other.forms_)), bytes_(std::exchange(other.bytes_, 0)) {
+  other.forms_.clear();
+}
+
+Dictionary::Forms& Dictionary::Forms::operator=(Forms&& other) noexcept {
+  if (this != &other) {
+    for (const LevelForm& form : forms_)
+      ZSTD_freeCDict(form.cdict);
+    forms_ = std::move(other.forms_);
+    other.forms_.clear();
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+Dictionary::Forms::~Forms() {
+  for (const LevelForm& form : forms_)
+    ZSTD_freeCDict(form.cdict);
+}
+
+Result<Dictionary::Forms> Dictionary::make_compression_forms(std::span<const int> levels) const {
   for (int level : levels) {
     if (level < min_level() || level > max_level()) return Errno{EINVAL};
   }
-  std::vector<LevelForm> added;
-  size_t bytes = 0;
-  auto undo = [&] {
-    for (const LevelForm& form : added)
-      ZSTD_freeCDict(form.cdict);
-  };
+  Forms made;
   try {
-    added.reserve(levels.size());
-    cdicts_.reserve(cdicts_.size() + levels.size());
+    made.forms_.reserve(levels.size());
   } catch (const std::bad_alloc&) {
     return Errno{ENOMEM};
   }
   for (int level : levels) {
-    // A level named twice, or kept, is digested once.
-    const bool have = cdict(level) != nullptr ||
-                      std::any_of(added.begin(), added.end(),
-                                  [level](const LevelForm& form) { return form.level == level; });
-    if (have) continue;
+    if (std::any_of(made.forms_.begin(), made.forms_.end(),
+                    [level](const LevelForm& form) { return form.level == level; })) {
+      continue;  // a level named twice is digested once
+    }
     ZSTD_CDict* form =
         ZSTD_createCDict_advanced(bytes_.data(), bytes_.size(), ZSTD_dlm_byRef, ZSTD_dct_auto,
                                   block_parameters(level, bytes_.size()), ZSTD_defaultCMem);
-    if (form == nullptr) {
-      undo();
-      return Errno{ENOMEM};
-    }
-    added.push_back({level, form});
-    bytes += ZSTD_sizeof_CDict(form);
+    if (form == nullptr) return Errno{ENOMEM};  // made frees what it holds
+    made.forms_.push_back({level, form});       // reserved: cannot throw
+    made.bytes_ += ZSTD_sizeof_CDict(form);
   }
-  cdicts_.insert(cdicts_.end(), added.begin(), added.end());  // reserved: cannot throw
-  memory_bytes_ += bytes;
-  return bytes;
+  return made;
+}
+
+size_t Dictionary::adopt_compression_forms(Forms forms) {
+  size_t added = 0;
+  // If the list cannot grow, nothing is adopted: `forms` frees them all.
+  try {
+    cdicts_.reserve(cdicts_.size() + forms.forms_.size());
+  } catch (const std::bad_alloc&) {
+    return 0;
+  }
+  for (const LevelForm& form : forms.forms_) {
+    if (cdict(form.level) != nullptr) {
+      ZSTD_freeCDict(form.cdict);
+      continue;
+    }
+    cdicts_.push_back(form);  // reserved: cannot throw
+    added += ZSTD_sizeof_CDict(form.cdict);
+  }
+  forms.forms_.clear();  // every form is freed or adopted
+  forms.bytes_ = 0;
+  memory_bytes_ += added;
+  return added;
 }
 
 const ZSTD_CDict* Dictionary::cdict(int level) const {

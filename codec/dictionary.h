@@ -13,11 +13,12 @@
 //
 // Invariants: a Dictionary never changes after create(), except that its compression forms can
 // be dropped while nothing compresses with it (drop_compression_forms()) and digested again
-// (restore_compression_forms()): a dictionary that only old blocks use, or that nothing has
-// compressed with for a while, needs its decompression form alone, which is a tenth of the size.
-// Every digested form refers to bytes() (held once), which lives as long as the object. Thread
-// safety: the const methods may be called from any thread; drop_compression_forms() and
-// restore_compression_forms() only when no thread compresses with the dictionary (its owner
+// (make_compression_forms(), then adopt_compression_forms()): a dictionary that only old blocks
+// use, or that nothing has compressed with for a while, needs its decompression form alone, a
+// fifteenth of the whole at level 15. Every digested form refers to bytes() (held once), which
+// lives as long as the object. Thread safety: the const methods, make_compression_forms()
+// included, may be called from any thread; drop_compression_forms() and
+// adopt_compression_forms() only when no thread compresses with the dictionary (its owner
 // ensures it).
 #pragma once
 
@@ -67,10 +68,16 @@ class Dictionary {
   const ZSTD_CDict_s* cdict(int level) const;
   // Frees the compression forms; returns the bytes freed (memory_bytes() shrinks by as much).
   size_t drop_compression_forms();
-  // Digests the compression forms for levels again, after drop_compression_forms() (a level
-  // that has one keeps it); returns the bytes added (memory_bytes() grows by as much). EINVAL
-  // for a level out of range, ENOMEM when memory runs out; nothing is added then.
-  Result<size_t> restore_compression_forms(std::span<const int> levels);
+  // Compression forms digested apart from the dictionary, for adopt_compression_forms(); freed
+  // with the object when not adopted. Movable.
+  class Forms;
+  // Digests the compression forms for levels (once each) without changing the dictionary: the
+  // slow part of restoring them (0.2 s for 1 MiB at level 15), which needs no lock. EINVAL for a
+  // level out of range, ENOMEM when memory runs out.
+  Result<Forms> make_compression_forms(std::span<const int> levels) const;
+  // Takes forms made from this dictionary, for the levels it has none of (the others are
+  // freed); returns the bytes added (memory_bytes() grows by as much).
+  size_t adopt_compression_forms(Forms forms);
   const ZSTD_DDict_s* ddict() const { return ddict_; }
 
  private:
@@ -85,6 +92,21 @@ class Dictionary {
   };
   std::vector<LevelForm> cdicts_;
   ZSTD_DDict_s* ddict_ = nullptr;
+};
+
+class Dictionary::Forms {
+ public:
+  Forms() = default;
+  Forms(Forms&& other) noexcept;
+  Forms& operator=(Forms&& other) noexcept;
+  ~Forms();
+  // The memory they take.
+  size_t bytes() const { return bytes_; }
+
+ private:
+  friend class Dictionary;
+  std::vector<LevelForm> forms_;
+  size_t bytes_ = 0;
 };
 
 // Trains a dictionary of at most max_bytes (kMinDictionaryBytes..kMaxDictionaryBytes) on

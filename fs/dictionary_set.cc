@@ -155,15 +155,62 @@ void DictionarySet::retire_current_if_unused() {
 }
 
 DictionarySet::Pin DictionarySet::current() const {
-  // Under mu_: the current slot cannot lose the set's reference between the load and ref(), and
-  // rest_current() cannot drop the forms between the wake and the compressor's count.
+  for (;;) {
+    DictSlot slot;
+    {
+      // Under mu_: the current slot cannot lose the set's reference between the load and ref(),
+      // and rest_current() cannot drop the forms before the compressor is counted.
+      MutexLock lock(mu_);
+      slot = current_.load();
+      if (slot == kNoDict) return Pin();
+      ref(slot);
+      if (!slots_[slot].resting) {
+        slots_[slot].compressors.fetch_add(1, std::memory_order_acq_rel);
+        return Pin(this, slot, true);
+      }
+    }
+    Pin held(this, slot, false);  // keeps the dictionary while it wakes; dropped outside mu_
+    const Wake woken = wake(slot);
+    if (woken == Wake::kRefused) return Pin();
+    if (woken == Wake::kAwake) {
+      MutexLock lock(mu_);
+      if (current_.load() == slot && !slots_[slot].resting) {
+        slots_[slot].compressors.fetch_add(1, std::memory_order_acq_rel);
+        held.compressing_ = true;
+        return held;
+      }
+    }
+    // Replaced, or put to rest again, meanwhile: look again.
+  }
+}
+
+DictionarySet::Wake DictionarySet::wake(DictSlot slot) const {
+  std::lock_guard one_waker(wake_mu_);
+  const codec::Dictionary* dict = nullptr;
+  {
+    MutexLock lock(mu_);
+    if (current_.load() != slot) return Wake::kReplaced;
+    if (!slots_[slot].resting) return Wake::kAwake;  // by the waker before this one
+    dict = slots_[slot].dict.get();                  // kept by the caller's reference
+  }
+  // Outside mu_, which shard locks take: digesting takes up to 0.2 s (1 MiB at level 15).
+  Result<codec::Dictionary::Forms> forms = dict->make_compression_forms(levels_);
+  if (!forms.ok()) return Wake::kRefused;
   MutexLock lock(mu_);
-  const DictSlot slot = current_.load();
-  if (slot == kNoDict) return Pin();
-  if (slots_[slot].resting && !wake_locked(slot)) return Pin();
-  ref(slot);
-  slots_[slot].compressors.fetch_add(1, std::memory_order_acq_rel);
-  return Pin(this, slot, true);
+  // Only a waker (this one, the only one) or retiring the slot clears resting, and retiring also
+  // makes it no longer current.
+  if (current_.load() != slot || !slots_[slot].resting) return Wake::kReplaced;
+  const uint64_t cost = forms->bytes();
+  if (!budget_->try_charge(cost)) return Wake::kRefused;
+  Slot& s = slots_[slot];
+  // Resting, it has no forms and nothing compresses with it: adopt() takes them all.
+  const size_t added = s.dict->adopt_compression_forms(std::move(*forms));
+  budget_->uncharge(cost - added);
+  s.charged_bytes += added;
+  charged_bytes_.fetch_add(added, std::memory_order_relaxed);
+  if (added == 0) return Wake::kRefused;
+  s.resting = false;
+  return Wake::kAwake;
 }
 
 DictionarySet::Pin DictionarySet::pin_current() const {
@@ -182,20 +229,6 @@ void DictionarySet::rest_current() {
   if (slots_[slot].compressors.load(std::memory_order_acquire) != 0) return;
   drop_forms_locked(slot);
   slots_[slot].resting = true;
-}
-
-bool DictionarySet::wake_locked(DictSlot slot) const {
-  Slot& s = slots_[slot];
-  Result<size_t> added = s.dict->restore_compression_forms(levels_);
-  if (!added.ok()) return false;
-  if (!budget_->try_charge(*added)) {
-    s.dict->drop_compression_forms();
-    return false;
-  }
-  s.charged_bytes += *added;
-  charged_bytes_.fetch_add(*added, std::memory_order_relaxed);
-  s.resting = false;
-  return true;
 }
 
 DictionarySet::Pin DictionarySet::pin(DictSlot slot) const {

@@ -131,7 +131,7 @@ void Recompressor::run() {
     lock.unlock();
     pass(filter);
     // Its zstd contexts (level 15, with a dictionary) wait for the next pass freed, and so do the
-    // dictionary's compression forms (1.6 MB at level 15 for 112 KiB; about 5 ms to make again).
+    // dictionary's compression forms (17 MB for 1 MiB at level 15; 0.2 s to make again).
     codec::release_thread_contexts();
     dicts_->rest_current();
     if (after_pass_ && stats().kept != kept_before) after_pass_();

@@ -95,21 +95,27 @@ TEST(Dictionary, DroppedCompressionFormsAreMadeAgainAndMakeTheSameFrames) {
   const size_t freed = dict->drop_compression_forms();
   EXPECT_EQ(dict->cdict(9), nullptr);
   EXPECT_EQ(dict->memory_bytes(), whole - freed);
-  Result<size_t> added = dict->restore_compression_forms(std::vector<int>{3, 9, 9});
-  ASSERT_TRUE(added.ok());
-  EXPECT_EQ(*added, freed);
+  // Made apart (the dictionary unchanged until they are adopted), for a level named twice once.
+  Result<Dictionary::Forms> forms = dict->make_compression_forms(std::vector<int>{3, 9, 9});
+  ASSERT_TRUE(forms.ok());
+  EXPECT_EQ(forms->bytes(), freed);
+  EXPECT_EQ(dict->cdict(9), nullptr);
+  EXPECT_EQ(dict->adopt_compression_forms(std::move(*forms)), freed);
   EXPECT_EQ(dict->memory_bytes(), whole);
   ASSERT_NE(dict->cdict(9), nullptr);
   const Compressed second = compressor.compress(block, after, dict.get());
   ASSERT_EQ(second.size_bytes, first.size_bytes);
   EXPECT_EQ(0, std::memcmp(before.data(), after.data(), first.size_bytes));
-  // Levels it has are kept, not digested twice; one out of range adds nothing.
-  EXPECT_EQ(*dict->restore_compression_forms(std::vector<int>{9}), 0u);
-  Result<size_t> bad = dict->restore_compression_forms(std::vector<int>{1, max_level() + 1});
+  // A level it has keeps its form (the new one is freed); one out of range is refused.
+  Result<Dictionary::Forms> again = dict->make_compression_forms(std::vector<int>{9});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(dict->adopt_compression_forms(std::move(*again)), 0u);
+  EXPECT_EQ(dict->memory_bytes(), whole);
+  Result<Dictionary::Forms> bad =
+      dict->make_compression_forms(std::vector<int>{1, max_level() + 1});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error(), EINVAL);
   EXPECT_EQ(dict->cdict(1), nullptr);
-  EXPECT_EQ(dict->memory_bytes(), whole);
 }
 
 // Text from this repository's sources (the test's own tree): the .cc files under dir, in name

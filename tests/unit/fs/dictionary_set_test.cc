@@ -6,6 +6,8 @@
 // nothing changed; bytes zstd cannot load are EINVAL; the check compares block counts.
 #include "fs/dictionary_set.h"
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -130,6 +132,30 @@ TEST_F(DictionarySetTest, TheCurrentDictionaryRestsWithoutItsCompressionFormsUnt
   EXPECT_EQ(dicts_.memory_bytes(), whole);
   EXPECT_EQ(budget_.used_bytes(), whole);
   compressing.reset();
+  dicts_.drop_block(slot, 10);
+}
+
+TEST_F(DictionarySetTest, ThreadsThatFindItRestingWakeItOnceAndAllCompressWithIt) {
+  const DictSlot slot = *dicts_.install(bytes_);
+  dicts_.add_block(slot, 10);
+  const uint64_t whole = dicts_.memory_bytes();
+  for (int round = 0; round < 20; ++round) {
+    dicts_.rest_current();
+    ASSERT_LT(dicts_.memory_bytes(), whole / 2);
+    std::vector<std::thread> threads;
+    std::atomic<int> compressing{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        const DictionarySet::Pin pin = dicts_.current();
+        if (pin.slot() == slot && pin.get()->cdict(3) != nullptr) ++compressing;
+      });
+    }
+    for (std::thread& t : threads)
+      t.join();
+    EXPECT_EQ(compressing.load(), 4);
+    EXPECT_EQ(dicts_.memory_bytes(), whole);  // its forms back, and charged
+    EXPECT_EQ(budget_.used_bytes(), whole);
+  }
   dicts_.drop_block(slot, 10);
 }
 
