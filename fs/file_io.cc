@@ -132,6 +132,14 @@ Result<size_t> Filesystem::Impl::read(Ino ino, uint64_t offset, std::span<std::b
 
 Result<BlockRef> Filesystem::Impl::put_block(codec::Block data) {
   Result<BlockRef> ref = store_.put(data);
+  // Blocks waiting raw for the background encoder, which runs only on idle CPU (on a busy
+  // machine it may not have run for a while), take room that compressing them gives back, and
+  // direct recompression leaves them alone: let it finish them first.
+  if (!ref.ok() && ref.error() == ENOSPC && store_.stats().staged_blocks > 0) {
+    store_.settle();
+    compact();
+    ref = store_.put(data);
+  }
   // Direct recompression: blocks still in their first, larger encoding make room for this one,
   // as the kernel reclaims pages for an allocation that finds none free. What they give back
   // is spread over the pool's zspages: compaction turns it into free pages. A few rounds, each
