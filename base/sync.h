@@ -48,18 +48,25 @@ class ZSFS_CAPABILITY("mutex") Mutex {
 
 // RwLock: a reader-writer lock in four bytes, for objects there are millions of (inodes).
 //
-// std::shared_mutex costs 56 bytes here; an inode is about 170 bytes without it. RwLock keeps its
+// std::shared_mutex costs 56 bytes here; an inode is about 110 bytes without it. RwLock keeps its
 // whole state in one 32-bit word and sleeps on it with C++20 atomic wait/notify (a futex on
 // Linux), so an uncontended lock or unlock is one atomic operation.
 //
-//   state = | writer (1) | waiting writers (15) | readers (16) |
+//   state = | writer (1) | sleepers (1) | waiting writers (14) | readers (16) |
 //
 // Writers are preferred: a reader does not enter while a writer holds or waits for the lock, so a
 // stream of readers cannot starve writers. The price is the usual one: a thread that holds the
 // lock shared must not take it shared again (a waiting writer would block the second acquisition
 // forever). zsfs never does; the lock hierarchy forbids taking one inode's lock twice.
 //
-// At most 65535 readers and 32767 waiting writers at once (checked); zsfs has a few dozen threads.
+// The sleepers bit says a thread may be asleep on the word: a thread sets it before it waits, and
+// a release that lets others in clears it and wakes them all only when it was set (the woken set
+// it again if they must sleep on). Without it every writer's unlock would have to notify, and
+// libstdc++'s notify skips the futex system call only when no thread waits on any word of the
+// same bucket of its 16-entry wait table: with a parked request thread or the idle helper asleep
+// there, a sixteenth or more of all inodes paid a FUTEX_WAKE on every unlock.
+//
+// At most 65535 readers and 16383 waiting writers at once (checked); zsfs has a few dozen threads.
 class ZSFS_CAPABILITY("rwlock") RwLock {
  public:
   RwLock() = default;
@@ -77,16 +84,15 @@ class ZSFS_CAPABILITY("rwlock") RwLock {
         }
         continue;
       }
-      state_.wait(s, std::memory_order_relaxed);
-      s = state_.load(std::memory_order_relaxed);
+      s = sleep(s);
     }
   }
 
   void unlock_shared() ZSFS_RELEASE_SHARED() {
     const uint32_t before = state_.fetch_sub(1, std::memory_order_release);
     ZSFS_DCHECK((before & kReaderMask) != 0);
-    // The last reader out lets a waiting writer in.
-    if ((before & kReaderMask) == 1 && (before & kWaitingMask) != 0) state_.notify_all();
+    // The last reader out lets a waiting writer in (readers sleep only behind a writer).
+    if ((before & kReaderMask) == 1 && (before & kSleepers) != 0) wake();
   }
 
   void lock() ZSFS_ACQUIRE() {
@@ -108,8 +114,7 @@ class ZSFS_CAPABILITY("rwlock") RwLock {
         }
         continue;
       }
-      state_.wait(s, std::memory_order_relaxed);
-      s = state_.load(std::memory_order_relaxed);
+      s = sleep(s);
     }
   }
 
@@ -123,13 +128,7 @@ class ZSFS_CAPABILITY("rwlock") RwLock {
   void unlock() ZSFS_RELEASE() {
     const uint32_t before = state_.fetch_and(~kWriter, std::memory_order_release);
     ZSFS_DCHECK((before & kWriter) != 0);
-    (void)before;
-    // Waiting readers and writers both sleep on the word; wake them all and let them race (the
-    // waiting-writer count keeps readers back until the writers are through). Readers that
-    // found the writer bit set sleep without announcing themselves, so this cannot know whether
-    // any wait; notify_all() on a word nobody waits on is cheap (libstdc++ counts the waiters of
-    // its wait table and skips the futex call).
-    state_.notify_all();
+    if ((before & kSleepers) != 0) wake();
   }
 
   // Tells the analysis that the caller holds the lock (taken through a multi-lock helper).
@@ -137,9 +136,26 @@ class ZSFS_CAPABILITY("rwlock") RwLock {
 
  private:
   static constexpr uint32_t kWriter = 1u << 31;
+  static constexpr uint32_t kSleepers = 1u << 30;
   static constexpr uint32_t kWaitingOne = 1u << 16;
-  static constexpr uint32_t kWaitingMask = 0x7fffu << 16;
+  static constexpr uint32_t kWaitingMask = 0x3fffu << 16;
   static constexpr uint32_t kReaderMask = 0xffffu;
+
+  // Sleeps until the word differs from s, with the sleepers bit set first; the word as it is
+  // then, for the caller to look at again.
+  uint32_t sleep(uint32_t s) {
+    if ((s & kSleepers) == 0) {
+      if (!state_.compare_exchange_weak(s, s | kSleepers, std::memory_order_relaxed)) return s;
+      s |= kSleepers;
+    }
+    state_.wait(s, std::memory_order_relaxed);
+    return state_.load(std::memory_order_relaxed);
+  }
+  // Wakes every sleeper; those that must sleep on set the bit again.
+  void wake() {
+    state_.fetch_and(~kSleepers, std::memory_order_relaxed);
+    state_.notify_all();
+  }
 
   std::atomic<uint32_t> state_{0};
 };
