@@ -284,6 +284,7 @@ class DedupStore {
   Entry& entry(const Shard& shard, BlockRef ref) const;
   // The 16-bit clock of when entries are stored: seconds since the store was made.
   uint16_t clock_now() const;
+  static int64_t coarse_nanoseconds();  // CLOCK_MONOTONIC_COARSE
   // Adds an entry with one reference; value is its pool handle, or a same-filled entry's word.
   // The entry takes a reference on format's dictionary.
   Result<BlockRef> insert_locked(Shard& shard, unsigned shard_index, uint32_t tag, bool indexed,
@@ -361,7 +362,7 @@ class DedupStore {
   std::function<bool()> relieve_;
   bool promote_ = false;
   uint64_t promote_headroom_bytes_ = 0;
-  const std::chrono::steady_clock::time_point epoch_;
+  const int64_t epoch_;  // coarse_nanoseconds() when the store was made
   std::array<std::unique_ptr<Shard>, kShards> shards_;
   // Declared last: destroyed first, finishing its work while the shards and pool still exist.
   std::unique_ptr<WorkQueue> queue_;
