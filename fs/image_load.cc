@@ -20,10 +20,11 @@
 // from the metadata section. The blocks thread publishes each image id with the BlockRef it now
 // has (LoadedBlocks); the section is in id order, so an id the thread has passed is either loaded
 // or not in the image. A block run whose ids are all passed is installed at once; the others wait
-// in a list until the blocks thread is joined (the tree never waits for it: the save walks the
-// namespace in an order of its own, often the newest blocks first). A failure of the tree stops
-// the blocks thread; the blocks thread's failure is reported first, since the tree's then follows
-// from it.
+// in a list (the tree never waits for the blocks: the save walks the namespace in an order of its
+// own, often the newest blocks first). Once the tree and its times are made, the calling thread
+// installs the waiting runs in the order of their highest id as the blocks thread passes it, so
+// that little is left for after the join. A failure of the tree stops the blocks thread; the
+// blocks thread's failure is reported first, since the tree's then follows from it.
 //
 // Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
 // BlockRef, in id order), about 50 per inode (image id to inode number, and its times), 4 per
@@ -128,6 +129,10 @@ class LoadedBlocks {
   // Tree's thread: the blocks thread should stop.
   void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // Blocks thread, as it ends (whatever its outcome): nothing more will be published.
+  void done() { done_.store(true, std::memory_order_release); }
+  // Tree's thread: whether the blocks thread has ended.
+  bool ended() const { return done_.load(std::memory_order_acquire); }
   // Tree's thread, once the blocks thread is joined: every block it loaded is final.
   void joined() {
     joined_ = true;
@@ -157,6 +162,7 @@ class LoadedBlocks {
   size_t seen_ = 0;  // the tree's thread's last look at published_
   bool joined_ = false;
   std::atomic<bool> cancelled_{false};
+  std::atomic<bool> done_{false};
 };
 
 // The blocks section's visitor, run by the blocks thread.
@@ -220,17 +226,21 @@ class ImageLoader final : public disk::ImageVisitor {
   disk::Problem entry(const disk::EntryRecord& r) override;
   disk::Problem xattr(const disk::XattrRecord& r) override;
   disk::Problem block_run(const disk::BlockRunRecord& r) override;
-  // After the last section: what is left to check, the times, and the loader's references.
-  disk::Problem finish();
+  // After the metadata section: what is left to check, default ACLs, and the times.
+  disk::Problem finish_tree();
 
   // Reads the blocks section through reader on a thread of its own, while the caller goes on.
   // Refused (EAGAIN) when the thread cannot start.
   disk::Problem start_blocks(std::unique_ptr<disk::ImageReader> reader);
   // Waits for the blocks thread; its outcome. stop: tell it to stop first (the tree failed).
   disk::Problem join_blocks(bool stop);
-  // Once the blocks thread is joined without failing: the block runs that came before their
-  // blocks.
+  // While the blocks thread runs: the waiting block runs whose blocks it has passed, in the
+  // order of their highest id, until it ends.
+  disk::Problem install_deferred_as_loaded();
+  // Once the blocks thread is joined without failing: the waiting block runs left.
   disk::Problem install_deferred();
+  // The loader's own references: blocks no file names go.
+  void release();
   double blocks_seconds() const { return blocks_seconds_; }
 
   uint64_t blocks() const { return blocks_.size(); }
@@ -251,7 +261,9 @@ class ImageLoader final : public disk::ImageVisitor {
     Inode* inode;
     uint64_t image_inode;
     uint64_t first_index;
-    size_t ids_at;  // where its ids start in deferred_ids_; they end where the next run's start
+    size_t ids_at;     // where its ids start in deferred_ids_
+    uint32_t ids;      // how many
+    uint32_t last_id;  // the highest block id among them
   };
 
   disk::Problem refused(const std::string& what, int error) { return refused_as(what, error); }
@@ -264,13 +276,14 @@ class ImageLoader final : public disk::ImageVisitor {
   disk::Problem create_pending(Ino parent, std::string_view name);
   // Sets mode, owner and size as the record has them.
   disk::Problem restore_attributes(Ino ino, const disk::InodeRecord& r);
-  void release();
+  disk::Problem install_deferred_run(const DeferredRun& run);
 
   Filesystem::Impl& fs_;
   std::array<DictionarySet::Pin, kMaxDictSlots + 1> dicts_;
   uint64_t dictionaries_ = 0;
   LoadedBlocks blocks_;
   std::vector<DeferredRun> deferred_;
+  size_t deferred_done_ = 0;  // deferred_[0, deferred_done_) are installed
   std::vector<uint32_t> deferred_ids_;
   std::thread blocks_thread_;
   disk::Problem blocks_problem_;  // the blocks thread's outcome, once joined
@@ -423,7 +436,8 @@ disk::Problem ImageLoader::block_run(const disk::BlockRunRecord& r) {
   if (blocks_.passed(last)) return install_run(*inode, r.inode, r.first_index, r.blocks);
   // Not loaded yet: the run is installed once the blocks thread is done.
   try {
-    deferred_.push_back(DeferredRun{inode, r.inode, r.first_index, deferred_ids_.size()});
+    deferred_.push_back(DeferredRun{inode, r.inode, r.first_index, deferred_ids_.size(),
+                                    static_cast<uint32_t>(r.blocks.size()), last});
     deferred_ids_.insert(deferred_ids_.end(), r.blocks.begin(), r.blocks.end());
   } catch (const std::bad_alloc&) {
     return refused("blocks of inode " + std::to_string(r.inode), ENOMEM);
@@ -431,18 +445,36 @@ disk::Problem ImageLoader::block_run(const disk::BlockRunRecord& r) {
   return {};
 }
 
+disk::Problem ImageLoader::install_deferred_run(const DeferredRun& run) {
+  const std::span<const uint32_t> ids(deferred_ids_.data() + run.ids_at, run.ids);
+  return install_run(*run.inode, run.image_inode, run.first_index, ids);
+}
+
+disk::Problem ImageLoader::install_deferred_as_loaded() {
+  std::sort(deferred_.begin(), deferred_.end(),
+            [](const DeferredRun& a, const DeferredRun& b) { return a.last_id < b.last_id; });
+  while (deferred_done_ < deferred_.size()) {
+    const DeferredRun& run = deferred_[deferred_done_];
+    if (!blocks_.passed(run.last_id)) {
+      if (blocks_.ended()) return {};  // the rest after the join
+      // The blocks thread stores a block in about a microsecond: a short nap costs little.
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      continue;
+    }
+    if (disk::Problem p = install_deferred_run(run)) return p;
+    ++deferred_done_;
+  }
+  return {};
+}
+
 disk::Problem ImageLoader::install_deferred() {
   blocks_.joined();
-  for (size_t i = 0; i < deferred_.size(); ++i) {
-    const DeferredRun& run = deferred_[i];
-    const size_t end = i + 1 < deferred_.size() ? deferred_[i + 1].ids_at : deferred_ids_.size();
-    const std::span<const uint32_t> ids(deferred_ids_.data() + run.ids_at, end - run.ids_at);
-    if (disk::Problem p = install_run(*run.inode, run.image_inode, run.first_index, ids)) {
-      return p;
-    }
+  for (; deferred_done_ < deferred_.size(); ++deferred_done_) {
+    if (disk::Problem p = install_deferred_run(deferred_[deferred_done_])) return p;
   }
   deferred_.clear();
   deferred_ids_.clear();
+  deferred_done_ = 0;
   return {};
 }
 
@@ -495,7 +527,7 @@ Status ImageLoader::install_block(Inode& inode, uint64_t index, BlockRef loaded)
   return fs_.install_block(inode, index, ref);
 }
 
-disk::Problem ImageLoader::finish() {
+disk::Problem ImageLoader::finish_tree() {
   if (!root_seen_) return corrupt("the image has no root directory");
   if (pending_) {
     return corrupt("inode " + std::to_string(pending_->id) + " is named by no entry");
@@ -512,7 +544,6 @@ disk::Problem ImageLoader::finish() {
     Result<Attr> set = fs_.setattr(t.ino, change, Caller{});
     if (!set.ok()) return refused("the times of inode " + std::to_string(t.ino), set.error());
   }
-  release();
   return {};
 }
 
@@ -524,6 +555,7 @@ disk::Problem ImageLoader::start_blocks(std::unique_ptr<disk::ImageReader> reade
       blocks_problem_ = reader->read(disk::Section::kBlocks, visitor);
       blocks_seconds_ =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      blocks_.done();
     });
   } catch (const std::system_error& e) {
     return disk::problem(EAGAIN,
@@ -571,20 +603,27 @@ disk::Problem Filesystem::Impl::load_image(const std::string& path, ImageLoadSta
   if (disk::Problem p = reader->open_another(&blocks_reader)) return p;
   if (disk::Problem p = loader.start_blocks(std::move(blocks_reader))) return p;
   const auto metadata_start = Clock::now();
+  // Problems found after the records (what they leave unchecked, the waiting runs) are the whole
+  // image's: named by its path, as the reader names a record's by path and offset.
+  auto of_image = [&](disk::Problem p) {
+    if (p) p.message = path + ": " + p.message;
+    return p;
+  };
   disk::Problem tree = reader->read(disk::Section::kMetadata, loader);
+  // A record the tree refused stops the blocks thread; what is found after the records lets it
+  // finish, so that a problem of its own is still the one reported.
+  const bool stop_blocks = static_cast<bool>(tree);
+  if (!tree) tree = of_image(loader.finish_tree());
+  if (!tree) tree = of_image(loader.install_deferred_as_loaded());
   // The blocks thread's failure comes first: the tree's follows from it (a block it never
   // loaded).
-  if (disk::Problem p = loader.join_blocks(static_cast<bool>(tree))) {
+  if (disk::Problem p = loader.join_blocks(stop_blocks)) {
     if (p.error != ECANCELED || !tree) return p;
   }
   if (tree) return tree;
-  if (disk::Problem p = loader.install_deferred()) {
-    return disk::problem(p.error, path + ": " + p.message);
-  }
+  if (disk::Problem p = loader.install_deferred()) return of_image(std::move(p));
   const uint64_t blocks = loader.blocks();
-  if (disk::Problem p = loader.finish()) {
-    return disk::problem(p.error, path + ": " + p.message);
-  }
+  loader.release();
   s.metadata_seconds = seconds_since(metadata_start);
   s.blocks_seconds = loader.blocks_seconds();
   saved_changes_.store(changes_.load(std::memory_order_relaxed), std::memory_order_relaxed);
