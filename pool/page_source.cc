@@ -139,6 +139,28 @@ Result<std::byte*> PageSource::allocate() {
   return page;
 }
 
+size_t PageSource::populate_ahead(size_t pages) {
+  std::byte* from;
+  std::byte* to;
+  {
+    MutexLock lock(mu_);
+    if (carve_next_ == carve_end_ && !map_region().ok()) return 0;
+    const size_t room = std::min<uint64_t>(pages, budget_->available_bytes() / kPageSize);
+    from = std::max(populated_end_, carve_next_);
+    to = std::min(carve_end_, carve_next_ + room * kPageSize);
+    if (from >= to) return 0;
+    // Claimed: allocate() carves these without faulting them in again. One it hands out before
+    // the fault below reaches it is faulted by its first write instead; a page already present
+    // is left as it is (MADV_POPULATE_WRITE never changes contents).
+    populated_end_ = to;
+    ++populating_;
+  }
+  (void)madvise(from, static_cast<size_t>(to - from), MADV_POPULATE_WRITE);
+  MutexLock lock(mu_);
+  --populating_;
+  return static_cast<size_t>(to - from) / kPageSize;
+}
+
 void PageSource::release(std::byte* page) {
   release(std::span<std::byte* const>(&page, 1));
 }
@@ -227,7 +249,8 @@ void PageSource::purge() {
     // free_pages_ has room for every carved page (see allocate()): this cannot allocate.
     for (auto it = pages.rbegin(); it != pages.rend(); ++it)
       free_pages_.push_back(*it);
-    unused = take_free_regions();
+    // A mapping being faulted in by populate_ahead() stays until the next purge.
+    if (populating_ == 0) unused = take_free_regions();
   }
   for (const Region& region : unused) {
     ZSFS_CHECK(munmap(region.base, region.nr_pages * kPageSize) == 0);

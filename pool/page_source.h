@@ -13,11 +13,14 @@
 // own memory returns after mass deletion), the others when the source is destroyed. A page that
 // was never touched or was released reads as zeros. Fresh pages are faulted in a few at a time
 // (MADV_POPULATE_WRITE, under the mutex): one system call instead of one page fault per page.
+// A thread with a core to spare may fault in more ahead of a burst of allocations
+// (populate_ahead(), outside the mutex), never more than the budget's free room.
 //
 // Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
 // carved page is on the free list, not resident (of the pages not yet carved, fewer than 32 are
-// resident: the rest of the last populated batch); a page is out at most once (a bitmap per mapping
-// catches a double or foreign release).
+// resident, the rest of the last populated batch, or as many as populate_ahead() found room for
+// in the budget); a page is out at most once (a bitmap per mapping catches a double or foreign
+// release).
 //
 // Thread-safe: one mutex guards the mappings and the free list; releases' madvise and munmap run
 // outside it. Callers may hold their own locks (the pool calls in with a class lock held); the
@@ -70,6 +73,11 @@ class PageSource {
   // them): after mass deletion the source is back to what it needs for the pages still held.
   void purge();
   uint64_t pages_cached() const;
+  // Faults in up to `pages` of the pages allocate() will carve next, outside the mutex, so that a
+  // burst of allocations (an image load) finds them resident: for a thread with a core to spare.
+  // Never more than the budget's free room, so that what is resident stays within the budget.
+  // Returns how many pages it faulted in (0 when enough are resident already).
+  size_t populate_ahead(size_t pages);
 
   uint64_t pages_held() const;
   // Address space mapped so far (pages held, free, and not yet carved).
@@ -105,6 +113,8 @@ class PageSource {
   std::byte* carve_next_ ZSFS_GUARDED_BY(mu_) = nullptr;  // never-used pages of the newest mapping
   std::byte* carve_end_ ZSFS_GUARDED_BY(mu_) = nullptr;
   std::byte* populated_end_ ZSFS_GUARDED_BY(mu_) = nullptr;  // carved pages below it are resident
+  // populate_ahead() calls faulting pages in outside the mutex: purge() unmaps nothing meanwhile.
+  unsigned populating_ ZSFS_GUARDED_BY(mu_) = 0;
   uint64_t bytes_reserved_ ZSFS_GUARDED_BY(mu_) = 0;
   uint64_t pages_carved_ ZSFS_GUARDED_BY(mu_) = 0;
   size_t next_region_bytes_ ZSFS_GUARDED_BY(mu_);

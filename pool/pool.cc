@@ -257,6 +257,10 @@ void Pool::trim() {
   impl_->source.purge();
 }
 
+size_t Pool::populate_ahead(size_t pages) {
+  return impl_->source.populate_ahead(pages);
+}
+
 // --- introspection -------------------------------------------------------------------------
 
 size_t Pool::huge_class_size() const {

@@ -157,6 +157,9 @@ class Pool {
   // Returns the page source's cache of recently freed pages (at most a few MiB, kept resident
   // because a freed page is often needed again at once) to the operating system.
   void trim();
+  // Faults in up to `pages` fresh pages ahead of the allocations to come, on the calling thread
+  // (see PageSource::populate_ahead()); how many it faulted in.
+  size_t populate_ahead(size_t pages);
 
   // Objects at or above this size are "huge": each gets a page of its own. Callers that can keep
   // data uncompressed (the codec) store it raw when it would not compress below this size.

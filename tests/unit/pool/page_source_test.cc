@@ -236,6 +236,48 @@ TEST(PageSource, PurgeNeverUnmapsPagesBeingReleased) {
   EXPECT_EQ(source.pages_held(), 0u);
 }
 
+// Whether this kernel has MADV_POPULATE_WRITE (5.14 and later).
+bool kernel_populates() {
+  void* probe = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe == MAP_FAILED) return false;
+  const bool ok = madvise(probe, kPage, MADV_POPULATE_WRITE) == 0;
+  munmap(probe, kPage);
+  return ok;
+}
+
+TEST(PageSource, PopulateAheadFaultsInTheNextPagesWithinTheBudgetsRoom) {
+  if (!kernel_populates()) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE";
+  MemoryBudget budget(100 * kPage);
+  PageSource source(&budget);  // the first mapping has 512 pages: all of it is carved in order
+  std::vector<std::byte*> pages;
+  Result<std::byte*> first = source.allocate();  // faults in the first 32 pages itself
+  ASSERT_TRUE(first.ok());
+  pages.push_back(*first);
+  std::byte* const base = *first;
+  EXPECT_FALSE(resident(base + 40 * kPage));
+  // Room for 99 more pages: those up to page 99 are faulted in (68 of them past the first 32),
+  // none is charged, and none past the room.
+  EXPECT_EQ(source.populate_ahead(500), 68u);
+  EXPECT_TRUE(resident(base + 40 * kPage));
+  EXPECT_TRUE(resident(base + 99 * kPage));
+  EXPECT_FALSE(resident(base + 100 * kPage));
+  EXPECT_EQ(budget.used_bytes(), kPage);
+  EXPECT_EQ(source.pages_held(), 1u);
+  EXPECT_EQ(source.populate_ahead(500), 0u);  // nothing more within the room
+  // allocate() hands the faulted-in pages out in order, zeroed and charged.
+  for (uint64_t i = 1; i < 100; ++i) {
+    Result<std::byte*> page = source.allocate();
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(*page, base + i * kPage);
+    ASSERT_TRUE(all_zero(*page));
+    pages.push_back(*page);
+  }
+  EXPECT_EQ(budget.used_bytes(), 100 * kPage);
+  EXPECT_EQ(source.populate_ahead(500), 0u);  // a full budget leaves no room
+  EXPECT_FALSE(resident(base + 100 * kPage));
+  source.release(pages);
+}
+
 TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
   MemoryBudget budget(3 * kPage + 100);
   PageSource source(&budget);
