@@ -104,9 +104,8 @@ Status DedupStore::fetch_backed(BlockRef ref, Snapshot* snapshot) const {
 
 void DedupStore::promote(BlockRef ref, const Snapshot& snapshot) const {
   if (budget_->available_bytes() < promote_headroom_bytes_ + codec::kBlockSize) return;
-  Result<pool::Handle> handle = pool_->allocate(snapshot.size);
+  Result<pool::Handle> handle = pool_->store(snapshot.bytes());
   if (!handle.ok()) return;
-  pool_->write_bytes(*handle, snapshot.bytes());
   Shard& shard = *shards_[shard_of_ref(ref)];
   bool promoted = false;
   {

@@ -138,12 +138,11 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
     settle_entry();
     return result;
   }
-  Result<pool::Handle> handle = pool_->allocate(compressed.size_bytes);
+  Result<pool::Handle> handle = pool_->store(std::span(encoded.data(), compressed.size_bytes));
   if (!handle.ok()) {
     result.outcome = Reencoded::Outcome::kFailed;
     return result;  // left unsettled: tried again later, when memory may be there
   }
-  pool_->write_bytes(*handle, std::span(encoded.data(), compressed.size_bytes));
   if (!swap_payload(ref, old_handle, *handle, format, result.new_bytes)) {
     // Another re-encoding of the same entry got there first, or writeback moved the payload to
     // the backing file meanwhile (and it stays there).

@@ -257,9 +257,8 @@ Result<BlockRef> DedupStore::stage(unsigned shard_index, uint64_t key, codec::Bl
 Result<BlockRef> DedupStore::insert_payload(unsigned shard_index, uint64_t key, codec::Block data,
                                             std::span<const std::byte> payload, Format format,
                                             bool staged, bool* fresh) {
-  Result<pool::Handle> handle = pool_->allocate(payload.size());
+  Result<pool::Handle> handle = pool_->store(payload);
   if (!handle.ok()) return Errno{handle.error()};
-  pool_->write_bytes(*handle, payload);
 
   Shard& shard = *shards_[shard_index];
   Result<BlockRef> result = Errno{EIO};
@@ -336,9 +335,8 @@ void DedupStore::encode_staged(BlockRef ref) {
     const codec::Compressed result = compress(background_compressor_, block, encoded, &dict);
     if (result.encoding != codec::Encoding::kRaw) {
       // Failing to get memory for the smaller copy only leaves the block raw.
-      Result<pool::Handle> handle = pool_->allocate(result.size_bytes);
+      Result<pool::Handle> handle = pool_->store(std::span(encoded.data(), result.size_bytes));
       if (handle.ok()) {
-        pool_->write_bytes(*handle, std::span(encoded.data(), result.size_bytes));
         const bool swapped = swap_payload(ref, raw, *handle, Format{result.encoding, dict.slot()},
                                           static_cast<uint32_t>(result.size_bytes));
         ZSFS_CHECK_MSG(swapped, "a staged block's payload changed under the background");
@@ -649,9 +647,8 @@ Result<BlockRef> DedupStore::import_once(unsigned shard_index, const StoredBlock
   ZSFS_CHECK(shard_index < kShards);
   if (block.encoding == codec::Encoding::kSameFilled) return put_word(block.word);
   ZSFS_CHECK(block.size >= 1 && block.size <= codec::kBlockSize && payload.size() == block.size);
-  Result<pool::Handle> handle = pool_->allocate(block.size);
+  Result<pool::Handle> handle = pool_->store(payload);
   if (!handle.ok()) return Errno{handle.error()};
-  pool_->write_bytes(*handle, payload);
   Shard& shard = *shards_[shard_index];
   Result<BlockRef> ref = Errno{EIO};
   {

@@ -106,6 +106,16 @@ Result<Handle> Pool::allocate(size_t size_bytes) {
   return cls.allocate(static_cast<uint32_t>(size_bytes));
 }
 
+Result<Handle> Pool::store(std::span<const std::byte> bytes) {
+  check_not_in_access();
+  if (bytes.empty() || bytes.size() > kMaxObjectSize) return Errno{EINVAL};
+  ClassState& cls = *impl_->classes[impl_->table.class_for_size(bytes.size()).index];
+  WriterLock lock(cls.mu);
+  Result<Handle> handle = cls.allocate(static_cast<uint32_t>(bytes.size()));
+  if (handle.ok()) cls.locate(*handle).copy_in(bytes.data());
+  return handle;
+}
+
 void Pool::free(Handle handle) {
   check_not_in_access();
   ClassState& cls = impl_->class_of(handle);

@@ -134,6 +134,9 @@ class Pool {
   // allocation changes nothing: it stores nothing and keeps no page and no charge (after a host
   // refusal, heap capacity it did get may stay, charged, for later allocations).
   Result<Handle> allocate(size_t size_bytes);
+  // Allocates an object of bytes.size() and copies bytes into it, under one hold of its class's
+  // lock (allocate() and write_bytes() take it twice). Refusals as allocate().
+  Result<Handle> store(std::span<const std::byte> bytes);
 
   // Frees the object. Aborts on a handle that is not live. A zspage that empties is freed and its
   // pages go back to the operating system at once.

@@ -107,6 +107,49 @@ TEST(Pool, EverySizeRoundTrips) {
   EXPECT_EQ(budget.used_bytes(), pool->metadata_bytes());
 }
 
+TEST(Pool, StoreCopiesEverySizeInAndRefusesAsAllocate) {
+  MemoryBudget budget(kGiB);
+  auto pool = make_pool(&budget);
+  std::vector<Handle> handles;
+  std::vector<std::byte> bytes(kMaxObjectSize);
+  for (size_t size = 1; size <= kMaxObjectSize; ++size) {
+    fill_pattern(std::span(bytes).first(size), size);
+    Result<Handle> h = pool->store(std::span(bytes).first(size));
+    ASSERT_TRUE(h.ok()) << "store of " << size << " bytes";
+    ASSERT_EQ(pool->object_size(*h), size);
+    handles.push_back(*h);
+  }
+  pool->check_invariants();
+  EXPECT_EQ(pool->stats().bytes_stored, kMaxObjectSize * (kMaxObjectSize + 1) / 2);
+  for (size_t size = 1; size <= kMaxObjectSize; ++size)  // straddling slots included
+    expect_pattern(*pool, handles[size - 1], size);
+  for (Handle h : handles)
+    pool->free(h);
+  const std::vector<std::byte> too_big(kMaxObjectSize + 1);
+  for (std::span<const std::byte> bad : {std::span<const std::byte>(), std::span(too_big)}) {
+    Result<Handle> h = pool->store(bad);
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.error(), EINVAL);
+  }
+  EXPECT_EQ(pool->stats().objects, 0u);
+
+  MemoryBudget small(1 << 20);
+  auto full = make_pool(&small);
+  std::vector<Handle> kept;
+  fill_pattern(std::span(bytes).first(900), 900);
+  Result<Handle> h = full->store(std::span(bytes).first(900));
+  for (; h.ok(); h = full->store(std::span(bytes).first(900)))
+    kept.push_back(*h);
+  EXPECT_EQ(h.error(), ENOSPC);
+  const PoolStats at_limit = full->stats();
+  EXPECT_FALSE(full->store(std::span(bytes).first(900)).ok());
+  EXPECT_EQ(full->stats().objects, at_limit.objects);
+  EXPECT_EQ(full->stats().pages_held, at_limit.pages_held);
+  for (Handle x : kept)
+    expect_pattern(*full, x, 900);
+  full->check_invariants();
+}
+
 // Fills exactly one zspage of every class with objects of `size_for(class)` bytes and checks every
 // slot through both guards and both copies: this visits every page-boundary offset each class
 // produces.
