@@ -24,8 +24,8 @@
 // own, often the newest blocks first). Once the tree and its times are made, the calling thread
 // installs the waiting runs in the order of their highest id as the blocks thread passes it, so
 // that little is left for after the join, and between runs faults in the pool pages the blocks
-// thread is about to fill. A failure of the tree stops the blocks thread; the
-// blocks thread's failure is reported first, since the tree's then follows from it.
+// thread is about to fill. A failure of the tree stops the blocks thread; the blocks thread's
+// failure is reported first, since the tree's then follows from it.
 //
 // Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
 // BlockRef, in id order), about 50 per inode (image id to inode number, and its times), 4 per

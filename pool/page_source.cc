@@ -144,6 +144,9 @@ size_t PageSource::populate_ahead(size_t pages) {
   std::byte* to;
   {
     MutexLock lock(mu_);
+    // allocate() takes released pages before it carves: with some of those, the pages carved
+    // next are not the next ones needed.
+    if (!cached_pages_.empty() || !free_pages_.empty()) return 0;
     if (carve_next_ == carve_end_ && !map_region().ok()) return 0;
     const size_t room = std::min<uint64_t>(pages, budget_->available_bytes() / kPageSize);
     from = std::max(populated_end_, carve_next_);

@@ -75,8 +75,9 @@ class PageSource {
   uint64_t pages_cached() const;
   // Faults in up to `pages` of the pages allocate() will carve next, outside the mutex, so that a
   // burst of allocations (an image load) finds them resident: for a thread with a core to spare.
-  // Never more than the budget's free room, so that what is resident stays within the budget.
-  // Returns how many pages it faulted in (0 when enough are resident already).
+  // Never more than the budget's free room, so that what is resident stays within the budget;
+  // nothing while released pages wait for reuse (allocate() takes those first). Returns how many
+  // pages it faulted in (0 when enough are resident already).
   size_t populate_ahead(size_t pages);
 
   uint64_t pages_held() const;

@@ -275,7 +275,12 @@ TEST(PageSource, PopulateAheadFaultsInTheNextPagesWithinTheBudgetsRoom) {
   EXPECT_EQ(budget.used_bytes(), 100 * kPage);
   EXPECT_EQ(source.populate_ahead(500), 0u);  // a full budget leaves no room
   EXPECT_FALSE(resident(base + 100 * kPage));
+  // Released pages are taken before any is carved: nothing is faulted in ahead while they wait,
+  // though the budget has room again.
   source.release(pages);
+  EXPECT_EQ(budget.used_bytes(), 0u);
+  EXPECT_EQ(source.populate_ahead(500), 0u);
+  EXPECT_FALSE(resident(base + 100 * kPage));
 }
 
 TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
