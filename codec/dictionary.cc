@@ -12,7 +12,6 @@
 #include <zdict.h>
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <new>
 #include <utility>
@@ -21,47 +20,9 @@
 #include <zstd_errors.h>
 
 #include "base/check.h"
+#include "codec/block_parameters.h"
 
 namespace zsfs::codec {
-namespace {
-
-// The compression parameters of a dictionary's form at level. zstd chooses a level's parameters
-// from a table picked by the size of the input it expects, dictionary included (ZSTD_createCDict
-// assumes a 513-byte input). Past 256 KiB it takes the table for large inputs, whose search is
-// weaker at some levels (level 15: ZSTD_btopt with matches of 5 bytes or more, against
-// ZSTD_btultra with matches of 3 up to 256 KiB). zsfs's inputs are 4 KiB blocks whatever the
-// dictionary's size: a dictionary that large keeps the window zstd sizes for it, takes the
-// search of the table below where that table's strategy is the stronger (levels 2, 4 and 11 to
-// 18), and tables sized for itself rather than for megabytes of input. Measured on 4 MB of the
-// Linux 6.1 fs/ext4 sources in 4 KiB blocks, with dictionaries trained on net/: smaller at every
-// one of those levels, by 4.3% at level 15 with 256 KiB (486,780 bytes with zstd's choice, 465,896
-// with this) and 4.7% with 512 KiB; the other levels, and every dictionary up to 256 KiB, compress
-// exactly as zstd chooses.
-ZSTD_compressionParameters block_parameters(int level, size_t dict_bytes) {
-  constexpr size_t kAssumedInput = 513;
-  // The most dictionary that keeps the table for inputs up to 256 KiB (zstd adds 500 bytes).
-  constexpr size_t kSmallTableDict = (256 << 10) - kAssumedInput - 500;
-  ZSTD_compressionParameters params = ZSTD_getCParams(level, kAssumedInput, dict_bytes);
-  if (dict_bytes <= kSmallTableDict) return params;
-  const ZSTD_compressionParameters small = ZSTD_getCParams(level, kAssumedInput, kSmallTableDict);
-  if (small.strategy > params.strategy) {
-    params.strategy = small.strategy;
-    params.searchLog = small.searchLog;
-    params.minMatch = small.minMatch;
-    params.targetLength = small.targetLength;
-  }
-  // The large-input table sizes hash and chain tables for megabytes of input; a dictionary and a
-  // block need no more than a slot per position. Measured on the Linux 6.1 fs/ tree (floor.c):
-  // 256 KiB compresses the same with 2^19 slots as with zstd's 2^20, 512 KiB with 2^20 as with
-  // 2^21; on the ext4 sample, the same at levels 11 to 19 and within 0.1% at 7 to 10, and the
-  // form at level 15 takes 4.2 and 8.4 MB instead of 8.4 and 16.8.
-  const auto fit = static_cast<unsigned>(std::bit_width(dict_bytes + kBlockSize - 1));
-  params.hashLog = std::min(params.hashLog, fit);
-  params.chainLog = std::min(params.chainLog, fit);
-  return params;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Dictionary>> Dictionary::create(std::span<const std::byte> bytes,
                                                        std::span<const int> levels) {
@@ -141,7 +102,7 @@ Result<Dictionary::Forms> Dictionary::make_compression_forms(std::span<const int
     }
     ZSTD_CDict* form =
         ZSTD_createCDict_advanced(bytes_.data(), bytes_.size(), ZSTD_dlm_byRef, ZSTD_dct_auto,
-                                  block_parameters(level, bytes_.size()), ZSTD_defaultCMem);
+                                  zsfs_block_parameters(level, bytes_.size()), ZSTD_defaultCMem);
     if (form == nullptr) return Errno{ENOMEM};  // made frees what it holds
     made.forms_.push_back({level, form});       // reserved: cannot throw
     made.bytes_ += ZSTD_sizeof_CDict(form);

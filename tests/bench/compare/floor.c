@@ -40,31 +40,10 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-enum { kBlockSize = 4096, kWindowLog = 12, kFrameHeaderBytes = 2, kCheckBytes = 4 };
+// The parameters zsfs digests a dictionary with: the same code, shared with codec/dictionary.cc.
+#include "../../../codec/block_parameters.h"
 
-// The parameters zsfs digests a dictionary with (codec/dictionary.cc, block_parameters(), which
-// says why and what was measured): zstd's for the dictionary's size, except that one larger than
-// the table for inputs up to 256 KiB takes that table's search where its strategy is the
-// stronger, and hash and chain tables sized for the dictionary and a block. Kept the same by
-// hand: this tool is built alone, with the system compiler.
-static ZSTD_compressionParameters block_parameters(int level, size_t dict_bytes) {
-  const size_t assumed_input = 513;
-  const size_t small_table_dict = (256 << 10) - assumed_input - 500;
-  ZSTD_compressionParameters params = ZSTD_getCParams(level, assumed_input, dict_bytes);
-  if (dict_bytes <= small_table_dict) return params;
-  const ZSTD_compressionParameters small = ZSTD_getCParams(level, assumed_input, small_table_dict);
-  if (small.strategy > params.strategy) {
-    params.strategy = small.strategy;
-    params.searchLog = small.searchLog;
-    params.minMatch = small.minMatch;
-    params.targetLength = small.targetLength;
-  }
-  unsigned fit = 0;
-  while (((size_t)1 << fit) < dict_bytes + kBlockSize) ++fit;
-  if (params.hashLog > fit) params.hashLog = fit;
-  if (params.chainLog > fit) params.chainLog = fit;
-  return params;
-}
+enum { kBlockSize = 4096, kWindowLog = 12, kFrameHeaderBytes = 2, kCheckBytes = 4 };
 
 static int g_level = 1;
 static size_t g_raw_threshold = 3265;
@@ -294,8 +273,9 @@ int main(int argc, char** argv) {
     // level, with the parameters zsfs gives it, referenced by the context, which keeps it for
     // every frame that follows.
     void* dict = read_file_or_die(dict_path, &dict_bytes);
-    g_cdict = ZSTD_createCDict_advanced(dict, dict_bytes, ZSTD_dlm_byCopy, ZSTD_dct_auto,
-                                        block_parameters(g_level, dict_bytes), ZSTD_defaultCMem);
+    g_cdict =
+        ZSTD_createCDict_advanced(dict, dict_bytes, ZSTD_dlm_byCopy, ZSTD_dct_auto,
+                                  zsfs_block_parameters(g_level, dict_bytes), ZSTD_defaultCMem);
     if (dict_bytes == 0 || g_cdict == NULL) {
       fprintf(stderr, "floor: -D %s: not a zstd dictionary zstd can load (%zu bytes)\n", dict_path,
               dict_bytes);
