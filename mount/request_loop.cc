@@ -5,6 +5,7 @@
 #include <linux/fuse.h>  // the request header and opcodes (Linux UAPI)
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "codec/codec.h"
@@ -175,20 +177,25 @@ class HelperThread {
   std::thread thread_;
 };
 
-// The loop for threads=1 (see request_loop.h). Returns 0 once unmounted or asked to stop (by a
-// signal, through libfuse's handlers), or a negative errno.
-int serve_adaptive(fuse_session* session) {
+// How a serving thread's turn ended.
+enum class Turn {
+  kIdle,   // no request for kIdleReleaseAfter: the thread ends, giving back its memory
+  kEnded,  // unmounted, asked to stop, or failed
+};
+
+// One serving thread's turn of the loop for threads=1 (see request_loop.h): serves requests,
+// with the helper beside it when clients queue, until the mount has been idle for
+// kIdleReleaseAfter or the session ends (*error: 0, or a negative errno). The governor and the
+// detector carry what they learned from one turn to the next.
+Turn serve_turn(fuse_session* session, PollGovernor& governor, BacklogDetector& backlog,
+                int stop_fd, int* error) {
   const int fd = fuse_session_fd(session);
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
   fuse_buf buf{};  // libfuse allocates buf.mem on first use
-  PollGovernor governor;
-  BacklogDetector backlog;
   HelperThread helper(session);
   bool after_request = false;  // the last thing this thread did was serve a request
-  int error = 0;
+  Turn turn = Turn::kEnded;
   while (!fuse_session_exited(session)) {
-    Received got = receive(session, &buf, &error);
+    Received got = receive(session, &buf, error);
     if (got == Received::kRequest) {
       // A streak of requests found waiting may be one fast client that asks again before this
       // thread is back (its reply woke it on the other core): only when yet another request is
@@ -209,7 +216,7 @@ int serve_adaptive(fuse_session* session) {
         const auto until = std::chrono::steady_clock::now() + PollGovernor::kWindow;
         do {
           cpu_relax();
-          got = receive(session, &buf, &error);
+          got = receive(session, &buf, error);
         } while (got == Received::kNothing && std::chrono::steady_clock::now() < until);
         governor.record(got == Received::kRequest);
         if (got == Received::kRequest) {
@@ -220,23 +227,100 @@ int serve_adaptive(fuse_session* session) {
         if (got == Received::kStop) break;
       }
     }
-    // Sleep until a request comes; a signal (EINTR) or an unmount (POLLERR) ends the wait too,
-    // and the next receive tells which. Once idle for kIdleReleaseAfter, the thread gives back
-    // its idle memory before the long sleep.
-    bool timed_out = false;
+    // Sleep until a request comes; an unmount (POLLERR) ends the wait too, and the next receive
+    // tells which, as does the loop's stop_fd (a signal asked to stop). Idle for
+    // kIdleReleaseAfter, the turn ends.
+    pollfd waits[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     const auto release_after = std::chrono::milliseconds(kIdleReleaseAfter);
-    if (!wait_readable(fd, static_cast<int>(release_after.count()), &timed_out)) {
-      error = -errno;
+    const int ready = poll(waits, 2, static_cast<int>(release_after.count()));
+    if (ready < 0 && !interrupted(errno)) {
+      *error = -errno;
       break;
     }
-    if (!timed_out) continue;
-    release_idle_memory(buf.mem);
+    if (ready == 0) {
+      turn = Turn::kIdle;
+      break;
+    }
+  }
+  std::free(buf.mem);
+  return turn;
+}
+
+// An eventfd: one thread raises it, another polls it.
+class Flag {
+ public:
+  Flag() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~Flag() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Flag(const Flag&) = delete;
+  Flag& operator=(const Flag&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  void raise() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = write(fd_, &one, sizeof one);
+  }
+  void lower() const {
+    uint64_t value;
+    [[maybe_unused]] const ssize_t read_bytes = read(fd_, &value, sizeof value);
+  }
+
+ private:
+  const int fd_;
+};
+
+// The loop for threads=1 (see request_loop.h). Returns 0 once unmounted or asked to stop (by a
+// signal, through libfuse's handlers), or a negative errno.
+//
+// This thread only waits: turns of serving run in threads of their own, so that an idle mount
+// holds no request thread's memory. It keeps signals unblocked and the serving threads block
+// them, so a signal sent to the process interrupts this thread's wait (the kernel gives a
+// process's signal to its first thread when that one takes it), which passes the stop on.
+int serve_adaptive(fuse_session* session) {
+  const int fd = fuse_session_fd(session);
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
+  const Flag stop;       // raised by this thread: a signal asked to stop
+  const Flag turn_done;  // raised by the serving thread as its turn ends
+  if (!stop.ok() || !turn_done.ok()) return -errno;
+  PollGovernor governor;
+  BacklogDetector backlog;
+  int error = 0;
+  while (!fuse_session_exited(session)) {
+    Turn turn = Turn::kEnded;
+    std::thread server;
+    try {
+      server = std::thread([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        turn = serve_turn(session, governor, backlog, stop.fd(), &error);
+        turn_done.raise();
+      });
+    } catch (const std::system_error&) {
+      // No thread to be had: serve in this one (its malloc cache then stays).
+      turn = serve_turn(session, governor, backlog, stop.fd(), &error);
+    }
+    if (server.joinable()) {
+      // A signal that arrives just before the poll is seen when the turn ends, within
+      // kIdleReleaseAfter; any later one interrupts the poll.
+      pollfd done{turn_done.fd(), POLLIN, 0};
+      do {
+        if (fuse_session_exited(session)) stop.raise();
+      } while (poll(&done, 1, -1) <= 0);
+      turn_done.lower();
+      server.join();
+    }
+    if (turn == Turn::kEnded || fuse_session_exited(session)) break;
+    // Idle: wait here for the next request, a signal or the unmount.
+    bool timed_out = false;
     if (!wait_readable(fd, -1, &timed_out)) {
       error = -errno;
       break;
     }
   }
-  std::free(buf.mem);
   return error;
 }
 

@@ -194,6 +194,8 @@ TEST_F(LifecycleTest, ASecondRequestThreadServesConcurrentClientsOnly) {
   ZSFS_START_OR_SKIP(zsfs_, "size=64M");
   const std::string path = zsfs_.path() + "/f";
   write_file(path, compressible_data(4 << 20));
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);  // the serving thread is there for a second after it
   const size_t threads_at_start = thread_count(zsfs_.pid());
   read_at_random(path, 1, 3000);
   EXPECT_EQ(thread_count(zsfs_.pid()), threads_at_start) << "a second thread for one client";
@@ -202,6 +204,35 @@ TEST_F(LifecycleTest, ASecondRequestThreadServesConcurrentClientsOnly) {
       << "no second thread for four concurrent clients";
   // It sleeps again once the clients are gone, and goes with the daemon.
   expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
+}
+
+// Waits until pid has n threads; false if it still has not after the deadline.
+bool wait_for_thread_count(pid_t pid, size_t n, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (thread_count(pid) != n) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// threads=1: a mount idle for a second keeps no request thread (its buffers and malloc cache go
+// with it); the next request starts one, and signals end the daemon whether one runs or not.
+TEST_F(LifecycleTest, AnIdleMountEndsItsRequestThreadAndTheNextRequestStartsOne) {
+  ZSFS_START_OR_SKIP(zsfs_, "size=32M");
+  const std::string path = zsfs_.path() + "/f";
+  write_file(path, "data");
+  const size_t serving = thread_count(zsfs_.pid());
+  ASSERT_TRUE(wait_for_thread_count(zsfs_.pid(), serving - 1, 30s))
+      << thread_count(zsfs_.pid()) << " threads, " << serving << " while serving";
+  EXPECT_EQ(read_file(path), "data");
+  EXPECT_EQ(thread_count(zsfs_.pid()), serving);
+  ASSERT_TRUE(wait_for_thread_count(zsfs_.pid(), serving - 1, 30s));
+  ASSERT_EQ(kill(zsfs_.pid(), SIGTERM), 0);
+  auto status = zsfs_.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGTERM while idle";
+  EXPECT_EQ(*status, 0) << zsfs_.log();
+  EXPECT_TRUE(wait_for_mount(zsfs_.path(), false, 5s));
 }
 
 TEST_F(LifecycleTest, SigkillLeavesADeadMountThatFusermountRemoves) {
