@@ -10,6 +10,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/threads.h"
 #include "fs/file_account.h"
 #include "fs/filesystem_impl.h"
 #include "fs/heap_trimmer.h"
@@ -286,6 +287,7 @@ uint64_t Filesystem::Impl::compact() {
 }
 
 void Filesystem::Impl::compactor_loop() {
+  name_this_thread("zsfs-compact");
   // "Nothing changed" is judged by the clock (StillSince), not by counting passes of this loop.
   // Freed heap memory goes back to the system when HeapTrimmer says so.
   using Clock = std::chrono::steady_clock;
@@ -302,7 +304,9 @@ void Filesystem::Impl::compactor_loop() {
     const uint64_t waste = pool_bytes - std::min(pool_bytes, ps.bytes_stored);
     const bool pool_idle = pages_held.update(ps.pages_held, now) >= kCompactorPeriod;
     if (waste > kCompactMinWasteBytes && waste > pool_bytes / kCompactWasteShareDen) {
-      compact();  // which also returns the pool's cached free pages
+      // Which also returns the pool's cached free pages. In a thread of its own, which takes
+      // the chunks the compaction freed into its malloc cache away with it (base/threads.h).
+      run_in_own_thread([this] { compact(); });
     } else if (pool_idle) {
       // Idle: the free pages the pool keeps for quick reuse go back to the system.
       pool_->trim();
@@ -316,7 +320,7 @@ void Filesystem::Impl::compactor_loop() {
                           block_map_bytes_.load(std::memory_order_relaxed) +
                           extra_bytes_.load(std::memory_order_relaxed) + store_.memory_bytes() +
                           dicts_.memory_bytes() + ps.metadata_bytes;
-    if (trimmer.should_trim(heap, now)) malloc_trim(0);
+    if (trimmer.should_trim(heap, now, thread_ends())) malloc_trim(0);
     lock.lock();
   }
 }

@@ -9,6 +9,8 @@
 
 #include <sched.h>
 
+#include "base/threads.h"
+
 namespace zsfs::fs {
 
 IdleHelper::IdleHelper() : thread_([this] { serve(); }) {}
@@ -62,6 +64,7 @@ void IdleHelper::note_error(int error) {
 }
 
 void IdleHelper::serve() {
+  name_this_thread("zsfs-helper");
   sched_param param{};
   // Best effort: without SCHED_IDLE the helper competes for a CPU like any thread, which only
   // makes it help more often.

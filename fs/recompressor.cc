@@ -12,6 +12,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "base/threads.h"
 #include "codec/dictionary.h"
 
 namespace zsfs::fs {
@@ -94,6 +95,7 @@ RecompressorStats Recompressor::stats() const {
 }
 
 void Recompressor::run() {
+  name_this_thread("zsfs-recompress");
   lower_priority();
   const std::chrono::seconds tick = tick_for(config_);
   auto last_clamp = std::chrono::steady_clock::now();
@@ -129,15 +131,19 @@ void Recompressor::run() {
     stats_.busy = true;
     const uint64_t kept_before = stats_.kept;
     lock.unlock();
-    pass(filter);
-    // Its zstd contexts (level 15, with a dictionary) wait for the next pass freed, and so do the
-    // dictionary's compression forms (17 MB for 1 MiB at level 15; 0.2 s to make again).
-    codec::release_thread_contexts();
-    dicts_->rest_current();
-    if (after_pass_ && stats().kept != kept_before) after_pass_();
-    // A dictionary no block uses (its blocks were deleted, or none compressed better with it)
-    // gives its memory back; the next pass with enough due data trains anew.
-    dicts_->retire_current_if_unused();
+    // The pass runs in a thread of its own, at this one's priority, whose end takes away its
+    // zstd contexts (level 15, with a dictionary) and the chunks it and the compaction after it
+    // freed into its malloc cache (base/threads.h) until the next pass.
+    run_in_own_thread([&] {
+      pass(filter);
+      // So do the dictionary's compression forms (17 MB for 1 MiB at level 15; 0.2 s to make
+      // again).
+      dicts_->rest_current();
+      if (after_pass_ && stats().kept != kept_before) after_pass_();
+      // A dictionary no block uses (its blocks were deleted, or none compressed better with
+      // it) gives its memory back; the next pass with enough due data trains anew.
+      dicts_->retire_current_if_unused();
+    });
     last_clamp = std::chrono::steady_clock::now();
     lock.lock();
     stats_.busy = false;

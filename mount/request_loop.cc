@@ -17,6 +17,7 @@
 #include <system_error>
 #include <thread>
 
+#include "base/threads.h"
 #include "codec/codec.h"
 #include "mount/fuse_api.h"
 #include "mount/log.h"
@@ -116,6 +117,7 @@ class HelperThread {
     if (!thread_.joinable()) {
       state_.store(kServing);
       thread_ = std::thread([this] { run(); });
+      name_thread(thread_, "zsfs-serve2");
       ++wakeups_;
       return;
     }
@@ -296,7 +298,9 @@ int serve_adaptive(fuse_session* session) {
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        name_this_thread("zsfs-serve");
         turn = serve_turn(session, governor, backlog, stop.fd(), &error);
+        if (turn == Turn::kIdle) note_thread_end();
         turn_done.raise();
       });
     } catch (const std::system_error&) {

@@ -156,13 +156,12 @@ TEST_F(LifecycleTest, SeveralRequestThreadsServeAndStop) {
   expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
 }
 
-// Threads of a process, from /proc.
-size_t thread_count(pid_t pid) {
+// Threads of a process with the name name.
+size_t threads_named(pid_t pid, const std::string& name) {
   size_t n = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    (void)entry;
-    ++n;
+    if (read_file((entry.path() / "comm").string()) == name + "\n") ++n;
   }
   return n;
 }
@@ -194,22 +193,20 @@ TEST_F(LifecycleTest, ASecondRequestThreadServesConcurrentClientsOnly) {
   ZSFS_START_OR_SKIP(zsfs_, "size=64M");
   const std::string path = zsfs_.path() + "/f";
   write_file(path, compressible_data(4 << 20));
-  struct stat st {};
-  ASSERT_EQ(stat(path.c_str(), &st), 0);  // the serving thread is there for a second after it
-  const size_t threads_at_start = thread_count(zsfs_.pid());
   read_at_random(path, 1, 3000);
-  EXPECT_EQ(thread_count(zsfs_.pid()), threads_at_start) << "a second thread for one client";
+  EXPECT_EQ(threads_named(zsfs_.pid(), "zsfs-serve2"), 0u) << "a second thread for one client";
   read_at_random(path, 4, 3000);
-  EXPECT_EQ(thread_count(zsfs_.pid()), threads_at_start + 1)
+  EXPECT_EQ(threads_named(zsfs_.pid(), "zsfs-serve2"), 1u)
       << "no second thread for four concurrent clients";
   // It sleeps again once the clients are gone, and goes with the daemon.
   expect_signal_unmounts_cleanly(zsfs_, SIGTERM);
 }
 
-// Waits until pid has n threads; false if it still has not after the deadline.
-bool wait_for_thread_count(pid_t pid, size_t n, std::chrono::seconds deadline) {
+// Waits until pid has n threads named name; false if it still has not after the deadline.
+bool wait_for_threads_named(pid_t pid, const std::string& name, size_t n,
+                            std::chrono::seconds deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
-  while (thread_count(pid) != n) {
+  while (threads_named(pid, name) != n) {
     if (std::chrono::steady_clock::now() > until) return false;
     std::this_thread::sleep_for(20ms);
   }
@@ -217,17 +214,18 @@ bool wait_for_thread_count(pid_t pid, size_t n, std::chrono::seconds deadline) {
 }
 
 // threads=1: a mount idle for a second keeps no request thread (its buffers and malloc cache go
-// with it); the next request starts one, and signals end the daemon whether one runs or not.
+// with it), nor an encoder; the next request starts one, and signals end the daemon whether one
+// runs or not.
 TEST_F(LifecycleTest, AnIdleMountEndsItsRequestThreadAndTheNextRequestStartsOne) {
   ZSFS_START_OR_SKIP(zsfs_, "size=32M");
   const std::string path = zsfs_.path() + "/f";
-  write_file(path, "data");
-  const size_t serving = thread_count(zsfs_.pid());
-  ASSERT_TRUE(wait_for_thread_count(zsfs_.pid(), serving - 1, 30s))
-      << thread_count(zsfs_.pid()) << " threads, " << serving << " while serving";
-  EXPECT_EQ(read_file(path), "data");
-  EXPECT_EQ(thread_count(zsfs_.pid()), serving);
-  ASSERT_TRUE(wait_for_thread_count(zsfs_.pid(), serving - 1, 30s));
+  write_file(path, compressible_data(1 << 20));
+  EXPECT_EQ(threads_named(zsfs_.pid(), "zsfs-serve"), 1u);
+  ASSERT_TRUE(wait_for_threads_named(zsfs_.pid(), "zsfs-serve", 0, 30s));
+  EXPECT_TRUE(wait_for_threads_named(zsfs_.pid(), "zsfs-encode", 0, 30s));
+  EXPECT_EQ(read_file(path), compressible_data(1 << 20));
+  EXPECT_EQ(threads_named(zsfs_.pid(), "zsfs-serve"), 1u);
+  ASSERT_TRUE(wait_for_threads_named(zsfs_.pid(), "zsfs-serve", 0, 30s));
   ASSERT_EQ(kill(zsfs_.pid(), SIGTERM), 0);
   auto status = zsfs_.wait_exit(60s);
   ASSERT_TRUE(status.has_value()) << "zsfs did not exit on SIGTERM while idle";

@@ -73,5 +73,35 @@ TEST(HeapTrimmer, ManyWakeUpsDuringAStopAndGoDeletionStayRare) {
   EXPECT_EQ(trims, 1);
 }
 
+// Threads that end to give back their malloc caches leave free chunks in the arenas: once the
+// count of them has moved since the last trim and then held still for a quiet period, one trim,
+// however still the metadata was meanwhile.
+TEST(HeapTrimmer, OnceMoreWhenThreadsHaveEndedAndAllIsQuiet) {
+  Clock::time_point t{};
+  HeapTrimmer trimmer(10 * kMiB, kQuiet, t);
+  uint64_t ends = 0;
+  for (int i = 0; i < 20; ++i) {
+    t += milliseconds(500);
+    EXPECT_FALSE(trimmer.should_trim(10 * kMiB, t, ends)) << i;  // nothing ended, nothing freed
+  }
+  ends = 3;
+  t += milliseconds(500);
+  EXPECT_FALSE(trimmer.should_trim(10 * kMiB, t, ends));  // just ended: not yet
+  // Ending again and again (a pass a second) keeps it from being quiet.
+  for (int i = 0; i < 10; ++i) {
+    t += milliseconds(500);
+    if (i % 2 == 0) ++ends;
+    EXPECT_FALSE(trimmer.should_trim(10 * kMiB, t, ends)) << i;
+  }
+  t += milliseconds(400);  // the last end was 900 ms ago
+  EXPECT_FALSE(trimmer.should_trim(10 * kMiB, t, ends));
+  t += milliseconds(200);
+  EXPECT_TRUE(trimmer.should_trim(10 * kMiB, t, ends));  // quiet for a period: trim once
+  for (int i = 0; i < 10; ++i) {
+    t += milliseconds(500);
+    EXPECT_FALSE(trimmer.should_trim(10 * kMiB, t, ends)) << i;  // and only once
+  }
+}
+
 }  // namespace
 }  // namespace zsfs::fs

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -77,6 +78,32 @@ TEST(WorkQueue, AFullQueueRefusesAndAQueueWithoutHookWorks) {
   hold.unlock();
   queue.drain();
   EXPECT_EQ(done, accepted);
+}
+
+// Workers come with the work and go after WorkQueue::kRetireAfter without it (their thread's
+// end is what gives glibc's per-thread cache back): none before the first push, one for a
+// burst, none again once idle, and the next burst is done by a new thread.
+TEST(WorkQueue, AWorkerStartsWithABurstAndEndsOnceIdle) {
+  std::mutex mu;
+  std::vector<std::thread::id> ids;
+  WorkQueue queue(1, 100, [&](BlockRef) {
+    std::lock_guard lock(mu);
+    ids.push_back(std::this_thread::get_id());
+  });
+  EXPECT_EQ(queue.workers(), 0u);
+  for (BlockRef ref = 1; ref <= 10; ++ref)
+    ASSERT_TRUE(queue.try_push(ref));
+  EXPECT_EQ(queue.workers(), 1u);
+  queue.drain();
+  ASSERT_TRUE(eventually([&] { return queue.workers() == 0; }));
+  for (BlockRef ref = 11; ref <= 20; ++ref)
+    ASSERT_TRUE(queue.try_push(ref));
+  queue.drain();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(ids.size(), 20u);
+  EXPECT_NE(ids.front(), ids.back());
+  EXPECT_NE(ids.front(), std::this_thread::get_id());
+  EXPECT_NE(ids.back(), std::this_thread::get_id());
 }
 
 }  // namespace
