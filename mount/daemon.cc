@@ -1,6 +1,7 @@
 #include "mount/daemon.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,26 @@ namespace {
 
 std::string errno_text(int err) {
   return std::strerror(err);
+}
+
+// Fixes glibc's malloc thresholds, before any thread starts; a GLIBC_TUNABLES that sets either
+// wins. By default both move: each time a chunk from mmap() is freed, the mmap threshold rises to
+// its size and the trim threshold to twice that (a 1 MiB request buffer makes them 1 and 2
+// MiB). An arena other than the main one returns its free top only when a large free finds it
+// above the trim threshold, and malloc_trim() never touches it; those tops are what a thread
+// that ended (base/threads.h) leaves in its arena. Fixed at 128 KiB, the trim threshold gives
+// them back; the mmap threshold, fixed at 4 MiB, keeps the buffers zsfs takes and gives back
+// (request buffers, zstd contexts) in the arenas rather than in an mmap() and munmap() each.
+// Measured on the Linux tree untarred, settled and deleted: 1,280 kB of anonymous memory left
+// (572 kB freshly mounted) against 1,932 to 3,076 kB with the moving thresholds.
+void set_malloc_thresholds() {
+  if (const char* tunables = std::getenv("GLIBC_TUNABLES");
+      tunables != nullptr && (std::strstr(tunables, "malloc.trim_threshold") != nullptr ||
+                              std::strstr(tunables, "malloc.mmap_threshold") != nullptr)) {
+    return;
+  }
+  mallopt(M_TRIM_THRESHOLD, 128 << 10);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
 // Bad input found before mounting: a message for the person, as for a bad option.
@@ -307,6 +328,7 @@ int mount_and_serve(const Options& options, const std::string& mount_point, Read
 }  // namespace
 
 int run_daemon(const Options& options) {
+  set_malloc_thresholds();
   // Injected failures of the disk layer, for tests (disk/faults.h, zsfs(8) TESTING).
   if (const char* plan = std::getenv("ZSFS_FAULTS"); plan != nullptr) {
     if (disk::Problem p = disk::faults::set_plan(plan))

@@ -743,6 +743,22 @@ w5() {
   # ext4 keeps freed blocks in zram until they are discarded.
   [[ $target == zram ]] && fstrim "$mnt"
   settle
+  # zsfs gives freed memory back from its own threads, seconds after the last request (its
+  # request and encoder threads end after a second idle, and the heap is trimmed once that has
+  # been quiet for a second): the figure is taken once the memory has held still for a second,
+  # and how long that took is kept beside it.
+  if [[ $target == zsfs ]]; then
+    local waited=0 last now
+    last=$(target_memory)
+    while ((waited < 30)); do
+      sleep 1
+      waited=$((waited + 1))
+      now=$(target_memory)
+      [[ $now == "$last" ]] && break
+      last=$now
+    done
+    put zsfs w5_release_seconds "$waited"
+  fi
   local left
   left=$(record_memory w5_left_bytes)
   log "  W5: memory left $((left >> 20)) MiB"
