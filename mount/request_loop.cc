@@ -309,11 +309,13 @@ int serve_adaptive(fuse_session* session) {
     }
     if (server.joinable()) {
       // A signal that arrives just before the poll is seen when the turn ends, within
-      // kIdleReleaseAfter; any later one interrupts the poll.
+      // kIdleReleaseAfter; any later one interrupts the poll. Should polling fail otherwise,
+      // the join waits for the turn's end all the same.
       pollfd done{turn_done.fd(), POLLIN, 0};
-      do {
+      for (;;) {
         if (fuse_session_exited(session)) stop.raise();
-      } while (poll(&done, 1, -1) <= 0);
+        if (poll(&done, 1, -1) > 0 || !interrupted(errno)) break;
+      }
       turn_done.lower();
       server.join();
     }
