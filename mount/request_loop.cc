@@ -75,11 +75,11 @@ Received receive(fuse_session* session, fuse_buf* buf, int* error) {
   return Received::kStop;
 }
 
-// Sleeps until the device has a request, for at most timeout_ms (-1: no limit); false on a
-// poll(2) failure other than an interruption (errno set).
-bool wait_readable(int fd, int timeout_ms, bool* timed_out) {
-  pollfd wait{fd, POLLIN, 0};
-  const int ready = poll(&wait, 1, timeout_ms);
+// Sleeps until fd (or also_fd, if not -1) is readable, for at most timeout_ms (-1: no limit);
+// false on a poll(2) failure other than an interruption (errno set).
+bool wait_readable(int fd, int timeout_ms, bool* timed_out, int also_fd = -1) {
+  pollfd waits[2] = {{fd, POLLIN, 0}, {also_fd, POLLIN, 0}};  // poll(2) skips a negative fd
+  const int ready = poll(waits, 2, timeout_ms);
   if (ready < 0 && !interrupted(errno)) return false;
   *timed_out = ready == 0;
   return true;
@@ -232,14 +232,13 @@ Turn serve_turn(fuse_session* session, PollGovernor& governor, BacklogDetector& 
     // Sleep until a request comes; an unmount (POLLERR) ends the wait too, and the next receive
     // tells which, as does the loop's stop_fd (a signal asked to stop). Idle for
     // kIdleReleaseAfter, the turn ends.
-    pollfd waits[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    bool timed_out = false;
     const auto release_after = std::chrono::milliseconds(kIdleReleaseAfter);
-    const int ready = poll(waits, 2, static_cast<int>(release_after.count()));
-    if (ready < 0 && !interrupted(errno)) {
+    if (!wait_readable(fd, static_cast<int>(release_after.count()), &timed_out, stop_fd)) {
       *error = -errno;
       break;
     }
-    if (ready == 0) {
+    if (timed_out) {
       turn = Turn::kIdle;
       break;
     }
