@@ -79,7 +79,7 @@ class WorkQueue {
     if (queue_.size() >= capacity_) return false;
     queue_.push_back(ref);
     if (queue_.size() != 1 && queue_.size() != kWakeBatch) return true;
-    if (sleeping_ > 0 || workers_.size() - ended_.size() >= max_workers_) {
+    if (sleeping_ > 0 || running() >= max_workers_) {
       lock.unlock();
       wake_workers_.notify_one();
       return true;
@@ -91,14 +91,14 @@ class WorkQueue {
   // Workers running now (for tests).
   size_t workers() const {
     std::lock_guard lock(mu_);
-    return workers_.size() - ended_.size();
+    return running();
   }
 
   // Waits until every ref queued before the call has been worked on.
   void drain() {
     std::unique_lock lock(mu_);
     // No worker (none could be started): the caller does the work.
-    while (!queue_.empty() && workers_.size() == ended_.size()) {
+    while (!queue_.empty() && running() == 0) {
       const BlockRef ref = queue_.front();
       queue_.pop_front();
       ++busy_;
@@ -132,6 +132,9 @@ class WorkQueue {
     // Best effort: without it the worker competes with requests as any thread does.
     (void)sched_setscheduler(0, SCHED_IDLE, &param);
   }
+
+  // Workers started and not yet returned from run(); mu_ held.
+  size_t running() const { return workers_.size() - ended_.size(); }
 
   // Starts a worker; lock holds mu_ and is released. Workers that have ended are joined first
   // (they are past their last use of the queue). When no thread can be had, the items wait
