@@ -8,8 +8,9 @@
 // request; but once a 1 MiB READ or WRITE has passed, every page of it is resident, and would
 // stay so for the life of the thread. release_idle_pages() drops those pages (madvise
 // MADV_DONTNEED, best effort: a failure leaves them resident, nothing else) while keeping the
-// allocations: the request loop calls it when the thread goes idle, so an idle mount holds a few
-// pages of them, and the next request faults in what it uses.
+// allocations: the request loop calls it as its second thread parks, so an idle mount holds a few
+// pages of them, and the next request faults in what it uses (the first thread's buffers go with
+// it when its turn ends, see request_loop.h).
 //
 // Invariants: a released buffer keeps its address and size; its contents read as zeros, which
 // neither buffer relies on (each request overwrites what it uses). Only whole pages inside an
