@@ -35,7 +35,12 @@ constexpr size_t kCopyChunk = 16 * kBlockSize;
 // enough for a 1 MiB write of blocks that compress 4:1, so that a writer into a full budget pays
 // for it once per request, not once per block.
 constexpr uint64_t kReclaimBytes = 256 << 10;
-constexpr int kReclaimRounds = 4;
+// Rounds of make_room() a refused charge gets before it is ENOSPC.
+constexpr int kRoomRounds = 4;
+
+bool refused(int error) {
+  return error == ENOSPC;
+}
 
 }  // namespace
 
@@ -130,26 +135,34 @@ Result<size_t> Filesystem::Impl::read(Ino ino, uint64_t offset, std::span<std::b
   return length;
 }
 
-Result<BlockRef> Filesystem::Impl::put_block(codec::Block data) {
-  Result<BlockRef> ref = store_.put(data);
+bool Filesystem::Impl::make_room() {
   // Blocks waiting raw for the background encoder, which runs only on idle CPU (on a busy
   // machine it may not have run for a while), take room that compressing them gives back, and
   // direct recompression leaves them alone: let it finish them first.
-  if (!ref.ok() && ref.error() == ENOSPC && store_.stats().staged_blocks > 0) {
+  if (store_.stats().staged_blocks > 0) {
     store_.settle();
     compact();
-    ref = store_.put(data);
+    return true;
   }
-  // Direct recompression: blocks still in their first, larger encoding make room for this one,
-  // as the kernel reclaims pages for an allocation that finds none free. What they give back
-  // is spread over the pool's zspages: compaction turns it into free pages. A few rounds, each
-  // bounded by the budget's reserve (the new copies come first), until the block fits or
-  // nothing more shrinks.
-  for (int round = 0;
-       round < kReclaimRounds && !ref.ok() && ref.error() == ENOSPC && recompressor_ != nullptr;
+  // Direct recompression: blocks still in their first, larger encoding make room, as the kernel
+  // reclaims pages for an allocation that finds none free. What they give back is spread over
+  // the pool's zspages: compaction turns it into free pages, and turns into free pages what
+  // deletions left spread there too.
+  const uint64_t used_before = budget_.used_bytes();
+  uint64_t shrunk = 0;
+  if (recompressor_ != nullptr && store_.stats().unsettled_blocks > 0) {
+    shrunk = recompressor_->reclaim(kReclaimBytes);
+  }
+  compact();
+  if (shrunk > 0 || budget_.used_bytes() < used_before) return true;
+  // Cold blocks to the backing file, if there is one.
+  return store_.relieve();
+}
+
+Result<BlockRef> Filesystem::Impl::put_block(codec::Block data) {
+  Result<BlockRef> ref = store_.put(data);
+  for (int round = 0; round < kRoomRounds && !ref.ok() && refused(ref.error()) && make_room();
        ++round) {
-    if (recompressor_->reclaim(kReclaimBytes) == 0) break;
-    compact();
     ref = store_.put(data);
   }
   return ref;
@@ -160,12 +173,13 @@ Status Filesystem::Impl::install_block(Inode& inode, uint64_t index, BlockRef re
   if (ref == kHole) {
     old = inode.blocks.erase(index, budget_);
   } else {
+    // The map's nodes come from the budget too, and a full one is made room in as for a block:
+    // a map that grows (every 64 blocks of a file, and sooner in a small one) must not be what
+    // turns a write away while stored blocks could still shrink.
     Result<BlockRef> replaced = inode.blocks.set(index, ref, budget_);
-    // The map's nodes come from the budget too: with a backing file, moving blocks out makes
-    // room for them as it does for a block.
-    for (int tries = 0; !replaced.ok() && replaced.error() == ENOSPC &&
-                        tries < DedupStore::kReliefTries && store_.relieve();
-         ++tries) {
+    for (int round = 0;
+         round < kRoomRounds && !replaced.ok() && refused(replaced.error()) && make_room();
+         ++round) {
       replaced = inode.blocks.set(index, ref, budget_);
     }
     if (!replaced.ok()) {

@@ -187,15 +187,22 @@ class Filesystem::Impl {
   static bool kill_suidgid_locked(Inode& inode, const Caller& caller) ZSFS_REQUIRES(inode.mu);
 
   // --- data path helpers (file_io.cc) ---
-  // Stores a block, as DedupStore::put() does; when the budget refuses it, makes room by direct
-  // recompression (Recompressor::reclaim) and tries once more.
+  // Makes room for a write the budget has refused, as the kernel's direct reclaim does for an
+  // allocation: finishes the blocks waiting raw for the background encoder, else recompresses
+  // stored blocks (Recompressor::reclaim) and compacts the pool, else moves cold blocks to the
+  // backing file (DedupStore::relieve()). Returns whether it made room, so that trying again may
+  // succeed. Called with an inode's lock and the quiesce lock shared held, as writes hold them
+  // (a writer's compaction and reclaim take neither exclusively).
+  bool make_room();
+  // Stores a block, as DedupStore::put() does; when the budget refuses it, makes room (a few
+  // rounds of make_room()) and tries again: ENOSPC only when nothing more can be made.
   Result<BlockRef> put_block(codec::Block data);
   // Reads block `index` of inode into out (zeros for a hole).
   Status read_block(const Inode& inode, uint64_t index, codec::MutableBlock out) const
       ZSFS_REQUIRES_SHARED(inode.mu);
   // Replaces block `index` with ref (kHole for a hole), dropping the old reference; takes ref,
   // and drops it on failure. The block map's memory is made room for as a block's is
-  // (DedupStore::relieve()): ENOSPC only when the budget and the backing file are both full.
+  // (make_room()).
   Status install_block(Inode& inode, uint64_t index, BlockRef ref) ZSFS_REQUIRES(inode.mu);
   // Overwrites bytes [begin, end) of block `index` with data (zeros when data is empty), by
   // read-modify-write. Zeroing a hole leaves it a hole.

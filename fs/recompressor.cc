@@ -224,25 +224,31 @@ uint64_t Recompressor::reclaim(uint64_t bytes) {
   batch.reserve(kBatch);
   RecompressorStats done;
   uint64_t shrunk = 0;
+  // A block that could not be re-encoded found the reserve full: the old copies freed so far
+  // must be compacted into free pages before more new ones fit. (Or it was corrupt, and is
+  // settled: the next call does not meet it again.)
+  bool reserve_full = false;
+  auto enough = [&] { return shrunk >= bytes || reserve_full; };
   const unsigned first = reclaim_shard_.load(std::memory_order_relaxed);
-  for (unsigned i = 0; i < DedupStore::shards() && shrunk < bytes; ++i) {
+  for (unsigned i = 0; i < DedupStore::shards() && !enough(); ++i) {
     const unsigned shard = (first + i) % DedupStore::shards();
     uint32_t cursor = 0;
     bool more = true;
-    while (more && shrunk < bytes) {
+    while (more && !enough()) {
       batch.clear();
       more = store_->collect_due(shard, &cursor, DueFilter{}, &batch);
       for (BlockRef ref : batch) {
         // Once enough room is made, the rest of the batch is only unpinned.
-        if (shrunk < bytes) {
+        if (!enough()) {
           const Reencoded r = store_->reencode(ref, secondary_, dict);
           count(r, &done);
           if (r.outcome == Reencoded::Outcome::kSmaller) shrunk += r.old_bytes - r.new_bytes;
+          if (r.outcome == Reencoded::Outcome::kFailed) reserve_full = true;
         }
         store_->unref(ref);
       }
     }
-    if (shrunk >= bytes) reclaim_shard_.store(shard, std::memory_order_relaxed);
+    if (enough()) reclaim_shard_.store(shard, std::memory_order_relaxed);
   }
   done.reclaimed_bytes = shrunk;
   done.reclaims = 1;

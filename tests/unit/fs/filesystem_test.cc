@@ -789,6 +789,50 @@ TEST(FilesystemBudget, EnospcKeepsEarlierDataAndRecoversAfterDeletes) {
   EXPECT_FS_CONSISTENT(*fs);
 }
 
+TEST(FilesystemBudget, ABlockMapThatGrowsIntoAFullBudgetRecompressesToo) {
+  // A write into a full budget recompresses stored blocks to make room for its block (direct
+  // recompression); the block map's nodes, charged apart from the block, must get the same:
+  // before, a map growing at the moment the budget was full (every 64 blocks of a file, and at
+  // each slot array doubling) turned the write away with ENOSPC while blocks could still shrink.
+  Config c = small_config(4 << 20);
+  c.dict = false;
+  c.recompress_after_seconds = -1;  // direct recompression only
+  c.encode_threads = 0;             // every block stored as written: lz4, which zstd shrinks
+  auto fs = make_fs(c);
+  Result<Attr> text = fs->create(kRootIno, "text", 0644, 0, user());
+  ASSERT_TRUE(text.ok());
+  Result<Attr> sparse = fs->create(kRootIno, "sparse", 0644, 0, user());
+  ASSERT_TRUE(sparse.ok());
+  // Text until the first write that needs direct recompression: the budget is full.
+  uint64_t blocks = 0;
+  while (fs->stats().recompressor.reclaims == 0) {
+    ASSERT_LT(blocks, 4096u) << "4 MiB of text never filled a 4 MiB budget";
+    write_str(*fs, text->ino, blocks * 4096, text_block(blocks));
+    ++blocks;
+  }
+  // Then blocks that cost nothing in the pool (same-filled, shared), far apart, so that each
+  // costs a chain of block map nodes: the map alone fills the budget, again and again.
+  const std::string ones(4096, '\x01');
+  const uint64_t reclaims_before = fs->stats().recompressor.reclaims;
+  uint64_t chains = 0;
+  while (fs->stats().recompressor.reclaims < reclaims_before + 2) {
+    ASSERT_LT(chains, 200000u) << "the block map never filled the budget";
+    const uint64_t offset = chains * (uint64_t{1} << 30);  // a chain of nodes each
+    Result<size_t> written = fs->write(sparse->ino, offset, as_bytes(ones), false);
+    ASSERT_TRUE(written.ok()) << "block map chain " << chains << ": errno " << written.error()
+                              << ", direct recompressions so far "
+                              << fs->stats().recompressor.reclaims;
+    ++chains;
+  }
+  EXPECT_GT(fs->stats().recompressor.kept, 0u);
+  for (uint64_t i = 0; i < blocks; i += 97)
+    EXPECT_EQ(read_str(*fs, text->ino, i * 4096, 4096), text_block(i)) << i;
+  EXPECT_EQ(read_str(*fs, sparse->ino, (chains - 1) << 30, 4096), ones);
+  fs->release(text->ino);
+  fs->release(sparse->ino);
+  EXPECT_FS_CONSISTENT(*fs);
+}
+
 TEST(FilesystemBudget, InodeLimit) {
   auto fs = make_fs(small_config(64 << 20, 10));
   int made = 0;
