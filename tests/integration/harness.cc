@@ -402,11 +402,27 @@ std::string mount_fuse3() {
   return "";
 }
 
-ZsfsCopyForUsers::ZsfsCopyForUsers() : path_(dir_.path() + "/zsfs") {
-  if (chmod(dir_.path().c_str(), 0755) != 0) ADD_FAILURE() << "chmod " << dir_.path();
+namespace {
+
+// Copies program into dir as name, both open to every user; returns the copy's path.
+std::string copy_for_users(const std::string& program, const TempDir& dir, const char* name) {
+  const std::string path = dir.path() + "/" + name;
+  if (chmod(dir.path().c_str(), 0755) != 0) ADD_FAILURE() << "chmod " << dir.path();
   std::error_code error;
-  std::filesystem::copy_file(zsfs_binary(), path_, error);
-  if (error || chmod(path_.c_str(), 0755) != 0) ADD_FAILURE() << "cannot copy zsfs to " << path_;
+  std::filesystem::copy_file(program, path, error);
+  if (error || chmod(path.c_str(), 0755) != 0)
+    ADD_FAILURE() << "cannot copy " << program << " to " << path;
+  return path;
+}
+
+}  // namespace
+
+ZsfsCopyForUsers::ZsfsCopyForUsers() : path_(copy_for_users(zsfs_binary(), dir_, "zsfs")) {}
+
+const std::string& zsfsctl_for_users() {
+  static const TempDir dir("zsfsctl-bin");
+  static const std::string path = copy_for_users(zsfsctl_binary(), dir, "zsfsctl");
+  return path;
 }
 
 DevFuseOpenToUsers::DevFuseOpenToUsers() {

@@ -134,6 +134,10 @@ class ZsfsCopyForUsers {
   std::string path_;
 };
 
+// The same for zsfsctl, made once per test program (and removed at its exit): what zsfsctl()
+// runs for a user other than root.
+const std::string& zsfsctl_for_users();
+
 // Gives /dev/fuse the usual mode 0666 for as long as it lives, if it has a narrower one (some
 // containers make it 0600): libfuse and fusermount3 open it with the user's own rights. A
 // root-only setup step for tests that mount as another user, undone afterwards.
@@ -264,7 +268,7 @@ class TmpfsDir {
   bool mounted_ = false;
 };
 
-// Runs `zsfsctl args...` and returns its result.
+// Runs `zsfsctl args...` and returns its result (as another user: zsfsctl_for_users()).
 RunResult zsfsctl(const std::vector<std::string>& args, const RunOptions& options = {});
 
 // Reads a virtual xattr (one getxattr with a large buffer) and parses it as JSON.

@@ -30,7 +30,8 @@ std::string errno_text(int err) {
 }  // namespace
 
 RunResult zsfsctl(const std::vector<std::string>& args, const RunOptions& options) {
-  std::vector<std::string> argv = {zsfsctl_binary()};
+  // Another user may not reach the build directory (a clone under /root): a copy it can run.
+  std::vector<std::string> argv = {options.uid ? zsfsctl_for_users() : zsfsctl_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, options);
 }

@@ -397,7 +397,8 @@ TEST(Unprivileged, MountThroughFusermount3) {
     ASSERT_EQ(chown(dir.path().c_str(), kNobody, kNogroup), 0);
     RunOptions as_nobody;
     as_nobody.as_user(kNobody, kNogroup);
-    RunResult refused = run({zsfs_binary(), dir.path(), "-f"}, as_nobody);
+    const ZsfsCopyForUsers binary;
+    RunResult refused = run({binary.path(), dir.path(), "-f"}, as_nobody);
     EXPECT_EQ(refused.status, 1) << refused.output;
     EXPECT_NE(refused.output.find("cannot open /dev/fuse"), std::string::npos) << refused.output;
     EXPECT_FALSE(mount_type(dir.path()));
