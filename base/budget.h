@@ -44,7 +44,10 @@ class MemoryBudget {
     const uint64_t limit = t_reserve_scopes > 0 ? limit_bytes_ : limit_bytes_ - reserve_bytes_;
     uint64_t used = used_bytes_.load(std::memory_order_relaxed);
     do {
-      if (bytes > limit || used > limit - bytes) return false;
+      if (bytes > limit || used > limit - bytes) {
+        ++t_refusals;
+        return false;
+      }
     } while (!used_bytes_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
     note_peak(used + bytes);
     return true;
@@ -72,6 +75,11 @@ class MemoryBudget {
   }
   void reset_peak() { peak_bytes_.store(used_bytes(), std::memory_order_relaxed); }
 
+  // Charges this thread has had refused, by any budget, so far: an operation that failed with
+  // ENOSPC tells by it whether a budget refused it (and making room may help) or something else
+  // did (an inode limit, an attribute's size limit).
+  static uint64_t refusals_in_this_thread() { return t_refusals; }
+
  private:
   void note_peak(uint64_t used) {
     uint64_t peak = peak_bytes_.load(std::memory_order_relaxed);
@@ -81,6 +89,7 @@ class MemoryBudget {
   }
 
   static inline thread_local int t_reserve_scopes = 0;
+  static inline thread_local uint64_t t_refusals = 0;
 
   const uint64_t limit_bytes_;
   const uint64_t reserve_bytes_;

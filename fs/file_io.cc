@@ -35,9 +35,8 @@ constexpr size_t kCopyChunk = 16 * kBlockSize;
 // enough for a 1 MiB write of blocks that compress 4:1, so that a writer into a full budget pays
 // for it once per request, not once per block.
 constexpr uint64_t kReclaimBytes = 256 << 10;
-// Rounds of make_room() a refused charge gets before it is ENOSPC.
-constexpr int kRoomRounds = 4;
 
+// What make_room() answers: the budget (or the backing file) refused memory.
 bool refused(int error) {
   return error == ENOSPC;
 }
@@ -144,6 +143,9 @@ bool Filesystem::Impl::make_room() {
     compact();
     return true;
   }
+  // Cold blocks to the backing file, if there is one: cheaper than recompressing them, and
+  // what the mount asked for (fs/writeback.h).
+  if (store_.relieve()) return true;
   // Direct recompression: blocks still in their first, larger encoding make room, as the kernel
   // reclaims pages for an allocation that finds none free. What they give back is spread over
   // the pool's zspages: compaction turns it into free pages, and turns into free pages what
@@ -154,9 +156,7 @@ bool Filesystem::Impl::make_room() {
     shrunk = recompressor_->reclaim(kReclaimBytes);
   }
   compact();
-  if (shrunk > 0 || budget_.used_bytes() < used_before) return true;
-  // Cold blocks to the backing file, if there is one.
-  return store_.relieve();
+  return shrunk > 0 || budget_.used_bytes() < used_before;
 }
 
 Result<BlockRef> Filesystem::Impl::put_block(codec::Block data) {

@@ -297,13 +297,16 @@ Result<Attr> Filesystem::mknod(Ino parent, std::string_view name, uint32_t mode,
     return Errno{EINVAL};
   }
   Mutation mutation(*impl_);
-  return impl_->make_node(parent, name, mode, rdev, {}, caller, false);
+  return impl_->with_room(
+      [&] { return impl_->make_node(parent, name, mode, rdev, {}, caller, false); });
 }
 
 Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, uint32_t mode,
                                const Caller& caller) {
   Mutation mutation(*impl_);
-  return impl_->make_node(parent, name, S_IFDIR | (mode & 07777), 0, {}, caller, false);
+  return impl_->with_room([&] {
+    return impl_->make_node(parent, name, S_IFDIR | (mode & 07777), 0, {}, caller, false);
+  });
 }
 
 Result<Attr> Filesystem::symlink(Ino parent, std::string_view name, std::string_view target,
@@ -311,12 +314,13 @@ Result<Attr> Filesystem::symlink(Ino parent, std::string_view name, std::string_
   if (target.empty()) return Errno{ENOENT};
   if (target.size() > kSymlinkMax) return Errno{ENAMETOOLONG};
   Mutation mutation(*impl_);
-  return impl_->make_node(parent, name, S_IFLNK | 0777, 0, target, caller, false);
+  return impl_->with_room(
+      [&] { return impl_->make_node(parent, name, S_IFLNK | 0777, 0, target, caller, false); });
 }
 
 Result<Attr> Filesystem::link(Ino ino, Ino new_parent, std::string_view new_name) {
   Mutation mutation(*impl_);
-  return impl_->link(ino, new_parent, new_name);
+  return impl_->with_room([&] { return impl_->link(ino, new_parent, new_name); });
 }
 
 Status Filesystem::unlink(Ino parent, std::string_view name) {
@@ -332,7 +336,8 @@ Status Filesystem::rmdir(Ino parent, std::string_view name) {
 Status Filesystem::rename(Ino parent, std::string_view name, Ino new_parent,
                           std::string_view new_name, unsigned flags, const Caller& caller) {
   Mutation mutation(*impl_);
-  return impl_->rename(parent, name, new_parent, new_name, flags, caller);
+  return impl_->with_room(
+      [&] { return impl_->rename(parent, name, new_parent, new_name, flags, caller); });
 }
 
 Status Filesystem::open(Ino ino, int flags) {
@@ -344,12 +349,15 @@ Result<Attr> Filesystem::create(Ino parent, std::string_view name, uint32_t mode
                                 const Caller& caller) {
   (void)flags;  // a new file is empty: O_TRUNC has nothing to do, O_EXCL is the kernel's
   Mutation mutation(*impl_);
-  return impl_->make_node(parent, name, S_IFREG | (mode & 07777), 0, {}, caller, true);
+  return impl_->with_room([&] {
+    return impl_->make_node(parent, name, S_IFREG | (mode & 07777), 0, {}, caller, true);
+  });
 }
 
 Result<Attr> Filesystem::tmpfile(Ino parent, uint32_t mode, int flags, const Caller& caller) {
   ReaderLock quiesce(impl_->quiesce_mu());
-  return impl_->tmpfile(parent, mode, (flags & O_EXCL) == 0, caller);
+  return impl_->with_room(
+      [&] { return impl_->tmpfile(parent, mode, (flags & O_EXCL) == 0, caller); });
 }
 
 void Filesystem::release(Ino ino) {
@@ -417,7 +425,7 @@ Status Filesystem::setxattr(Ino ino, std::string_view name, std::string_view val
     return impl_->setxattr(ino, name, value, flags, caller);
   }
   Mutation mutation(*impl_);
-  return impl_->setxattr(ino, name, value, flags, caller);
+  return impl_->with_room([&] { return impl_->setxattr(ino, name, value, flags, caller); });
 }
 
 Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name, const Caller& caller) {

@@ -188,12 +188,31 @@ class Filesystem::Impl {
 
   // --- data path helpers (file_io.cc) ---
   // Makes room for a write the budget has refused, as the kernel's direct reclaim does for an
-  // allocation: finishes the blocks waiting raw for the background encoder, else recompresses
-  // stored blocks (Recompressor::reclaim) and compacts the pool, else moves cold blocks to the
-  // backing file (DedupStore::relieve()). Returns whether it made room, so that trying again may
-  // succeed. Called with an inode's lock and the quiesce lock shared held, as writes hold them
-  // (a writer's compaction and reclaim take neither exclusively).
+  // allocation: finishes the blocks waiting raw for the background encoder, else moves cold
+  // blocks to the backing file (DedupStore::relieve()), else recompresses stored blocks
+  // (Recompressor::reclaim) and compacts the pool. Returns whether it made room, so that trying
+  // again may succeed. Called with an inode's lock and the quiesce lock shared held, as writes hold
+  // them (a writer's compaction and reclaim take neither exclusively).
   bool make_room();
+  // Rounds of make_room() a refused write or operation gets before it is ENOSPC.
+  static constexpr int kRoomRounds = 4;
+  // Runs op() (giving a Status or a Result) and, while it fails with ENOSPC because the budget
+  // refused one of its charges and make_room() makes room, runs it again. For the operations
+  // whose charges are not a block's (inodes, directory entries, extended attributes): the caller
+  // holds the quiesce lock shared and no other, and op must change nothing when it fails, so
+  // that it can start afresh.
+  template <class Op>
+  auto with_room(Op&& op) {
+    uint64_t refusals = MemoryBudget::refusals_in_this_thread();
+    auto result = op();
+    for (int round = 0; round < kRoomRounds && !result.ok() && result.error() == ENOSPC &&
+                        MemoryBudget::refusals_in_this_thread() != refusals && make_room();
+         ++round) {
+      refusals = MemoryBudget::refusals_in_this_thread();
+      result = op();
+    }
+    return result;
+  }
   // Stores a block, as DedupStore::put() does; when the budget refuses it, makes room (a few
   // rounds of make_room()) and tries again: ENOSPC only when nothing more can be made.
   Result<BlockRef> put_block(codec::Block data);

@@ -833,6 +833,54 @@ TEST(FilesystemBudget, ABlockMapThatGrowsIntoAFullBudgetRecompressesToo) {
   EXPECT_FS_CONSISTENT(*fs);
 }
 
+TEST(FilesystemBudget, NamesAndAttributesIntoAFullBudgetRecompressToo) {
+  // Inodes, directory entries and extended attributes are charged apart from blocks: at a full
+  // budget they make room as a write does, and only where the budget refused them (the inode
+  // limit is not a matter of room).
+  Config c = small_config(4 << 20, 1500);
+  c.dict = false;
+  c.recompress_after_seconds = -1;  // direct recompression only
+  c.encode_threads = 0;             // every block stored as written: lz4, which zstd shrinks
+  auto fs = make_fs(c);
+  Result<Attr> text = fs->create(kRootIno, "text", 0644, 0, user());
+  ASSERT_TRUE(text.ok());
+  Result<Attr> dir = fs->mkdir(kRootIno, "d", 0755, user());
+  ASSERT_TRUE(dir.ok());
+  uint64_t blocks = 0;
+  while (fs->stats().recompressor.reclaims == 0) {
+    ASSERT_LT(blocks, 4096u) << "4 MiB of text never filled a 4 MiB budget";
+    write_str(*fs, text->ino, blocks * 4096, text_block(blocks));
+    ++blocks;
+  }
+  const uint64_t reclaims_before = fs->stats().recompressor.reclaims;
+  // Names and attributes until the inode limit: each inode, entry and attribute needs room the
+  // full budget does not have (a chunk of 256 inodes takes about 29 KiB at once).
+  const std::string value(256, 'v');
+  int made = 0;
+  for (;; ++made) {
+    const std::string name = "n" + std::to_string(made);
+    Result<Attr> a = made % 2 == 0 ? fs->mknod(dir->ino, name, S_IFREG | 0644, 0, user())
+                                   : fs->symlink(dir->ino, name, std::string(100, 't'), user());
+    if (!a.ok()) {
+      EXPECT_EQ(a.error(), ENOSPC);
+      break;
+    }
+    if (made % 2 == 0) {
+      ASSERT_TRUE(fs->setxattr(a->ino, "user.v", value, 0, user()).ok()) << made;
+    }
+  }
+  EXPECT_EQ(fs->statfs().files_free, 0u) << "stopped by the budget, not the inode limit";
+  const uint64_t reclaims_at_limit = fs->stats().recompressor.reclaims;
+  EXPECT_GE(reclaims_at_limit, reclaims_before + 2);
+  // At the inode limit nothing is recompressed for nothing.
+  EXPECT_EQ(fs->mkdir(kRootIno, "one-more", 0755, user()).error(), ENOSPC);
+  EXPECT_EQ(fs->stats().recompressor.reclaims, reclaims_at_limit);
+  for (uint64_t i = 0; i < blocks; i += 97)
+    EXPECT_EQ(read_str(*fs, text->ino, i * 4096, 4096), text_block(i)) << i;
+  fs->release(text->ino);
+  EXPECT_FS_CONSISTENT(*fs);
+}
+
 TEST(FilesystemBudget, InodeLimit) {
   auto fs = make_fs(small_config(64 << 20, 10));
   int made = 0;
