@@ -789,96 +789,96 @@ TEST(FilesystemBudget, EnospcKeepsEarlierDataAndRecoversAfterDeletes) {
   EXPECT_FS_CONSISTENT(*fs);
 }
 
-TEST(FilesystemBudget, ABlockMapThatGrowsIntoAFullBudgetRecompressesToo) {
+// A 4 MiB mount filled with lz4 text up to its first direct recompression: the budget is full,
+// and every stored block can still shrink (zstd at the recompression level).
+class FullBudgetTest : public ::testing::Test {
+ protected:
+  void fill(uint64_t nr_inodes = 10000) {
+    Config c = small_config(4 << 20, nr_inodes);
+    c.dict = false;
+    c.recompress_after_seconds = -1;  // direct recompression only
+    c.encode_threads = 0;             // every block stored as written: lz4, which zstd shrinks
+    fs_ = make_fs(c);
+    ASSERT_NE(fs_, nullptr);
+    Result<Attr> text = fs_->create(kRootIno, "text", 0644, 0, user());
+    ASSERT_TRUE(text.ok());
+    text_ = text->ino;
+    // Made before the fill, so that making it needs no room.
+    Result<Attr> sparse = fs_->create(kRootIno, "sparse", 0644, 0, user());
+    ASSERT_TRUE(sparse.ok());
+    sparse_ = sparse->ino;
+    while (reclaims() == 0) {
+      ASSERT_LT(blocks_, 4096u) << "4 MiB of text never filled a 4 MiB budget";
+      write_str(*fs_, text_, blocks_ * 4096, text_block(blocks_));
+      ++blocks_;
+    }
+  }
+  void TearDown() override {
+    if (fs_ == nullptr) return;
+    for (uint64_t i = 0; i < blocks_; i += 97)
+      EXPECT_EQ(read_str(*fs_, text_, i * 4096, 4096), text_block(i)) << i;
+    fs_->release(text_);
+    fs_->release(sparse_);
+    EXPECT_FS_CONSISTENT(*fs_);
+  }
+  uint64_t reclaims() { return fs_->stats().recompressor.reclaims; }
+
+  std::unique_ptr<Filesystem> fs_;
+  Ino text_ = 0;
+  Ino sparse_ = 0;  // empty: for the test to fill
+  uint64_t blocks_ = 0;
+};
+
+TEST_F(FullBudgetTest, ABlockMapThatGrowsRecompressesAsABlockDoes) {
   // A write into a full budget recompresses stored blocks to make room for its block (direct
   // recompression); the block map's nodes, charged apart from the block, must get the same:
   // before, a map growing at the moment the budget was full (every 64 blocks of a file, and at
   // each slot array doubling) turned the write away with ENOSPC while blocks could still shrink.
-  Config c = small_config(4 << 20);
-  c.dict = false;
-  c.recompress_after_seconds = -1;  // direct recompression only
-  c.encode_threads = 0;             // every block stored as written: lz4, which zstd shrinks
-  auto fs = make_fs(c);
-  Result<Attr> text = fs->create(kRootIno, "text", 0644, 0, user());
-  ASSERT_TRUE(text.ok());
-  Result<Attr> sparse = fs->create(kRootIno, "sparse", 0644, 0, user());
-  ASSERT_TRUE(sparse.ok());
-  // Text until the first write that needs direct recompression: the budget is full.
-  uint64_t blocks = 0;
-  while (fs->stats().recompressor.reclaims == 0) {
-    ASSERT_LT(blocks, 4096u) << "4 MiB of text never filled a 4 MiB budget";
-    write_str(*fs, text->ino, blocks * 4096, text_block(blocks));
-    ++blocks;
-  }
-  // Then blocks that cost nothing in the pool (same-filled, shared), far apart, so that each
-  // costs a chain of block map nodes: the map alone fills the budget, again and again.
+  fill();
+  // Blocks that cost nothing in the pool (same-filled, shared), far apart, so that each costs a
+  // chain of block map nodes: the map alone fills the budget, again and again.
   const std::string ones(4096, '\x01');
-  const uint64_t reclaims_before = fs->stats().recompressor.reclaims;
+  const uint64_t reclaims_before = reclaims();
   uint64_t chains = 0;
-  while (fs->stats().recompressor.reclaims < reclaims_before + 2) {
+  while (reclaims() < reclaims_before + 2) {
     ASSERT_LT(chains, 200000u) << "the block map never filled the budget";
     const uint64_t offset = chains * (uint64_t{1} << 30);  // a chain of nodes each
-    Result<size_t> written = fs->write(sparse->ino, offset, as_bytes(ones), false);
+    Result<size_t> written = fs_->write(sparse_, offset, as_bytes(ones), false);
     ASSERT_TRUE(written.ok()) << "block map chain " << chains << ": errno " << written.error()
-                              << ", direct recompressions so far "
-                              << fs->stats().recompressor.reclaims;
+                              << ", direct recompressions so far " << reclaims();
     ++chains;
   }
-  EXPECT_GT(fs->stats().recompressor.kept, 0u);
-  for (uint64_t i = 0; i < blocks; i += 97)
-    EXPECT_EQ(read_str(*fs, text->ino, i * 4096, 4096), text_block(i)) << i;
-  EXPECT_EQ(read_str(*fs, sparse->ino, (chains - 1) << 30, 4096), ones);
-  fs->release(text->ino);
-  fs->release(sparse->ino);
-  EXPECT_FS_CONSISTENT(*fs);
+  EXPECT_GT(fs_->stats().recompressor.kept, 0u);
+  EXPECT_EQ(read_str(*fs_, sparse_, (chains - 1) << 30, 4096), ones);
 }
 
-TEST(FilesystemBudget, NamesAndAttributesIntoAFullBudgetRecompressToo) {
+TEST_F(FullBudgetTest, NamesAndAttributesRecompressButNotAtTheInodeLimit) {
   // Inodes, directory entries and extended attributes are charged apart from blocks: at a full
   // budget they make room as a write does, and only where the budget refused them (the inode
   // limit is not a matter of room).
-  Config c = small_config(4 << 20, 1500);
-  c.dict = false;
-  c.recompress_after_seconds = -1;  // direct recompression only
-  c.encode_threads = 0;             // every block stored as written: lz4, which zstd shrinks
-  auto fs = make_fs(c);
-  Result<Attr> text = fs->create(kRootIno, "text", 0644, 0, user());
-  ASSERT_TRUE(text.ok());
-  Result<Attr> dir = fs->mkdir(kRootIno, "d", 0755, user());
-  ASSERT_TRUE(dir.ok());
-  uint64_t blocks = 0;
-  while (fs->stats().recompressor.reclaims == 0) {
-    ASSERT_LT(blocks, 4096u) << "4 MiB of text never filled a 4 MiB budget";
-    write_str(*fs, text->ino, blocks * 4096, text_block(blocks));
-    ++blocks;
-  }
-  const uint64_t reclaims_before = fs->stats().recompressor.reclaims;
+  fill(1500);
+  const uint64_t reclaims_before = reclaims();
   // Names and attributes until the inode limit: each inode, entry and attribute needs room the
   // full budget does not have (a chunk of 256 inodes takes about 29 KiB at once).
   const std::string value(256, 'v');
-  int made = 0;
-  for (;; ++made) {
+  for (int made = 0;; ++made) {
     const std::string name = "n" + std::to_string(made);
-    Result<Attr> a = made % 2 == 0 ? fs->mknod(dir->ino, name, S_IFREG | 0644, 0, user())
-                                   : fs->symlink(dir->ino, name, std::string(100, 't'), user());
+    Result<Attr> a = made % 2 == 0 ? fs_->mknod(kRootIno, name, S_IFREG | 0644, 0, user())
+                                   : fs_->symlink(kRootIno, name, std::string(100, 't'), user());
     if (!a.ok()) {
       EXPECT_EQ(a.error(), ENOSPC);
       break;
     }
     if (made % 2 == 0) {
-      ASSERT_TRUE(fs->setxattr(a->ino, "user.v", value, 0, user()).ok()) << made;
+      ASSERT_TRUE(fs_->setxattr(a->ino, "user.v", value, 0, user()).ok()) << made;
     }
   }
-  EXPECT_EQ(fs->statfs().files_free, 0u) << "stopped by the budget, not the inode limit";
-  const uint64_t reclaims_at_limit = fs->stats().recompressor.reclaims;
+  EXPECT_EQ(fs_->statfs().files_free, 0u) << "stopped by the budget, not the inode limit";
+  const uint64_t reclaims_at_limit = reclaims();
   EXPECT_GE(reclaims_at_limit, reclaims_before + 2);
   // At the inode limit nothing is recompressed for nothing.
-  EXPECT_EQ(fs->mkdir(kRootIno, "one-more", 0755, user()).error(), ENOSPC);
-  EXPECT_EQ(fs->stats().recompressor.reclaims, reclaims_at_limit);
-  for (uint64_t i = 0; i < blocks; i += 97)
-    EXPECT_EQ(read_str(*fs, text->ino, i * 4096, 4096), text_block(i)) << i;
-  fs->release(text->ino);
-  EXPECT_FS_CONSISTENT(*fs);
+  EXPECT_EQ(fs_->mkdir(kRootIno, "one-more", 0755, user()).error(), ENOSPC);
+  EXPECT_EQ(reclaims(), reclaims_at_limit);
 }
 
 TEST(FilesystemBudget, InodeLimit) {
