@@ -191,8 +191,8 @@ class Filesystem::Impl {
   // allocation: finishes the blocks waiting raw for the background encoder, else moves cold
   // blocks to the backing file (DedupStore::relieve()), else recompresses stored blocks
   // (Recompressor::reclaim) and compacts the pool. Returns whether it made room, so that trying
-  // again may succeed. Called with an inode's lock and the quiesce lock shared held, as writes hold
-  // them (a writer's compaction and reclaim take neither exclusively).
+  // again may succeed. Called with the quiesce lock held shared, and by writes with their inode's
+  // lock too: none of that work takes either, nor the namespace lock.
   bool make_room();
   // Rounds of make_room() a refused write or operation gets before it is ENOSPC.
   static constexpr int kRoomRounds = 4;

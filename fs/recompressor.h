@@ -97,9 +97,9 @@ class Recompressor {
   // Direct recompression, for a writer the budget has refused: re-encodes blocks not yet
   // settled, whatever their age, in the calling thread, until the pool's objects have shrunk by
   // at least `bytes`, none is left, or the budget's reserve has no room for another new copy
-  // (then the caller compacts the pool and tries again, or calls again). Returns
-  // the bytes by which the objects shrank. The caller holds the quiesce lock shared, as any
-  // writer does. No dictionary is trained here: the current one is used, if any.
+  // (then the caller compacts the pool and tries again, or calls again). Returns the bytes by
+  // which the objects shrank. The caller holds the quiesce lock shared, as any writer does. No
+  // dictionary is trained here: the current one is used, if any.
   uint64_t reclaim(uint64_t bytes);
   // No pass is running or queued.
   bool idle() const;
