@@ -100,10 +100,29 @@ stress_init() {
 # Remembers the pid of a background job (started with &) so the cleanup stops it.
 register_bg() { BG_PIDS+=("$1"); }
 
+# Stops background job $1 (a child of this shell) and reaps it: SIGTERM, and SIGKILL if it is
+# still there 5 s later. A loop that traps TERM to exit may miss it: bash 5.2 once failed to
+# parse the trap's action when the signal came in the middle of a command substitution ("trap:
+# line 2: unexpected EOF while looking for matching `)'"), the loop ran on, and the wait for it
+# hung the test until its timeout.
+stop_pid() {
+  local pid=$1 watchdog
+  kill -TERM "$pid" 2>/dev/null
+  (
+    sleep 5
+    kill -KILL "$pid" 2>/dev/null
+  ) &
+  watchdog=$!
+  wait "$pid" 2>/dev/null
+  kill -KILL "$watchdog" 2>/dev/null
+  wait "$watchdog" 2>/dev/null
+  return 0
+}
+
 stop_bg() {
   local pid
   for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  for pid in "${BG_PIDS[@]}"; do stop_pid "$pid"; done
   BG_PIDS=()
 }
 
@@ -262,16 +281,16 @@ check_empty() {
 }
 
 start_compactor() {
-  local ok_file=$WORK/compactions errors=$WORK/compaction-errors
+  local ok_file=$WORK/compactions errors=$WORK/compaction-errors out=$WORK/compaction-out
   : >"$ok_file"
   : >"$errors"
   (
     trap 'exit 0' TERM
     while :; do
-      if out=$(getfattr --absolute-names --only-values -n user.zsfs.compact "$MNT" 2>&1); then
+      if getfattr --absolute-names --only-values -n user.zsfs.compact "$MNT" >"$out" 2>&1; then
         echo x >>"$ok_file"
       else
-        echo "$out" >>"$errors"
+        cat "$out" >>"$errors"
       fi
       sleep 0.05
     done
@@ -283,8 +302,7 @@ start_compactor() {
 
 stop_compactor() {
   [ -n "$COMPACTOR_PID" ] || return 0
-  kill -TERM "$COMPACTOR_PID" 2>/dev/null
-  wait "$COMPACTOR_PID" 2>/dev/null
+  stop_pid "$COMPACTOR_PID"
   local pid kept=()
   for pid in "${BG_PIDS[@]}"; do [ "$pid" = "$COMPACTOR_PID" ] || kept+=("$pid"); done
   BG_PIDS=("${kept[@]}")
