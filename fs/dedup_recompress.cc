@@ -1,5 +1,6 @@
 // The dedup store's side of recompression (fs/recompressor.h): which stored blocks are due (by
-// age, kind, and a sampling stride for training), keeping the entries' 16-bit clocks from
+// age, kind, and a sampling stride for training; those settled without the newest dictionary,
+// for a sweep; every stored one, for training samples), keeping the entries' 16-bit clocks from
 // wrapping, and re-encoding one block, kept only when the pool holds it in a smaller object.
 // The entries, their locks and the rest of the store are dedup_store.cc's; see dedup_store.h for
 // the contract and dedup_store_layout.h for the entry layout the files share.
@@ -22,8 +23,17 @@ bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFi
   const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
   const uint32_t every = std::max<uint32_t>(filter.every, 1);
   uint32_t skipped = 0;
+  auto sample = [&] {
+    if (++skipped < every) return false;
+    skipped = 0;
+    return true;
+  };
   return collect(shard_index, cursor, out, [&](Entry& e) {
-    if (e.settled()) return false;
+    if (filter.stored) return e.compressible() && e.refs < kMaxRefs && sample();
+    if (e.settled()) {
+      return filter.redo_for != kNoDict && e.redoable_for(filter.redo_for) && e.refs < kMaxRefs &&
+             sample();
+    }
     // Ages are differences of the 16-bit clock, exact while below 2^16 seconds; an entry found
     // older than kMaxAge is restamped at exactly kMaxAge, so that it never wraps to young.
     uint16_t age = static_cast<uint16_t>(now - e.born());
@@ -33,9 +43,7 @@ bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFi
     }
     if (age < idle || e.refs >= kMaxRefs) return false;
     if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) return false;
-    if (++skipped < every) return false;
-    skipped = 0;
-    return true;
+    return sample();
   });
 }
 
@@ -70,7 +78,15 @@ uint64_t DedupStore::count_due(const DueFilter& filter) const {
       if (chunk == nullptr) continue;
       for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
         const Entry& e = chunk->entries[slot];
-        if (e.refs == 0 || e.same_filled() || e.settled() || e.staged() || e.backed()) continue;
+        if (e.refs == 0 || e.same_filled() || e.staged() || e.backed()) continue;
+        if (filter.stored) {
+          due += e.compressible();
+          continue;
+        }
+        if (e.settled()) {
+          due += filter.redo_for != kNoDict && e.redoable_for(filter.redo_for);
+          continue;
+        }
         const uint16_t age = std::min(static_cast<uint16_t>(now - e.born()), max_age);
         if (age < idle) continue;
         if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
@@ -87,13 +103,18 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   Reencoded result;
   Snapshot snapshot;
   pool::Handle old_handle;
+  bool drains = false;
   {
     MutexLock lock(shard.mu);
     const Entry& e = entry(shard, ref);
     ZSFS_CHECK_MSG(!e.staged() && !e.same_filled(), "re-encoding a block that is not stored");
     // The background pass and a writer that needs room (direct recompression) may both have
-    // picked this entry: the first to get here does the work.
-    if (e.settled()) return result;
+    // picked this entry: the first to get here does the work. A settled entry is done again
+    // only to give it a newer dictionary.
+    if (e.settled() && !(dict.slot() != kNoDict && e.redoable_for(dict.slot()))) return result;
+    result.redone = e.settled();
+    // Moving it lets a replaced dictionary go: a form no larger will do.
+    drains = e.settled() && e.dict() != kNoDict;
     // Moved to the backing file since it was collected: cold blocks stay as they are there.
     if (e.backed()) return result;
     old_handle = e.handle();
@@ -133,8 +154,9 @@ Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor
   const Format format{compressed.encoding,
                       compressed.encoding == codec::Encoding::kZstd ? dict.slot() : kNoDict};
   const pool::SizeClassTable& classes = pool_->class_table();
-  if (classes.class_for_size(compressed.size_bytes).size_bytes >=
-      classes.class_for_size(snapshot.size).size_bytes) {
+  const size_t new_class = classes.class_for_size(compressed.size_bytes).size_bytes;
+  const size_t old_class = classes.class_for_size(snapshot.size).size_bytes;
+  if (new_class > old_class || (new_class == old_class && !(drains && format.dict != kNoDict))) {
     settle_entry();
     return result;
   }

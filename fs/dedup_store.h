@@ -117,6 +117,13 @@ struct DueFilter {
   bool huge_only = false;
   // Take every `every`-th due entry only (1: all), for sampling.
   uint32_t every = 1;
+  // Also the settled entries compressed (lz4 or zstd; not raw) without this dictionary, whatever
+  // their age: the recompressor's sweep after a new dictionary (the idle and huge filters do not
+  // apply to them). kNoDict: no settled entry.
+  DictSlot redo_for = kNoDict;
+  // Instead, every entry compressed or to be, settled or not, whatever its age (no raw one that
+  // is settled): training samples drawn from the whole store, and its size.
+  bool stored = false;
 };
 
 // What reencode() did with one entry.
@@ -134,6 +141,8 @@ struct Reencoded {
   // With measure_without_dict: what the same compressor gave without the dictionary (0 if not
   // measured).
   uint32_t bytes_without_dict = 0;
+  // The entry was settled already, and was encoded again with a newer dictionary.
+  bool redone = false;
 };
 
 // What move_to_backing() did.
@@ -179,14 +188,18 @@ class DedupStore {
   // --- For the recompressor (dedup_recompress.cc) --------------------------------------------
   // Appends to out, and pins with one reference each (to be dropped with unref()), up to
   // out.capacity() - out.size() entries of shard `shard` from entry position *cursor on that are
-  // due: stored, not staged, not yet settled, matching filter. Advances *cursor past what it
-  // looked at; returns false when the shard has no entry at or after the cursor. On the way it
-  // keeps the clock of old entries from wrapping (see kMaxAge).
+  // due: stored, not staged, not yet settled (or as filter.redo_for and filter.stored say),
+  // matching filter. Advances *cursor past what it looked at; returns false when the shard has
+  // no entry at or after the cursor. On the way it keeps the clock of old entries from wrapping
+  // (see kMaxAge).
   bool collect_due(unsigned shard, uint32_t* cursor, const DueFilter& filter,
                    std::vector<BlockRef>* out);
   // Re-encodes a pinned entry with compressor (against dict, which the caller pins) and swaps
   // the new payload in when it takes a smaller pool object. Marks the entry settled either way,
-  // except when memory for the new object was refused (it is tried again later then).
+  // except when memory for the new object was refused (it is tried again later then). A settled
+  // entry is left alone, unless dict is a dictionary it was not compressed with (the
+  // recompressor's sweep: DueFilter::redo_for); then a form no larger is kept too when the old
+  // one names a dictionary, so that a replaced dictionary's blocks leave it and it can go.
   // measure_without_dict also compresses the block without dict, for the caller's statistics.
   Reencoded reencode(BlockRef ref, const codec::Compressor& compressor,
                      const DictionarySet::Pin& dict, bool measure_without_dict = false);
@@ -196,7 +209,7 @@ class DedupStore {
   // Decodes a pinned entry, as read() does (for dictionary training samples).
   Status decode(BlockRef ref, codec::MutableBlock out) const { return read(ref, out); }
   static constexpr unsigned shards() { return kShards; }
-  // Stored entries not yet settled, by the recompressor's filter (a walk of every shard).
+  // Entries collect_due() would take with filter (every = 1): a walk of every shard.
   uint64_t count_due(const DueFilter& filter) const;
 
   // --- Cold blocks in a backing file (fs/writeback.h) ------------------------------------------

@@ -93,6 +93,12 @@ struct DedupStore::Entry {
   bool indexed() const { return (flags & kIndexed) != 0; }
   bool staged() const { return (flags & kStaged) != 0; }
   bool settled() const { return (flags & kSettled) != 0; }
+  // Compressed, or to be: not raw once settled, not same-filled.
+  bool compressible() const {
+    return !same_filled() && !(settled() && encoding() == codec::Encoding::kRaw);
+  }
+  // Settled, compressed with another dictionary than slot's, or none: a sweep's to redo.
+  bool redoable_for(DictSlot slot) const { return settled() && compressible() && dict() != slot; }
   void set_flag(uint8_t flag) { flags = static_cast<uint16_t>(flags | flag) & 7u; }
   void clear_flag(uint8_t flag) { flags = static_cast<uint16_t>(flags & ~flag) & 7u; }
   Format format() const { return Format::unpack(format_byte); }

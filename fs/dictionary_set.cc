@@ -60,7 +60,11 @@ void DictionarySet::place_locked(DictSlot slot, std::unique_ptr<codec::Dictionar
 Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
   Result<std::unique_ptr<codec::Dictionary>> dict = digest(bytes);
   if (!dict.ok()) return Errno{dict.error()};
-  const uint64_t cost = (*dict)->memory_bytes();
+  return install(std::move(*dict));
+}
+
+Result<DictSlot> DictionarySet::install(std::unique_ptr<codec::Dictionary> dict) {
+  const uint64_t cost = dict->memory_bytes();
   DictSlot free_slot = kNoDict;
   DictSlot previous = kNoDict;
   {
@@ -72,7 +76,7 @@ Result<DictSlot> DictionarySet::install(std::span<const std::byte> bytes) {
     }
     if (free_slot == kNoDict || !budget_->try_charge(cost)) return Errno{ENOSPC};
     // The reference place_locked() gives is the set's own, for as long as it is current.
-    place_locked(free_slot, std::move(*dict), cost);
+    place_locked(free_slot, std::move(dict), cost);
     previous = current_.exchange(free_slot);
     if (previous != kNoDict) retire_locked(previous);
   }

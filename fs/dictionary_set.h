@@ -86,6 +86,10 @@ class DictionarySet {
   // EINVAL when zstd cannot load it, ENOSPC when the budget refuses its memory or every slot is
   // taken, ENOMEM when the host refuses; nothing changes then.
   Result<DictSlot> install(std::span<const std::byte> bytes);
+  // The same in two steps, for a caller that tries a dictionary before it installs it: digest()
+  // (its memory is the caller's to charge meanwhile), then install() of what it gave.
+  Result<std::unique_ptr<codec::Dictionary>> digest(std::span<const std::byte> bytes) const;
+  Result<DictSlot> install(std::unique_ptr<codec::Dictionary> dict);
   // For images (fs/image_load.cc): digests bytes for the set's levels and installs the result in
   // slot, which must be free, as the current dictionary when current (as install() does), else
   // retired at once (only the image's blocks will use it); returns a pin on it. EINVAL for a
@@ -144,8 +148,6 @@ class DictionarySet {
     bool resting = false;  // current, its compression forms dropped (rest_current); under mu_
   };
 
-  // Digests bytes for the set's levels: the dictionary and what it costs.
-  Result<std::unique_ptr<codec::Dictionary>> digest(std::span<const std::byte> bytes) const;
   // Puts dict in the free slot `slot` with one reference and charges cost; under mu_.
   void place_locked(DictSlot slot, std::unique_ptr<codec::Dictionary> dict, uint64_t cost)
       ZSFS_REQUIRES(mu_);

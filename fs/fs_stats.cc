@@ -85,6 +85,7 @@ Json Stats::recompressor_json() const {
       {"bytes_after", r.bytes_after},
       {"trainings", r.trainings},
       {"training_failures", r.training_failures},
+      {"trainings_discarded", r.trainings_discarded},
       {"reclaims", r.reclaims},
       {"reclaimed_bytes", r.reclaimed_bytes},
       {"dict_gain", r.dict_gain},

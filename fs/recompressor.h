@@ -9,14 +9,24 @@
 // - Due blocks: stored, not staged, not yet settled, stored at least `idle` ago (the automatic
 //   passes use recompress_after), optionally only the huge (raw) ones. Each is re-encoded once
 //   and then settled, whether or not the new encoding was kept.
-// - Dictionaries: with dict=on, before the first pass that finds at least min_training_bytes of
-//   due data, it samples due blocks evenly (up to 64 times the dictionary size), trains a
-//   dictionary (codec::train_dictionary) and installs it in the DictionarySet. While it works it
-//   measures the dictionary's gain on one block in gain_sample_every (the same block compressed
-//   without it); when the gain over the last gain_window samples falls below half of what it
-//   was when the dictionary was new, it trains a new one on the blocks due then. Old
-//   dictionaries stay while blocks use them; a current dictionary that no block uses when a pass
-//   ends (its blocks were deleted) is retired, so that its memory returns.
+// - Dictionaries: with dict=on, once min_training_bytes of blocks are stored (settled or not:
+//   DueFilter::stored), it samples them evenly across the whole store (up to 64 times the
+//   dictionary size), trains a dictionary (codec::train_dictionary) and installs it in the
+//   DictionarySet. Each time the store has grown kRetrainGrowth times since, it trains another
+//   the same way and installs it only when it stores the samples held out of its training in
+//   kMinGainPercent less than the current one (else it is discarded). Samples from the whole
+//   store, not from the blocks due first: passes that keep up with the writes find a few MiB
+//   due each, and the first directories of a tree are not the rest of it.
+// - The sweep: the first pass after a dictionary is installed re-encodes, with it, the blocks
+//   settled without it (with none, or with one it replaced; DueFilter::redo_for); a block
+//   leaves a replaced dictionary when its new form is no larger, so that the old one can go.
+// - Gain: it measures the current dictionary's gain on one block in gain_sample_every (the same
+//   block compressed without it); when the gain over the last gain_window samples falls below
+//   half of what it was when the dictionary was new, it trains a new one on the blocks due then
+//   (new data of another kind) and installs it. Every training after the first waits for
+//   min_training_bytes of due blocks re-encoded since the last (the sweep's do not count).
+// - Old dictionaries stay while blocks use them; a current dictionary that no block uses when a
+//   pass ends (its blocks were deleted) is retired, so that its memory returns.
 // - Requests: zsfsctl recompress queues a pass with its own filter (request()); queued passes
 //   run before the next automatic one, and idle() tells when none is left.
 //
@@ -38,6 +48,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 
 #include "base/budget.h"
@@ -62,7 +73,7 @@ struct RecompressConfig {
   size_t dict_size_bytes = codec::kMaxDictionaryBytes;
   // Results of this size or more are kept raw (the pool's huge-class size).
   size_t raw_threshold_bytes = 4096;
-  // Due data needed before a dictionary is trained, and new data before one is trained again:
+  // Stored data needed before a dictionary is trained, and new data before one is trained again:
   // smaller stores gain less than a dictionary costs (a 112 KiB dictionary and its digested
   // forms take about 1.4 MB at level 9, 2.1 MB at 15).
   uint64_t min_training_bytes = 16 << 20;
@@ -113,8 +124,14 @@ class Recompressor {
   void run();
   // One pass over every shard; returns early when stopping.
   void pass(const DueFilter& filter);
-  // Trains and installs a dictionary on blocks due under filter, when there are enough.
-  void maybe_train(const DueFilter& filter, bool gain_decayed);
+  // Trains a dictionary when none is current and enough is stored, when the store has grown
+  // kRetrainGrowth times since the current one was trained, or when its gain decayed (then on
+  // the blocks due under filter), and installs it (a grown store's only when it does better).
+  void maybe_train(const DueFilter& filter);
+  // Whether candidate stores blocks (4 KiB each, end to end) in kMinGainPercent less than the
+  // current dictionary does (true when there is none).
+  bool better_than_current(const codec::Dictionary& candidate,
+                           std::span<const std::byte> blocks) const;
   // Notes one gain sample (bytes with and without the dictionary).
   void note_gain(uint32_t with_dict, uint32_t without_dict);
   // Counts one block's outcome into a batch's figures, and a batch's into the statistics.
@@ -147,7 +164,13 @@ class Recompressor {
   double gain_when_new_ = -1;  // below 0: not measured yet for the current dictionary
   bool gain_decayed_ = false;
   bool training_failed_ = false;
+  bool trained_ = false;  // a dictionary was trained (it may be gone since)
+  // Compressible blocks stored when the last training ended (DueFilter::stored).
+  uint64_t trained_at_blocks_ = 0;
+  // Blocks re-encoded since the last training, less those of sweeps.
   uint64_t bytes_since_training_ = 0;
+  // DictionarySet::installed_total() when the last sweep (see pass()) ended.
+  uint64_t swept_installs_ = 0;
 
   std::thread thread_;  // last: started once everything above is ready
 };

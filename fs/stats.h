@@ -50,8 +50,10 @@ struct RecompressorStats {
   uint64_t failed = 0;         // of which could not be decoded or found no memory
   uint64_t bytes_before = 0;   // stored bytes of the kept blocks before
   uint64_t bytes_after = 0;    // and after
-  uint64_t trainings = 0;      // dictionaries trained
+  uint64_t trainings = 0;      // dictionaries trained and installed
   uint64_t training_failures = 0;
+  // Trained for a grown store and not installed: no better than the current one.
+  uint64_t trainings_discarded = 0;
   uint64_t reclaims = 0;         // direct recompressions, for writers the budget refused
   uint64_t reclaimed_bytes = 0;  // by which they shrank the stored blocks
   double dict_gain = 0;          // last measured share a dictionary saves at the level (0..1)

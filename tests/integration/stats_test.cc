@@ -77,8 +77,9 @@ TEST_F(StatsTest, StatsHaveEveryField) {
   ASSERT_NE(json_member(*dictionaries, "list"), nullptr);
   const Json* recompressor = json_member(s, "recompressor");
   ASSERT_NE(recompressor, nullptr);
-  for (const char* name : {"passes", "requests", "requests_done", "tried", "kept", "failed",
-                           "bytes_before", "bytes_after", "trainings", "training_failures"}) {
+  for (const char* name :
+       {"passes", "requests", "requests_done", "tried", "kept", "failed", "bytes_before",
+        "bytes_after", "trainings", "training_failures", "trainings_discarded"}) {
     field(*recompressor, name);
   }
   EXPECT_EQ(field(s, "mem_limit"), 64u << 20);

@@ -1,8 +1,9 @@
 // The recompressor over a real dedup store: a pass re-encodes due blocks and keeps only what
 // takes a smaller pool object, settles every block once, trains a dictionary once enough data is
-// due (and not before), honours the idle and huge filters, replaces a dictionary whose gain has
-// decayed and frees one whose blocks are gone, and races writers and readers without a wrong
-// byte or a broken count (run under ThreadSanitizer too).
+// due (and not before) and gives it to the blocks settled before it, honours the idle and huge
+// filters, replaces a dictionary whose gain has decayed and frees one whose blocks are gone, and
+// races writers and readers without a wrong byte or a broken count (run under ThreadSanitizer
+// too).
 #include "fs/recompressor.h"
 
 #include <atomic>
@@ -156,6 +157,97 @@ TEST_F(RecompressorTest, TrainsADictionaryOnceEnoughIsDueAndBlocksNameIt) {
   dicts_->retire_current_if_unused();
   EXPECT_EQ(dicts_->live(), 0u);
   EXPECT_EQ(dicts_->memory_bytes(), 0u);
+}
+
+TEST_F(RecompressorTest, BlocksSettledBeforeTheFirstDictionaryAreRedoneWithIt) {
+  // Passes that keep up with the writes: each finds 800 KiB due, less than training needs.
+  for (uint64_t i = 0; i < 200; ++i)
+    put(vocabulary_block(0, i));
+  run();
+  ASSERT_EQ(recompressor_->stats().trainings, 0u);
+  const uint64_t zstd = static_cast<unsigned>(codec::Encoding::kZstd);
+  const uint64_t settled_alone = store_->stats().by_encoding[zstd].blocks;
+  EXPECT_GT(settled_alone, 150u);
+  for (uint64_t i = 200; i < 400; ++i)
+    put(vocabulary_block(0, i));
+  run();
+  // The blocks settled alone count towards the training, and are redone with the dictionary.
+  const RecompressorStats r = recompressor_->stats();
+  EXPECT_EQ(r.trainings, 1u);
+  const DictSlot current = dicts_->current_slot();
+  ASSERT_NE(current, kNoDict);
+  uint64_t early = 0;
+  uint64_t late = 0;
+  for (size_t i = 0; i < stored_.size(); ++i) {
+    if (store_->info(stored_[i].first).dict == current) ++(i < 200 ? early : late);
+  }
+  EXPECT_GT(early, 150u);
+  EXPECT_GT(late, 150u);
+  EXPECT_EQ(r.tried, 200u + 200u + 200u);  // the first 200 twice: alone, then in the sweep
+  EXPECT_EQ(store_->stats().unsettled_blocks, 0u);
+  expect_every_block_intact();
+  // Once per dictionary: the next pass finds nothing to do.
+  run();
+  EXPECT_EQ(recompressor_->stats().tried, r.tried);
+  EXPECT_EQ(recompressor_->stats().trainings, 1u);
+}
+
+TEST_F(RecompressorTest, AStoreThatGrewTrainsAgainAndTheSweepMovesItsBlocks) {
+  RecompressConfig config = test_config();
+  config.gain_sample_every = 1u << 30;  // no gain samples: the store's growth alone retrains
+  stop();
+  start(config);
+  for (uint64_t i = 0; i < 400; ++i)
+    put(vocabulary_block(0, i));
+  run();
+  ASSERT_EQ(recompressor_->stats().trainings, 1u);
+  const DictSlot first = dicts_->current_slot();
+  // Four times as much of another kind: a dictionary of the whole store does far better.
+  for (uint64_t i = 0; i < 1200; ++i)
+    put(vocabulary_block(1, i));
+  run();
+  const RecompressorStats r = recompressor_->stats();
+  EXPECT_EQ(r.trainings, 2u);
+  EXPECT_EQ(r.trainings_discarded, 0u);
+  const DictSlot second = dicts_->current_slot();
+  ASSERT_NE(second, first);
+  uint64_t on_second = 0;
+  for (size_t i = 0; i < stored_.size(); ++i) {
+    const DictSlot d = store_->info(stored_[i].first).dict;
+    EXPECT_TRUE(d == first || d == second || d == kNoDict) << "block " << i;
+    on_second += d == second;
+  }
+  EXPECT_GT(on_second, 1000u);
+  // The sweep looked at every block settled before the new dictionary.
+  EXPECT_EQ(r.tried, 400u + 1200u + 400u);
+  expect_every_block_intact();
+  run();
+  EXPECT_EQ(recompressor_->stats().tried, r.tried);
+  EXPECT_EQ(recompressor_->stats().trainings, 2u);
+}
+
+TEST_F(RecompressorTest, ADictionaryNoBetterThanTheCurrentOneIsDiscarded) {
+  RecompressConfig config = test_config();
+  config.gain_sample_every = 1u << 30;
+  stop();
+  start(config);
+  for (uint64_t i = 0; i < 400; ++i)
+    put(vocabulary_block(0, i));
+  run();
+  ASSERT_EQ(recompressor_->stats().trainings, 1u);
+  const DictSlot first = dicts_->current_slot();
+  const uint64_t tried = recompressor_->stats().tried;
+  // The store doubles with noise, which teaches a dictionary nothing.
+  for (uint64_t i = 0; i < 400; ++i)
+    put(random_block(i));
+  run();
+  const RecompressorStats r = recompressor_->stats();
+  EXPECT_EQ(r.trainings, 1u);
+  EXPECT_EQ(r.trainings_discarded, 1u);
+  EXPECT_EQ(dicts_->current_slot(), first);
+  EXPECT_EQ(dicts_->live(), 1u);
+  EXPECT_EQ(r.tried, tried + 400u);  // the new blocks only: no sweep
+  expect_every_block_intact();
 }
 
 TEST_F(RecompressorTest, APassEndsWithTheDictionaryAtRestAndTheNextOneWakesIt) {
