@@ -243,6 +243,7 @@ void PageSource::purge() {
       return;  // try again next time
     }
     cached_pages_.clear();
+    ++purging_;
   }
   std::sort(pages.begin(), pages.end());
   return_to_os(pages);
@@ -252,8 +253,11 @@ void PageSource::purge() {
     // free_pages_ has room for every carved page (see allocate()): this cannot allocate.
     for (auto it = pages.rbegin(); it != pages.rend(); ++it)
       free_pages_.push_back(*it);
-    // A mapping being faulted in by populate_ahead() stays until the next purge.
-    if (populating_ == 0) unused = take_free_regions();
+    // A mapping being faulted in by populate_ahead() stays until the next purge. So does one
+    // while another purge returns its cached pages, which are then on no list and not held: the
+    // last purge to end unmaps.
+    if (populating_ == 0 && purging_ == 1) unused = take_free_regions();
+    --purging_;
   }
   for (const Region& region : unused) {
     ZSFS_CHECK(munmap(region.base, region.nr_pages * kPageSize) == 0);

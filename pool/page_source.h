@@ -116,6 +116,9 @@ class PageSource {
   std::byte* populated_end_ ZSFS_GUARDED_BY(mu_) = nullptr;  // carved pages below it are resident
   // populate_ahead() calls faulting pages in outside the mutex: purge() unmaps nothing meanwhile.
   unsigned populating_ ZSFS_GUARDED_BY(mu_) = 0;
+  // purge() calls returning cached pages outside the mutex (pages on no list, not held): only
+  // the last of them to end unmaps.
+  unsigned purging_ ZSFS_GUARDED_BY(mu_) = 0;
   uint64_t bytes_reserved_ ZSFS_GUARDED_BY(mu_) = 0;
   uint64_t pages_carved_ ZSFS_GUARDED_BY(mu_) = 0;
   size_t next_region_bytes_ ZSFS_GUARDED_BY(mu_);

@@ -236,6 +236,38 @@ TEST(PageSource, PurgeNeverUnmapsPagesBeingReleased) {
   EXPECT_EQ(source.pages_held(), 0u);
 }
 
+// Two purges at once (the pool's compaction and its idle trim run on different threads): the
+// cached pages one purge has taken, and is returning to the system outside the mutex, are on no
+// list and not held, and the other must not take their mapping for unused and unmap it under
+// them (the first's madvise then failed, or its pages went back on the free list unmapped).
+TEST(PageSource, APurgeNeverUnmapsPagesAnotherPurgeIsReturning) {
+  MemoryBudget budget(1ull << 30);
+  PageSource source(&budget, four_page_mappings({.max_cached_bytes = 64 * kPage}));
+  std::atomic<bool> stop{false};
+  auto purge = [&] {
+    while (!stop.load(std::memory_order_relaxed))
+      source.purge();
+  };
+  std::thread first(purge);
+  std::thread second(purge);
+  for (int round = 0; round < 20000; ++round) {
+    std::array<std::byte*, 4> pages{};
+    for (std::byte*& page : pages) {
+      Result<std::byte*> got = source.allocate();
+      ASSERT_TRUE(got.ok());
+      page = *got;
+      page[0] = std::byte{1};
+    }
+    source.release(pages);  // into the cache, for the purges to take
+  }
+  stop = true;
+  first.join();
+  second.join();
+  EXPECT_EQ(source.pages_held(), 0u);
+  source.purge();
+  EXPECT_EQ(source.nr_regions(), 0u);
+}
+
 // Whether this kernel has MADV_POPULATE_WRITE (5.14 and later).
 bool kernel_populates() {
   void* probe = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
