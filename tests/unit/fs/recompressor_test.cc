@@ -88,6 +88,20 @@ class RecompressorTest : public ::testing::Test {
     }
   }
 
+  // Restarts with no gain samples (the store's growth alone retrains), stores 400 blocks of one
+  // kind and runs a pass: the first dictionary, whose slot it returns.
+  DictSlot first_dictionary_without_gain_samples() {
+    RecompressConfig config = test_config();
+    config.gain_sample_every = 1u << 30;
+    stop();
+    start(config);
+    for (uint64_t i = 0; i < 400; ++i)
+      put(vocabulary_block(0, i));
+    run();
+    EXPECT_EQ(recompressor_->stats().trainings, 1u);
+    return dicts_->current_slot();
+  }
+
   void expect_every_block_intact() {
     for (const auto& [ref, block] : stored_) {
       BlockBytes out;
@@ -193,15 +207,7 @@ TEST_F(RecompressorTest, BlocksSettledBeforeTheFirstDictionaryAreRedoneWithIt) {
 }
 
 TEST_F(RecompressorTest, AStoreThatGrewTrainsAgainAndTheSweepMovesItsBlocks) {
-  RecompressConfig config = test_config();
-  config.gain_sample_every = 1u << 30;  // no gain samples: the store's growth alone retrains
-  stop();
-  start(config);
-  for (uint64_t i = 0; i < 400; ++i)
-    put(vocabulary_block(0, i));
-  run();
-  ASSERT_EQ(recompressor_->stats().trainings, 1u);
-  const DictSlot first = dicts_->current_slot();
+  const DictSlot first = first_dictionary_without_gain_samples();
   // Four times as much of another kind: a dictionary of the whole store does far better.
   for (uint64_t i = 0; i < 1200; ++i)
     put(vocabulary_block(1, i));
@@ -227,15 +233,7 @@ TEST_F(RecompressorTest, AStoreThatGrewTrainsAgainAndTheSweepMovesItsBlocks) {
 }
 
 TEST_F(RecompressorTest, ADictionaryNoBetterThanTheCurrentOneIsDiscarded) {
-  RecompressConfig config = test_config();
-  config.gain_sample_every = 1u << 30;
-  stop();
-  start(config);
-  for (uint64_t i = 0; i < 400; ++i)
-    put(vocabulary_block(0, i));
-  run();
-  ASSERT_EQ(recompressor_->stats().trainings, 1u);
-  const DictSlot first = dicts_->current_slot();
+  const DictSlot first = first_dictionary_without_gain_samples();
   const uint64_t tried = recompressor_->stats().tried;
   // The store doubles with noise, which teaches a dictionary nothing.
   for (uint64_t i = 0; i < 400; ++i)

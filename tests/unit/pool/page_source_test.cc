@@ -211,6 +211,21 @@ TEST(PageSource, PurgeUnmapsMappingsWithNoPageHeld) {
 
 // A release gives its pages back to the system after it drops the lock; a purge meanwhile must
 // not unmap the mapping those pages are in (madvise on an unmapped range fails, which aborts).
+// Rounds of four pages allocated, written and released together (a mapping's worth, with
+// four_page_mappings()).
+void allocate_and_release_mappings(PageSource& source, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    std::array<std::byte*, 4> pages{};
+    for (std::byte*& page : pages) {
+      Result<std::byte*> got = source.allocate();
+      ASSERT_TRUE(got.ok());
+      page = *got;
+      page[0] = std::byte{1};
+    }
+    source.release(pages);
+  }
+}
+
 TEST(PageSource, PurgeNeverUnmapsPagesBeingReleased) {
   MemoryBudget budget(1ull << 30);
   PageSourceConfig config = four_page_mappings();
@@ -221,16 +236,8 @@ TEST(PageSource, PurgeNeverUnmapsPagesBeingReleased) {
     while (!stop.load(std::memory_order_relaxed))
       source.purge();
   });
-  for (int round = 0; round < 20000; ++round) {
-    std::array<std::byte*, 4> pages{};
-    for (std::byte*& page : pages) {
-      Result<std::byte*> got = source.allocate();
-      ASSERT_TRUE(got.ok());
-      page = *got;
-      page[0] = std::byte{1};
-    }
-    source.release(pages);  // the whole mapping: purge may take it the moment this returns
-  }
+  // The whole mapping each round: purge may take it the moment release() returns.
+  allocate_and_release_mappings(source, 20000);
   stop = true;
   purger.join();
   EXPECT_EQ(source.pages_held(), 0u);
@@ -250,16 +257,7 @@ TEST(PageSource, APurgeNeverUnmapsPagesAnotherPurgeIsReturning) {
   };
   std::thread first(purge);
   std::thread second(purge);
-  for (int round = 0; round < 20000; ++round) {
-    std::array<std::byte*, 4> pages{};
-    for (std::byte*& page : pages) {
-      Result<std::byte*> got = source.allocate();
-      ASSERT_TRUE(got.ok());
-      page = *got;
-      page[0] = std::byte{1};
-    }
-    source.release(pages);  // into the cache, for the purges to take
-  }
+  allocate_and_release_mappings(source, 20000);  // into the cache, for the purges to take
   stop = true;
   first.join();
   second.join();
