@@ -16,34 +16,34 @@
 
 namespace zsfs::fs {
 
+bool DedupStore::due(const Entry& e, const DueFilter& filter, uint16_t age) {
+  if (e.refs >= kMaxRefs) return false;
+  if (filter.stored) return e.compressible();
+  if (e.settled()) return filter.redo_for != kNoDict && e.redoable_for(filter.redo_for);
+  const auto idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()),
+                                       static_cast<uint64_t>(kMaxAge.count()));
+  if (age < idle) return false;
+  return !filter.huge_only || e.encoding() == codec::Encoding::kRaw;
+}
+
 bool DedupStore::collect_due(unsigned shard_index, uint32_t* cursor, const DueFilter& filter,
                              std::vector<BlockRef>* out) {
   const uint16_t now = clock_now();
   const auto max_age = static_cast<uint16_t>(kMaxAge.count());
-  const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
   const uint32_t every = std::max<uint32_t>(filter.every, 1);
   uint32_t skipped = 0;
-  auto sample = [&] {
-    if (++skipped < every) return false;
-    skipped = 0;
-    return true;
-  };
   return collect(shard_index, cursor, out, [&](Entry& e) {
-    if (filter.stored) return e.compressible() && e.refs < kMaxRefs && sample();
-    if (e.settled()) {
-      return filter.redo_for != kNoDict && e.redoable_for(filter.redo_for) && e.refs < kMaxRefs &&
-             sample();
-    }
-    // Ages are differences of the 16-bit clock, exact while below 2^16 seconds; an entry found
-    // older than kMaxAge is restamped at exactly kMaxAge, so that it never wraps to young.
+    // Ages are differences of the 16-bit clock, exact while below 2^16 seconds; an unsettled
+    // entry found older than kMaxAge is restamped at exactly kMaxAge, so that it never wraps to
+    // young.
     uint16_t age = static_cast<uint16_t>(now - e.born());
-    if (age > max_age) {
+    if (!e.settled() && age > max_age) {
       e.set_born(static_cast<uint16_t>(now - max_age));
       age = max_age;
     }
-    if (age < idle || e.refs >= kMaxRefs) return false;
-    if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) return false;
-    return sample();
+    if (!due(e, filter, age) || ++skipped < every) return false;
+    skipped = 0;
+    return true;
   });
 }
 
@@ -69,8 +69,7 @@ void DedupStore::clamp_clocks() {
 uint64_t DedupStore::count_due(const DueFilter& filter) const {
   const uint16_t now = clock_now();
   const auto max_age = static_cast<uint16_t>(kMaxAge.count());
-  const uint64_t idle = std::min<uint64_t>(static_cast<uint64_t>(filter.idle.count()), max_age);
-  uint64_t due = 0;
+  uint64_t count = 0;
   for (const auto& shard_ptr : shards_) {
     const Shard& shard = *shard_ptr;
     MutexLock lock(shard.mu);
@@ -79,22 +78,11 @@ uint64_t DedupStore::count_due(const DueFilter& filter) const {
       for (uint32_t slot = 0; slot < chunk->fresh; ++slot) {
         const Entry& e = chunk->entries[slot];
         if (e.refs == 0 || e.same_filled() || e.staged() || e.backed()) continue;
-        if (filter.stored) {
-          due += e.compressible();
-          continue;
-        }
-        if (e.settled()) {
-          due += filter.redo_for != kNoDict && e.redoable_for(filter.redo_for);
-          continue;
-        }
-        const uint16_t age = std::min(static_cast<uint16_t>(now - e.born()), max_age);
-        if (age < idle) continue;
-        if (filter.huge_only && e.encoding() != codec::Encoding::kRaw) continue;
-        ++due;
+        count += due(e, filter, std::min(static_cast<uint16_t>(now - e.born()), max_age));
       }
     }
   }
-  return due;
+  return count;
 }
 
 Reencoded DedupStore::reencode(BlockRef ref, const codec::Compressor& compressor,

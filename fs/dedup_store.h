@@ -333,6 +333,10 @@ class DedupStore {
   // cursor. Defined in dedup_store_layout.h.
   template <class Wants>
   bool collect(unsigned shard_index, uint32_t* cursor, std::vector<BlockRef>* out, Wants&& wants);
+  // Whether a stored, unstaged entry in the pool is due under filter (before its sampling
+  // stride), age seconds after it was stored (at most kMaxAge): what collect_due() takes and
+  // count_due() counts.
+  static bool due(const Entry& e, const DueFilter& filter, uint16_t age);
   // put() and import_block() once, without relieving memory pressure.
   Result<BlockRef> put_once(codec::Block data);
   Result<BlockRef> import_once(unsigned shard, const StoredBlock& block,
