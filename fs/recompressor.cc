@@ -120,7 +120,7 @@ void Recompressor::run() {
       // Nothing to do but keep the store's clocks from wrapping (they do after 18 hours).
       const auto now = std::chrono::steady_clock::now();
       lock.unlock();
-      dicts_->retire_current_if_unused();
+      retire_unused_dictionary();
       if (now - last_clamp >= DedupStore::kMaxAge / 4) {
         store_->clamp_clocks();
         last_clamp = now;
@@ -148,8 +148,8 @@ void Recompressor::run() {
       dicts_->rest_current();
       if (after_pass_ && stats().kept != kept_before) after_pass_();
       // A dictionary no block uses (its blocks were deleted, or none compressed better with
-      // it) gives its memory back; the next pass with enough due data trains anew.
-      dicts_->retire_current_if_unused();
+      // it) gives its memory back; a training waits for new data.
+      retire_unused_dictionary();
     });
     last_clamp = std::chrono::steady_clock::now();
     lock.lock();
@@ -186,7 +186,12 @@ void Recompressor::pass(const DueFilter& filter) {
       if (batch.empty()) continue;  // (a pin would wake a resting dictionary for nothing)
       // The current dictionary, pinned for the batch (it may be replaced meanwhile).
       const DictionarySet::Pin dict = config_.dict ? dicts_->current() : DictionarySet::Pin();
-      if (dict.slot() == kNoDict) swept = false;
+      if (dict.slot() == kNoDict) {
+        swept = false;
+      } else {
+        offered_slot_ = dict.slot();
+        offered_installs_ = dicts_->installed_total();
+      }
       RecompressorStats done;
       for (BlockRef ref : batch) {
         const bool measure =
@@ -206,6 +211,16 @@ void Recompressor::pass(const DueFilter& filter) {
     if (config_.dict && gain_decayed_) maybe_train(filter);
   }
   if (swept && !stopping()) swept_installs_ = installs;
+}
+
+void Recompressor::retire_unused_dictionary() {
+  // A dictionary trained on the whole store comes before the blocks it is for are due: it waits
+  // for a pass to offer it to them.
+  if (offered_slot_ == kNoDict || offered_slot_ != dicts_->current_slot() ||
+      offered_installs_ != dicts_->installed_total()) {
+    return;
+  }
+  dicts_->retire_current_if_unused();
 }
 
 void Recompressor::count(const Reencoded& r, RecompressorStats* into) const {

@@ -25,8 +25,11 @@
 //   half of what it was when the dictionary was new, it trains a new one on the blocks due then
 //   (new data of another kind) and installs it. Every training after the first waits for
 //   min_training_bytes of due blocks re-encoded since the last (the sweep's do not count).
-// - Old dictionaries stay while blocks use them; a current dictionary that no block uses when a
-//   pass ends (its blocks were deleted) is retired, so that its memory returns.
+// - Old dictionaries stay while blocks use them. A current dictionary that no block uses once a
+//   pass has offered it to blocks (none compressed better with it, or its blocks were deleted
+//   since) is retired, so that its memory returns. One no pass has offered yet is kept: it is
+//   trained on the whole store, before the blocks it is for are due (recompress_after), and the
+//   next training waits for new data.
 // - Requests: zsfsctl recompress queues a pass with its own filter (request()); queued passes
 //   run before the next automatic one, and idle() tells when none is left.
 //
@@ -124,6 +127,8 @@ class Recompressor {
   void run();
   // One pass over every shard; returns early when stopping.
   void pass(const DueFilter& filter);
+  // Retires the current dictionary if no block uses it and a pass has offered it to blocks.
+  void retire_unused_dictionary();
   // Trains a dictionary when none is current and enough is stored, when the store has grown
   // kRetrainGrowth times since the current one was trained, or when its gain decayed (then on
   // the blocks due under filter), and installs it (a grown store's only when it does better).
@@ -171,6 +176,10 @@ class Recompressor {
   uint64_t bytes_since_training_ = 0;
   // DictionarySet::installed_total() when the last sweep (see pass()) ended.
   uint64_t swept_installs_ = 0;
+  // The dictionary a batch last re-encoded with: its slot, and installed_total() then (which
+  // only this thread changes), so that a later dictionary in the same slot is not taken for it.
+  DictSlot offered_slot_ = kNoDict;
+  uint64_t offered_installs_ = 0;
 
   std::thread thread_;  // last: started once everything above is ready
 };

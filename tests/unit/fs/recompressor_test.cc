@@ -206,6 +206,47 @@ TEST_F(RecompressorTest, BlocksSettledBeforeTheFirstDictionaryAreRedoneWithIt) {
   EXPECT_EQ(recompressor_->stats().trainings, 1u);
 }
 
+TEST_F(RecompressorTest, ADictionaryTrainedBeforeItsBlocksAreDueWaitsForThem) {
+  // An untar faster than recompress_after: the first pass finds enough stored to train on and
+  // nothing due yet.
+  for (uint64_t i = 0; i < 400; ++i)
+    put(vocabulary_block(0, i));
+  run(RecompressRequest{.idle = std::chrono::hours(1)});
+  ASSERT_EQ(recompressor_->stats().trainings, 1u);
+  EXPECT_EQ(recompressor_->stats().tried, 0u);
+  const DictSlot slot = dicts_->current_slot();
+  ASSERT_NE(slot, kNoDict);
+  // Unused but never offered: kept, between passes too.
+  run(RecompressRequest{.idle = std::chrono::hours(1)});
+  EXPECT_EQ(dicts_->current_slot(), slot);
+  EXPECT_EQ(dicts_->live(), 1u);
+  // The blocks come due and settle with it, with no second training.
+  run();
+  const RecompressorStats r = recompressor_->stats();
+  EXPECT_EQ(r.trainings, 1u);
+  EXPECT_EQ(r.tried, 400u);
+  uint64_t naming = 0;
+  for (const auto& [ref, block] : stored_)
+    naming += store_->info(ref).dict == slot;
+  EXPECT_GT(naming, 300u);
+  expect_every_block_intact();
+}
+
+TEST_F(RecompressorTest, ADictionaryNoBlockTookIsRetiredAfterItsPass) {
+  // Noise teaches a dictionary nothing and compresses no better with one.
+  for (uint64_t i = 0; i < 400; ++i)
+    put(random_block(i));
+  run();
+  const RecompressorStats r = recompressor_->stats();
+  EXPECT_EQ(r.tried, 400u);
+  EXPECT_EQ(r.trainings, 1u);
+  EXPECT_EQ(r.kept, 0u);
+  // A dictionary was trained, no block took it, and it is gone.
+  EXPECT_EQ(dicts_->live(), 0u);
+  EXPECT_EQ(dicts_->memory_bytes(), 0u);
+  expect_every_block_intact();
+}
+
 TEST_F(RecompressorTest, AStoreThatGrewTrainsAgainAndTheSweepMovesItsBlocks) {
   const DictSlot first = first_dictionary_without_gain_samples();
   // Four times as much of another kind: a dictionary of the whole store does far better.
