@@ -35,17 +35,6 @@ constexpr uint64_t kGrowUnits = uint64_t{1} << 19;
 constexpr uint64_t kMinPunchBytes = 64 << 10;
 constexpr size_t kMaxPunchesPerCall = 8;
 
-struct AlignedFree {
-  void operator()(std::byte* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
-
-AlignedBuffer aligned_buffer(size_t bytes, size_t alignment) {
-  void* p = std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment);
-  if (p == nullptr) throw std::bad_alloc();
-  return AlignedBuffer(static_cast<std::byte*>(p));
-}
-
 }  // namespace
 
 Problem BackingFile::open(const std::string& path, uint64_t limit_bytes, MemoryBudget* budget,
@@ -83,11 +72,9 @@ Problem BackingFile::open(const std::string& path, uint64_t limit_bytes, MemoryB
   uint32_t unit = kMinUnitBytes;
   uint32_t mem_align = 4096;
   bool direct = false;
-  struct statx sx {};
-  if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_DIOALIGN | STATX_BLOCKS, &sx) == 0 &&
-      (sx.stx_mask & STATX_DIOALIGN) != 0 && sx.stx_dio_offset_align != 0) {
-    unit = std::max(kMinUnitBytes, sx.stx_dio_offset_align);
-    mem_align = std::max<uint32_t>(sx.stx_dio_mem_align, alignof(std::max_align_t));
+  if (const std::optional<DirectIoAlignment> align = direct_io_alignment(fd.get())) {
+    unit = std::max(kMinUnitBytes, align->offset_align);
+    mem_align = align->mem_align;
     const int flags = ::fcntl(fd.get(), F_GETFL);
     direct = flags >= 0 && ::fcntl(fd.get(), F_SETFL, flags | O_DIRECT) == 0;
   }

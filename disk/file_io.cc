@@ -2,9 +2,13 @@
 #include "disk/file_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 
 #include "disk/faults.h"
 
@@ -48,6 +52,26 @@ Problem write_loop(int fd, std::span<const std::byte> bytes, const uint64_t* off
 
 }  // namespace
 
+void AlignedFree::operator()(std::byte* p) const {
+  std::free(p);
+}
+
+AlignedBuffer aligned_buffer(size_t bytes, size_t alignment) {
+  void* p = std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment);
+  if (p == nullptr) throw std::bad_alloc();
+  return AlignedBuffer(static_cast<std::byte*>(p));
+}
+
+std::optional<DirectIoAlignment> direct_io_alignment(int fd) {
+  struct statx sx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 ||
+      (sx.stx_mask & STATX_DIOALIGN) == 0 || sx.stx_dio_offset_align == 0) {
+    return std::nullopt;
+  }
+  return DirectIoAlignment{sx.stx_dio_offset_align,
+                           std::max<uint32_t>(sx.stx_dio_mem_align, alignof(std::max_align_t))};
+}
+
 Problem write_all(int fd, std::span<const std::byte> bytes, std::string_view point,
                   const std::string& path) {
   return write_loop(fd, bytes, nullptr, point, path);
@@ -67,7 +91,7 @@ Problem pread_all(int fd, std::span<std::byte> out, uint64_t offset, std::string
     if (fault.action == faults::Action::kFail) {
       return system_problem(fault.error, "cannot read " + at_offset(path, offset + done));
     }
-    if (fault.action == faults::Action::kShort && length > 1) length /= 2;
+    if (fault.action == faults::Action::kShort) length = short_length(length);
     const ssize_t n = ::pread(fd, out.data() + done, length, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;

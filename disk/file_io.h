@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +48,25 @@ class FileDescriptor {
  private:
   int fd_ = -1;
 };
+
+// Memory aligned for direct I/O, from aligned_buffer(), freed on destruction.
+struct AlignedFree {
+  void operator()(std::byte* p) const;
+};
+using AlignedBuffer = std::unique_ptr<std::byte, AlignedFree>;
+// bytes (rounded up to a multiple of alignment, a power of two) aligned to alignment; throws
+// std::bad_alloc when the host refuses.
+AlignedBuffer aligned_buffer(size_t bytes, size_t alignment);
+
+// What direct I/O (O_DIRECT) wants on the file system of fd, as statx(STATX_DIOALIGN) tells it:
+// file offsets and lengths in multiples of offset_align, buffers aligned to mem_align (at least
+// alignof(max_align_t)). Nothing when the file system does not tell or allows no direct I/O
+// (tmpfs).
+struct DirectIoAlignment {
+  uint32_t offset_align = 0;
+  uint32_t mem_align = 0;
+};
+std::optional<DirectIoAlignment> direct_io_alignment(int fd);
 
 // Writes all of bytes at the file's position. `point` names the fault point; path is for
 // messages.
