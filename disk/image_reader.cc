@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "disk/background_reader.h"
 #include "disk/checksum.h"
 #include "disk/faults.h"
 
@@ -113,7 +114,7 @@ void ImageReader::allocate_buffers(size_t capacity) {
   run_blocks_.resize(kMaxRunBlocks);
 }
 
-Problem ImageReader::fetch(uint64_t offset, size_t n, uint64_t limit,
+Problem ImageReader::fetch(BackgroundReader& ahead, uint64_t offset, size_t n, uint64_t limit,
                            std::span<const std::byte>* out) {
   const uint64_t buffer_end = buffer_offset_ + buffer_bytes_;
   if (offset < buffer_offset_ || offset + n > buffer_end) {
@@ -129,16 +130,12 @@ Problem ImageReader::fetch(uint64_t offset, size_t n, uint64_t limit,
         std::min<uint64_t>(limit - (offset + kept), std::max(n - std::min(n, kept), kReadBytes));
     const size_t room = buffer_capacity_ - kept;
     const size_t length = static_cast<size_t>(std::min<uint64_t>(wanted, room));
-    if (Problem p = pread_all(fd_.get(), std::span(buffer_.get() + kept, length), offset + kept,
-                              "image.read", path_)) {
+    // From the section's reader, which reads ahead while this piece is decoded and loaded.
+    const std::span<std::byte> into(buffer_.get() + kept, length);
+    if (Problem p = ahead.position() == offset + kept
+                        ? ahead.read(into)
+                        : pread_all(fd_.get(), into, offset + kept, "image.read", path_)) {
       return p;
-    }
-    // The disk reads ahead while this piece is decoded and loaded.
-    const uint64_t next = offset + kept + length;
-    if (next < limit) {
-      ::posix_fadvise(fd_.get(), static_cast<off_t>(next),
-                      static_cast<off_t>(std::min<uint64_t>(limit - next, 2 * kReadBytes)),
-                      POSIX_FADV_WILLNEED);
     }
     buffer_bytes_ += length;
     bytes_read_ += length;
@@ -154,8 +151,7 @@ Problem ImageReader::fetch(uint64_t offset, size_t n, uint64_t limit,
 Problem ImageReader::read(Section section, ImageVisitor& visitor) {
   const SectionExtent extent = summary_.extent(section);
   const uint64_t end = extent.offset + extent.bytes;
-  ::posix_fadvise(fd_.get(), static_cast<off_t>(extent.offset), static_cast<off_t>(extent.bytes),
-                  POSIX_FADV_SEQUENTIAL);
+  BackgroundReader ahead(fd_.get(), extent.offset, end, "image.read", path_);
   buffer_bytes_ = 0;
   ImageSummary counted;
   uint64_t pos = extent.offset;
@@ -166,7 +162,7 @@ Problem ImageReader::read(Section section, ImageVisitor& visitor) {
       return problem(EIO, path_ + ": corrupt: " + where + " is cut off by the section's end");
     }
     std::span<const std::byte> head;
-    if (Problem p = fetch(pos, kFrameHeaderBytes, end, &head)) return p;
+    if (Problem p = fetch(ahead, pos, kFrameHeaderBytes, end, &head)) return p;
     ByteReader h(head);
     const uint8_t kind = h.u8();
     const uint32_t zeros = uint32_t{h.u8()} | uint32_t{h.u8()} << 8 | uint32_t{h.u8()} << 16;
@@ -182,7 +178,7 @@ Problem ImageReader::read(Section section, ImageVisitor& visitor) {
     }
     const size_t frame_bytes = kFrameHeaderBytes + payload_bytes + kFrameChecksumBytes;
     std::span<const std::byte> whole;
-    if (Problem p = fetch(pos, frame_bytes, end, &whole)) return p;
+    if (Problem p = fetch(ahead, pos, frame_bytes, end, &whole)) return p;
     ByteReader sum(whole.subspan(frame_bytes - kFrameChecksumBytes));
     if (sum.u64() != checksum(whole.first(frame_bytes - kFrameChecksumBytes), pos)) {
       return problem(EIO, path_ + ": corrupt: " + where + " fails its checksum");

@@ -9,7 +9,8 @@
 // finds wrong stops the reading, with the file, the section, the frame and its byte offset in
 // the message. Nothing is handed out before its frame's checksum passed.
 //
-// Memory: one buffer of about 6 MiB (reads of 4 MiB, and room for the largest frame).
+// Memory: one buffer of about 6 MiB (reads of 4 MiB, and room for the largest frame), and while
+// read() runs, its section's BackgroundReader (8 MiB), which reads the file ahead of it.
 // Not thread-safe: one thread reads through one reader (open_another() gives another thread its
 // own).
 #pragma once
@@ -23,6 +24,8 @@
 #include "disk/problem.h"
 
 namespace zsfs::disk {
+
+class BackgroundReader;
 
 // What a loader does with the records. Each method returns an empty Problem to go on, or what
 // is wrong ("corrupt: a name with a '/'", or ENOSPC with "does not fit in size="), which the
@@ -61,8 +64,10 @@ class ImageReader {
   ImageReader(std::string path, FileDescriptor fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   // The read buffer (capacity bytes) and the block-run scratch.
   void allocate_buffers(size_t capacity);
-  // bytes [offset, offset + n) of the file, read ahead in large reads up to limit.
-  Problem fetch(uint64_t offset, size_t n, uint64_t limit, std::span<const std::byte>* out);
+  // bytes [offset, offset + n) of the file, in large reads up to limit, from ahead (the
+  // section's reader) when it is at offset.
+  Problem fetch(BackgroundReader& ahead, uint64_t offset, size_t n, uint64_t limit,
+                std::span<const std::byte>* out);
   Problem records(Section section, std::span<const std::byte> payload, const std::string& where,
                   ImageVisitor& visitor, ImageSummary* counted);
 

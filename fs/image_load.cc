@@ -29,7 +29,8 @@
 //
 // Memory while loading, besides what the filesystem keeps: 8 bytes per block (image id to
 // BlockRef, in id order), about 50 per inode (image id to inode number, and its times), 4 per
-// block of the runs that wait, and a second reader's buffer (about 6 MiB).
+// block of the runs that wait, and each of the two readers' buffers (about 14 MiB each: its own
+// and its section's BackgroundReader's, disk/background_reader.h).
 #include <sys/stat.h>
 #include <sys/xattr.h>
 

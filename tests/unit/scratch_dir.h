@@ -11,8 +11,10 @@ namespace zsfs::testing {
 
 class ScratchDir {
  public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "zsfs-unit-XXXXXX").string();
+  // In parent: the system's temporary directory unless a test needs a file system of its own.
+  explicit ScratchDir(
+      const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
+    std::string pattern = (parent / "zsfs-unit-XXXXXX").string();
     path_ = ::mkdtemp(pattern.data());
   }
   ~ScratchDir() { std::filesystem::remove_all(path_); }
