@@ -324,6 +324,9 @@ void Recompressor::maybe_train(const DueFilter& filter) {
       bytes_since_training_ < config_.min_training_bytes) {
     return;
   }
+  // Nor while no block is due: a dictionary would only wait for them (and an untar faster than
+  // recompress_after would train it on the part of the store written so far, beside the writer).
+  if (!decayed && store_->count_due(filter) == 0) return;
   // A dictionary whose gain decayed gives way to one trained on the blocks due now (new data of
   // another kind). Otherwise the samples come from the whole store, settled blocks too: a
   // dictionary trained on what happened to be due first (the first directories of a tree, or

@@ -10,13 +10,14 @@
 //   passes use recompress_after), optionally only the huge (raw) ones. Each is re-encoded once
 //   and then settled, whether or not the new encoding was kept.
 // - Dictionaries: with dict=on, once min_training_bytes of blocks are stored (settled or not:
-//   DueFilter::stored), it samples them evenly across the whole store (up to 64 times the
-//   dictionary size), trains a dictionary (codec::train_dictionary) and installs it in the
-//   DictionarySet. Each time the store has grown kRetrainGrowth times since, it trains another
-//   the same way and installs it only when it stores the samples held out of its training in
-//   kMinGainPercent less than the current one (else it is discarded). Samples from the whole
-//   store, not from the blocks due first: passes that keep up with the writes find a few MiB
-//   due each, and the first directories of a tree are not the rest of it.
+//   DueFilter::stored) and some are due, it samples them evenly across the whole store (up to 64
+//   times the dictionary size), trains a dictionary (codec::train_dictionary) and installs it in
+//   the DictionarySet. Each time the store has grown kRetrainGrowth times since, it trains
+//   another the same way (when some blocks are due: a dictionary trained before would only wait,
+//   on less of the store) and installs it only when it stores the samples held out of its
+//   training in kMinGainPercent less than the current one (else it is discarded). Samples from
+//   the whole store, not from the blocks due first: passes that keep up with the writes find a
+//   few MiB due each, and the first directories of a tree are not the rest of it.
 // - The sweep: the first pass after a dictionary is installed re-encodes, with it, the blocks
 //   settled without it (with none, or with one it replaced; DueFilter::redo_for); a block
 //   leaves a replaced dictionary when its new form is no larger, so that the old one can go.
@@ -27,9 +28,8 @@
 //   min_training_bytes of due blocks re-encoded since the last (the sweep's do not count).
 // - Old dictionaries stay while blocks use them. A current dictionary that no block uses once a
 //   pass has offered it to blocks (none compressed better with it, or its blocks were deleted
-//   since) is retired, so that its memory returns. One no pass has offered yet is kept: it is
-//   trained on the whole store, before the blocks it is for are due (recompress_after), and the
-//   next training waits for new data.
+//   since) is retired, so that its memory returns. One no pass has offered yet (an image's) is
+//   kept.
 // - Requests: zsfsctl recompress queues a pass with its own filter (request()); queued passes
 //   run before the next automatic one, and idle() tells when none is left.
 //
