@@ -102,6 +102,16 @@ class RecompressorTest : public ::testing::Test {
     return dicts_->current_slot();
   }
 
+  // How many of the first `split` blocks stored, and of the others, name slot.
+  std::pair<uint64_t, uint64_t> naming(DictSlot slot, size_t split) const {
+    uint64_t before = 0;
+    uint64_t after = 0;
+    for (size_t i = 0; i < stored_.size(); ++i) {
+      if (store_->info(stored_[i].first).dict == slot) ++(i < split ? before : after);
+    }
+    return {before, after};
+  }
+
   void expect_every_block_intact() {
     for (const auto& [ref, block] : stored_) {
       BlockBytes out;
@@ -190,11 +200,7 @@ TEST_F(RecompressorTest, BlocksSettledBeforeTheFirstDictionaryAreRedoneWithIt) {
   EXPECT_EQ(r.trainings, 1u);
   const DictSlot current = dicts_->current_slot();
   ASSERT_NE(current, kNoDict);
-  uint64_t early = 0;
-  uint64_t late = 0;
-  for (size_t i = 0; i < stored_.size(); ++i) {
-    if (store_->info(stored_[i].first).dict == current) ++(i < 200 ? early : late);
-  }
+  const auto [early, late] = naming(current, 200);
   EXPECT_GT(early, 150u);
   EXPECT_GT(late, 150u);
   EXPECT_EQ(r.tried, 200u + 200u + 200u);  // the first 200 twice: alone, then in the sweep
@@ -224,11 +230,7 @@ TEST_F(RecompressorTest, TheFirstDictionaryWaitsForBlocksToBeDueAndIsTrainedOnTh
   EXPECT_EQ(r.tried, 800u);
   const DictSlot slot = dicts_->current_slot();
   ASSERT_NE(slot, kNoDict);
-  uint64_t early = 0;
-  uint64_t late = 0;
-  for (size_t i = 0; i < stored_.size(); ++i) {
-    if (store_->info(stored_[i].first).dict == slot) ++(i < 400 ? early : late);
-  }
+  const auto [early, late] = naming(slot, 400);
   EXPECT_GT(early, 300u);
   EXPECT_GT(late, 300u);
   expect_every_block_intact();
