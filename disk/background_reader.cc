@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "base/check.h"
 #include "base/threads.h"
 #include "disk/faults.h"
 
@@ -186,8 +187,12 @@ Problem BackgroundReader::read(std::span<std::byte> out) {
       piece = current_piece(lock);
     }
     const uint64_t piece_end = piece->offset + piece->bytes;
-    // A piece that failed keeps what it had: handed out first, then its failure.
-    if (position_ >= piece_end) return piece->failure;
+    // A piece that failed keeps what it had: handed out first, then its failure. (One that did
+    // not was given back as its last byte went, and is not the current piece any more.)
+    if (position_ >= piece_end) {
+      ZSFS_DCHECK(static_cast<bool>(piece->failure));
+      return piece->failure;
+    }
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(out.size() - done, piece_end - position_));
     std::memcpy(out.data() + done, piece->buffer.get() + (position_ - piece->offset), n);
