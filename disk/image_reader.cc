@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/check.h"
 #include "disk/background_reader.h"
 #include "disk/checksum.h"
 #include "disk/faults.h"
@@ -131,12 +132,9 @@ Problem ImageReader::fetch(BackgroundReader& ahead, uint64_t offset, size_t n, u
     const size_t room = buffer_capacity_ - kept;
     const size_t length = static_cast<size_t>(std::min<uint64_t>(wanted, room));
     // From the section's reader, which reads ahead while this piece is decoded and loaded.
-    const std::span<std::byte> into(buffer_.get() + kept, length);
-    if (Problem p = ahead.position() == offset + kept
-                        ? ahead.read(into)
-                        : pread_all(fd_.get(), into, offset + kept, "image.read", path_)) {
-      return p;
-    }
+    // Frames follow each other, so the buffer always ends where the reader stands.
+    ZSFS_CHECK_MSG(ahead.position() == offset + kept, "image section read out of order");
+    if (Problem p = ahead.read(std::span(buffer_.get() + kept, length))) return p;
     buffer_bytes_ += length;
     bytes_read_ += length;
     if (n > buffer_bytes_) {

@@ -65,7 +65,7 @@ class ImageReader {
   // The read buffer (capacity bytes) and the block-run scratch.
   void allocate_buffers(size_t capacity);
   // bytes [offset, offset + n) of the file, in large reads up to limit, from ahead (the
-  // section's reader) when it is at offset.
+  // section's reader, which stands where the buffer ends).
   Problem fetch(BackgroundReader& ahead, uint64_t offset, size_t n, uint64_t limit,
                 std::span<const std::byte>* out);
   Problem records(Section section, std::span<const std::byte> payload, const std::string& where,

@@ -214,8 +214,8 @@ void Recompressor::pass(const DueFilter& filter) {
 }
 
 void Recompressor::retire_unused_dictionary() {
-  // A dictionary trained on the whole store comes before the blocks it is for are due: it waits
-  // for a pass to offer it to them.
+  // One no pass has offered to blocks yet (an image's, or one installed after a pass's last
+  // batch) waits for a pass to do so.
   if (offered_slot_ == kNoDict || offered_slot_ != dicts_->current_slot() ||
       offered_installs_ != dicts_->installed_total()) {
     return;
