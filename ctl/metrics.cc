@@ -130,6 +130,12 @@ constexpr std::array kRules = {
                "Share of the stored bytes a dictionary saves at the level, last measured"},
     MetricRule{"recompressor.dict_gain_new", kGauge, "recompressor_dict_gain_new_ratio", "",
                "The same, measured when the current dictionary was new"},
+    MetricRule{"recompressor.last_training_seconds", kGauge, "recompressor_last_training_seconds",
+               "", "What the last dictionary training took, sampling included"},
+    MetricRule{"recompressor.paced_waits", kCounter, "recompressor_paced_waits_total", "",
+               "Batches and trainings that waited for a busy foreground"},
+    MetricRule{"recompressor.paced_seconds", kGauge, "recompressor_paced_seconds", "",
+               "Time the recompressor has waited for a busy foreground, in all"},
     // The pool's own figures.
     MetricRule{"pool.objects", kGauge, "pool_objects", "", "Objects stored in the pool"},
     MetricRule{"pool.bytes_stored", kGauge, "pool_stored_bytes", "",

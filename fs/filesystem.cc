@@ -163,7 +163,7 @@ Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config
     std::function<void()> after_pass;
     if (config.auto_compact) after_pass = [this] { compact(); };
     recompressor_ = std::make_unique<Recompressor>(&store_, &dicts_, &budget_, &quiesce_mu_,
-                                                   recompress, std::move(after_pass));
+                                                   recompress, std::move(after_pass), &foreground_);
   }
   if (config.auto_compact) compactor_ = std::thread([this] { compactor_loop(); });
 }
@@ -476,6 +476,9 @@ Status Filesystem::recompress(uint64_t idle_seconds, bool huge_only) {
 }
 bool Filesystem::recompress_idle() {
   return impl_->recompress_idle();
+}
+void Filesystem::note_request() {
+  impl_->foreground_.note();
 }
 disk::Problem Filesystem::load_image(const std::string& path, ImageLoadStats* stats) {
   return impl_->load_image(path, stats);

@@ -183,6 +183,9 @@ class Filesystem {
   Status recompress(uint64_t idle_seconds, bool huge_only);
   // No recompression pass is running or queued.
   bool recompress_idle();
+  // Counts a request from the foreground, which background work gives way to while they come
+  // fast (fs/background_pacer.h). One relaxed increment; the request layer calls it.
+  void note_request();
   // --- The backing file (fs/writeback.h, disk/backing_file.h) ----------------------------------
   // Opens the backing file (Config::backing_path, which must be set) and starts moving cold
   // blocks there. Call before anything is stored (and before open_image(), so that an image

@@ -28,6 +28,7 @@
 #include "base/sync.h"
 #include "codec/codec.h"
 #include "disk/problem.h"
+#include "fs/background_pacer.h"
 #include "fs/dedup_store.h"
 #include "fs/dictionary_set.h"
 #include "fs/filesystem.h"
@@ -322,6 +323,8 @@ class Filesystem::Impl {
   // Moves cold blocks to the backing file (open_backing()); stopped next.
   std::unique_ptr<Writeback> writeback_;
 
+  // The foreground's requests, which the recompressor gives way to; declared before it.
+  ForegroundMeter foreground_;
   // The secondary tier; stopped first in ~Impl, before the blocks it works on go.
   std::unique_ptr<Recompressor> recompressor_;
 

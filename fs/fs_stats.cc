@@ -90,6 +90,9 @@ Json Stats::recompressor_json() const {
       {"reclaimed_bytes", r.reclaimed_bytes},
       {"dict_gain", r.dict_gain},
       {"dict_gain_new", r.dict_gain_new},
+      {"last_training_seconds", r.last_training_seconds},
+      {"paced_waits", r.paced_waits},
+      {"paced_seconds", r.paced_seconds},
   };
 }
 

@@ -61,7 +61,7 @@ void lower_priority() {
 
 Recompressor::Recompressor(DedupStore* store, DictionarySet* dicts, MemoryBudget* budget,
                            RwLock* quiesce, const RecompressConfig& config,
-                           std::function<void()> after_pass)
+                           std::function<void()> after_pass, const ForegroundMeter* foreground)
     : store_(store),
       dicts_(dicts),
       budget_(budget),
@@ -69,6 +69,12 @@ Recompressor::Recompressor(DedupStore* store, DictionarySet* dicts, MemoryBudget
       config_(config),
       secondary_(make_secondary(config)),
       after_pass_(std::move(after_pass)),
+      pacer_(foreground, config.pacing,
+             BackgroundPacer::Hooks{[] { return BackgroundPacer::Clock::now(); },
+                                    [this](BackgroundPacer::Clock::duration d) {
+                                      std::unique_lock lock(mu_);
+                                      return !wake_.wait_for(lock, d, [&] { return stopping(); });
+                                    }}),
       thread_([this] { run(); }) {}
 
 Recompressor::~Recompressor() {
@@ -94,6 +100,15 @@ Status Recompressor::request(const RecompressRequest& request) {
 bool Recompressor::idle() const {
   std::lock_guard lock(mu_);
   return requests_.empty() && !stats_.busy;
+}
+
+bool Recompressor::wait_turn(BackgroundPacer::Clock::duration expected,
+                             BackgroundPacer::Clock::duration quiet_for) {
+  const bool go = pacer_.wait_turn(expected, quiet_for);
+  std::lock_guard lock(mu_);
+  stats_.paced_waits = pacer_.stats().waits;
+  stats_.paced_seconds = pacer_.stats().waited_seconds;
+  return go;
 }
 
 RecompressorStats Recompressor::stats() const {
@@ -177,6 +192,8 @@ void Recompressor::pass(const DueFilter& filter) {
     uint32_t cursor = 0;
     bool more = true;
     while (more && !stopping()) {
+      // Outside any lock: a busy foreground is waited for here.
+      if (!wait_turn(last_batch_)) break;
       // The quiesce lock, shared, keeps the consistency check from seeing the pins.
       ReaderLock quiesce(*quiesce_);
       // As reclaim(): a full budget must not stop re-encoding, which makes room in it.
@@ -206,6 +223,7 @@ void Recompressor::pass(const DueFilter& filter) {
         if (!r.redone) bytes_since_training_ += codec::kBlockSize;
       }
       add_to_stats(done);
+      last_batch_ = pacer_.since_turn();
     }
     // A dictionary whose gain has halved is replaced before the next shard is done.
     if (config_.dict && gain_decayed_) maybe_train(filter);
@@ -335,6 +353,9 @@ void Recompressor::maybe_train(const DueFilter& filter) {
   due.every = 1;
   const uint64_t due_blocks = decayed ? store_->count_due(due) : stored_blocks;
   if (due_blocks * codec::kBlockSize < config_.min_training_bytes) return;
+  // A training is one piece of work of seconds, which cannot pause once begun: it begins when
+  // the foreground pauses, or leaves room for all of it.
+  if (!wait_turn(last_training_, config_.quiet_before_training)) return;
 
   // The sample buffer is charged to the budget while it lives; a tight budget trains on less.
   size_t sample_bytes = config_.dict_size_bytes * kSamplesPerDictByte;
@@ -417,10 +438,12 @@ void Recompressor::maybe_train(const DueFilter& filter) {
   }
   uncharge(sample_bytes);
   if (stopping()) return;
+  last_training_ = pacer_.since_turn();
   bytes_since_training_ = 0;
   trained_at_blocks_ = stored_blocks;
   training_failed_ = error != 0;
   std::lock_guard lock(mu_);
+  stats_.last_training_seconds = std::chrono::duration<double>(last_training_).count();
   if (error != 0) {
     ++stats_.training_failures;
     log(LogLevel::kWarning, "recompressor: no dictionary from %llu blocks: %s",

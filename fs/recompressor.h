@@ -37,7 +37,10 @@
 // wants it, and works in batches of kBatch blocks; it holds the filesystem's quiesce lock shared
 // for a batch (as any writer does; only the consistency check takes it exclusively) and a shard
 // lock only to copy one payload or swap one in (see DedupStore). It never holds a lock a request
-// waits on for longer than one block.
+// waits on for longer than one block. SCHED_IDLE is not enough on two cores (a stream of
+// requests lost 37 to 49% to it): before each batch and each training it also gives way to a busy
+// foreground (BackgroundPacer), and a training, which cannot pause once begun, waits for the
+// foreground to pause for quiet_before_training first.
 //
 // Thread safety: request(), reclaim(), stats() and idle() may be called from any thread. The
 // destructor stops the thread after the block it is working on.
@@ -57,6 +60,7 @@
 #include "base/budget.h"
 #include "base/sync.h"
 #include "codec/codec.h"
+#include "fs/background_pacer.h"
 #include "fs/dedup_store.h"
 #include "fs/dictionary_set.h"
 #include "fs/stats.h"
@@ -84,6 +88,11 @@ struct RecompressConfig {
   // gain; the gain is judged over gain_window such samples.
   uint64_t gain_sample_every = 16;
   uint64_t gain_window = 256;
+  // How the passes and trainings give way to a busy foreground (background_pacer.h). A
+  // training, which cannot pause once begun, also waits for the foreground to pause this long
+  // (between the end of an untar and the next command there are a few hundred milliseconds).
+  PacerConfig pacing;
+  std::chrono::milliseconds quiet_before_training{2000};
 };
 
 // A pass asked for by a person (zsfsctl recompress): which blocks.
@@ -97,11 +106,13 @@ class Recompressor {
   // Blocks re-encoded per batch (and per hold of the quiesce lock).
   static constexpr size_t kBatch = 64;
 
-  // store, dicts, budget and quiesce must outlive the recompressor. after_pass, if given, is
-  // called (on the recompressor's thread) after a pass that replaced payloads, which leaves the
-  // pool's zspages full of holes: the filesystem compacts it then. Starts the thread.
+  // store, dicts, budget, quiesce and foreground (if not null) must outlive the recompressor.
+  // after_pass, if given, is called (on the recompressor's thread) after a pass that replaced
+  // payloads, which leaves the pool's zspages full of holes: the filesystem compacts it then.
+  // foreground counts the requests the passes and trainings give way to. Starts the thread.
   Recompressor(DedupStore* store, DictionarySet* dicts, MemoryBudget* budget, RwLock* quiesce,
-               const RecompressConfig& config, std::function<void()> after_pass = {});
+               const RecompressConfig& config, std::function<void()> after_pass = {},
+               const ForegroundMeter* foreground = nullptr);
   ~Recompressor();
   Recompressor(const Recompressor&) = delete;
   Recompressor& operator=(const Recompressor&) = delete;
@@ -143,6 +154,13 @@ class Recompressor {
   void count(const Reencoded& r, RecompressorStats* into) const;
   void add_to_stats(const RecompressorStats& done);
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  // Waits until the foreground leaves room for work expected to take `expected` (see
+  // BackgroundPacer::wait_turn); false when stopping.
+  bool wait_turn(BackgroundPacer::Clock::duration expected,
+                 BackgroundPacer::Clock::duration quiet_for = {});
+  // What the first training is expected to take, before one has been timed: 64 MiB of samples
+  // for a 1 MiB dictionary took 6 s on a 2-core EPYC host, 8 beside a busy foreground.
+  static constexpr std::chrono::seconds kFirstTrainingGuess{8};
 
   DedupStore* store_;
   DictionarySet* dicts_;
@@ -180,6 +198,10 @@ class Recompressor {
   // only this thread changes), so that a later dictionary in the same slot is not taken for it.
   DictSlot offered_slot_ = kNoDict;
   uint64_t offered_installs_ = 0;
+  // Pacing, touched by the thread only: what the last batch and the last training took.
+  BackgroundPacer pacer_;
+  BackgroundPacer::Clock::duration last_batch_{};
+  BackgroundPacer::Clock::duration last_training_ = kFirstTrainingGuess;
 
   std::thread thread_;  // last: started once everything above is ready
 };

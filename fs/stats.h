@@ -54,11 +54,14 @@ struct RecompressorStats {
   uint64_t training_failures = 0;
   // Trained for a grown store and not installed: no better than the current one.
   uint64_t trainings_discarded = 0;
-  uint64_t reclaims = 0;         // direct recompressions, for writers the budget refused
-  uint64_t reclaimed_bytes = 0;  // by which they shrank the stored blocks
-  double dict_gain = 0;          // last measured share a dictionary saves at the level (0..1)
-  double dict_gain_new = 0;      // the same when the current dictionary was new
-  bool busy = false;             // a pass is running
+  uint64_t reclaims = 0;             // direct recompressions, for writers the budget refused
+  uint64_t reclaimed_bytes = 0;      // by which they shrank the stored blocks
+  double dict_gain = 0;              // last measured share a dictionary saves at the level (0..1)
+  double dict_gain_new = 0;          // the same when the current dictionary was new
+  double last_training_seconds = 0;  // what the last training took (sampling included)
+  uint64_t paced_waits = 0;          // batches and trainings that waited for a busy foreground
+  double paced_seconds = 0;          // and how long they waited
+  bool busy = false;                 // a pass is running
 };
 
 struct Stats {

@@ -144,11 +144,13 @@ class Reply {
 // Logs a handler's exception and replies errno_value if no reply was sent yet.
 void handler_failed(Reply& reply, Op op, int errno_value, const char* what) noexcept;
 
-// Counts the request, then runs body(ctx, reply) with the exception barrier described above.
+// Counts the request (for the statistics, and for the background work that gives way to a busy
+// foreground), then runs body(ctx, reply) with the exception barrier described above.
 template <class Body>
 void serve(fuse_req_t req, Op op, Body&& body) noexcept {
   MountContext& ctx = context_of(req);
   ctx.requests().count(op);
+  ctx.fs().note_request();
   Reply reply(req, ctx.fs());
   try {
     body(ctx, reply);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -43,6 +44,7 @@ class RecompressorTest : public ::testing::Test {
     config.min_training_bytes = 1 << 20;
     config.gain_sample_every = 2;
     config.gain_window = 32;
+    config.quiet_before_training = std::chrono::milliseconds(0);
     return config;
   }
 
@@ -58,8 +60,8 @@ class RecompressorTest : public ::testing::Test {
     primary.raw_threshold_bytes = pool_->huge_class_size();
     store_ = std::make_unique<DedupStore>(pool_.get(), *codec::Compressor::create(primary), true,
                                           &budget_, dicts_.get());
-    recompressor_ =
-        std::make_unique<Recompressor>(store_.get(), dicts_.get(), &budget_, &quiesce_, config);
+    recompressor_ = std::make_unique<Recompressor>(store_.get(), dicts_.get(), &budget_, &quiesce_,
+                                                   config, std::function<void()>(), &foreground_);
   }
 
   void stop() {
@@ -126,6 +128,7 @@ class RecompressorTest : public ::testing::Test {
   std::unique_ptr<pool::Pool> pool_;
   std::unique_ptr<DictionarySet> dicts_;
   std::unique_ptr<DedupStore> store_;
+  ForegroundMeter foreground_;
   std::unique_ptr<Recompressor> recompressor_;
   std::vector<std::pair<BlockRef, BlockBytes>> stored_;
 };
@@ -317,6 +320,45 @@ TEST_F(RecompressorTest, APassEndsWithTheDictionaryAtRestAndTheNextOneWakesIt) {
   EXPECT_EQ(dicts_->current_slot(), slot);
   EXPECT_EQ(dicts_->memory_bytes(), resting);
   expect_every_block_intact();
+}
+
+TEST_F(RecompressorTest, ATrainingWaitsWhileTheForegroundIsBusyAndGoesWhenItPauses) {
+  RecompressConfig config = test_config();
+  config.quiet_before_training = std::chrono::seconds(1);
+  stop();
+  start(config);
+  for (uint64_t i = 0; i < 400; ++i)
+    put(vocabulary_block(0, i));
+  // A foreground of about 50,000 requests a second.
+  std::atomic<bool> busy{true};
+  std::thread foreground([&] {
+    while (busy.load()) {
+      for (int i = 0; i < 50; ++i)
+        foreground_.note();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  ASSERT_TRUE(recompressor_->request({}).ok());
+  // The pass begins with the training, which waits for a second of quiet (or, under a foreground
+  // that never pauses, for 19 times the 8 s it is expected to take).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  RecompressorStats s = recompressor_->stats();
+  EXPECT_TRUE(s.busy);
+  EXPECT_EQ(s.trainings, 0u);
+  EXPECT_EQ(s.tried, 0u);
+  busy.store(false);
+  foreground.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (!recompressor_->idle()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the pass never ended";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  s = recompressor_->stats();
+  EXPECT_EQ(s.trainings, 1u);
+  EXPECT_EQ(s.tried, 400u);
+  EXPECT_GE(s.paced_waits, 1u);
+  EXPECT_GE(s.paced_seconds, 2.0);  // 1.5 s busy, then 1 s quiet
+  EXPECT_GT(s.last_training_seconds, 0.0);
 }
 
 TEST_F(RecompressorTest, IdleAndHugeFiltersChooseTheBlocks) {
