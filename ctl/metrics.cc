@@ -133,9 +133,9 @@ constexpr std::array kRules = {
     MetricRule{"recompressor.last_training_seconds", kGauge, "recompressor_last_training_seconds",
                "", "What the last dictionary training took, sampling included"},
     MetricRule{"recompressor.paced_waits", kCounter, "recompressor_paced_waits_total", "",
-               "Batches and trainings that waited for a busy foreground"},
+               "Batches and trainings that waited for the foreground"},
     MetricRule{"recompressor.paced_seconds", kGauge, "recompressor_paced_seconds", "",
-               "Time the recompressor has waited for a busy foreground, in all"},
+               "Time the recompressor has waited for the foreground, in all"},
     // The pool's own figures.
     MetricRule{"pool.objects", kGauge, "pool_objects", "", "Objects stored in the pool"},
     MetricRule{"pool.bytes_stored", kGauge, "pool_stored_bytes", "",

@@ -11,7 +11,7 @@ BackgroundPacer::BackgroundPacer(const ForegroundMeter* meter, const PacerConfig
                                  Hooks hooks)
     : meter_(meter), config_(config), hooks_(std::move(hooks)) {
   turn_began_ = hooks_.now();
-  requests_at_turn_ = meter_ != nullptr ? meter_->requests() : 0;
+  requests_at_turn_ = foreground_requests();
 }
 
 bool BackgroundPacer::busy_since(Clock::time_point since, uint64_t requests_then,
@@ -26,7 +26,7 @@ bool BackgroundPacer::busy_since(Clock::time_point since, uint64_t requests_then
 
 bool BackgroundPacer::wait_turn(Clock::duration expected, Clock::duration quiet_for) {
   Clock::time_point now = hooks_.now();
-  uint64_t requests = meter_ != nullptr ? meter_->requests() : 0;
+  uint64_t requests = foreground_requests();
   const bool busy = busy_since(turn_began_, requests_at_turn_, now, requests);
   if (busy || quiet_for > Clock::duration::zero()) {
     // The average since the last turn hides bursts: a quiet stretch is timed from now.
@@ -44,7 +44,7 @@ bool BackgroundPacer::wait_turn(Clock::duration expected, Clock::duration quiet_
         break;
       }
       const Clock::time_point polled = hooks_.now();
-      const uint64_t requests_polled = meter_ != nullptr ? meter_->requests() : 0;
+      const uint64_t requests_polled = foreground_requests();
       if (busy_since(now, requests, polled, requests_polled)) {
         quiet_from.reset();
       } else if (!quiet_from) {

@@ -50,7 +50,7 @@ struct PacerConfig {
 
 struct PacerStats {
   uint64_t turns = 0;  // pieces of work let through
-  uint64_t waits = 0;  // of which had to wait for the foreground
+  uint64_t waits = 0;  // of which waited for the foreground (to slow down, or to pause)
   double waited_seconds = 0;
 };
 
@@ -78,6 +78,7 @@ class BackgroundPacer {
   const PacerStats& stats() const { return stats_; }
 
  private:
+  uint64_t foreground_requests() const { return meter_ != nullptr ? meter_->requests() : 0; }
   // Whether the foreground made requests at the busy rate since `since`, when it had made
   // `requests_then`.
   bool busy_since(Clock::time_point since, uint64_t requests_then, Clock::time_point now,

@@ -59,7 +59,7 @@ struct RecompressorStats {
   double dict_gain = 0;              // last measured share a dictionary saves at the level (0..1)
   double dict_gain_new = 0;          // the same when the current dictionary was new
   double last_training_seconds = 0;  // what the last training took (sampling included)
-  uint64_t paced_waits = 0;          // batches and trainings that waited for a busy foreground
+  uint64_t paced_waits = 0;          // batches and trainings that waited for the foreground
   double paced_seconds = 0;          // and how long they waited
   bool busy = false;                 // a pass is running
 };
