@@ -2,7 +2,6 @@
 #include "fs/background_pacer.h"
 
 #include <algorithm>
-#include <optional>
 #include <utility>
 
 namespace zsfs::fs {
@@ -30,8 +29,8 @@ bool BackgroundPacer::wait_turn(Clock::duration expected, Clock::duration quiet_
   const bool busy = busy_since(turn_began_, requests_at_turn_, now, requests);
   if (busy || quiet_for > Clock::duration::zero()) {
     // The average since the last turn hides bursts: a quiet stretch is timed from now.
-    std::optional<Clock::time_point> quiet_from;
-    if (!busy) quiet_from = now;
+    bool quiet = !busy;
+    Clock::time_point quiet_from = now;
     const Clock::time_point began_waiting = now;
     // The waiting that pays for `expected` at busy_share: expected * (1 - share) / share.
     const double share = std::clamp(config_.busy_share, 0.001, 1.0);
@@ -46,13 +45,14 @@ bool BackgroundPacer::wait_turn(Clock::duration expected, Clock::duration quiet_
       const Clock::time_point polled = hooks_.now();
       const uint64_t requests_polled = foreground_requests();
       if (busy_since(now, requests, polled, requests_polled)) {
-        quiet_from.reset();
-      } else if (!quiet_from) {
+        quiet = false;
+      } else if (!quiet) {
+        quiet = true;
         quiet_from = now;
       }
       now = polled;
       requests = requests_polled;
-      if (quiet_from && now - *quiet_from >= quiet_for) break;
+      if (quiet && now - quiet_from >= quiet_for) break;
       if (now - began_waiting >= owed) break;
     }
     ++stats_.waits;
