@@ -83,6 +83,11 @@ class RecompressorTest : public ::testing::Test {
 
   void run(RecompressRequest request = {}) {
     ASSERT_TRUE(recompressor_->request(request).ok());
+    wait_idle();
+  }
+
+  // Waits until no pass is running or queued.
+  void wait_idle() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
     while (!recompressor_->idle()) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the pass never ended";
@@ -348,11 +353,7 @@ TEST_F(RecompressorTest, ATrainingWaitsWhileTheForegroundIsBusyAndGoesWhenItPaus
   EXPECT_EQ(s.tried, 0u);
   busy.store(false);
   foreground.join();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (!recompressor_->idle()) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the pass never ended";
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  wait_idle();
   s = recompressor_->stats();
   EXPECT_EQ(s.trainings, 1u);
   EXPECT_EQ(s.tried, 400u);
