@@ -6,21 +6,27 @@
 // address stays reserved and is reused by a later allocate(). Each page held is charged to the
 // MemoryBudget.
 //
-// Mappings are MAP_NORESERVE (address space only: memory is committed page by page as it is
-// touched) and MADV_NOHUGEPAGE (a transparent huge page would keep 2 MiB resident for one live
-// 4 KiB page, and MADV_DONTNEED of one 4 KiB piece would have to split it). A mapping none of
+// Mappings are MAP_NORESERVE (address space only: memory is committed as it is touched), start on
+// a 2 MiB boundary when they are whole 2 MiB pieces, and are MADV_NOHUGEPAGE: khugepaged never
+// collapses them, so a huge page never comes back to keep 2 MiB resident for one live 4 KiB page.
+// Fresh pages are faulted in ahead, under the mutex: where the budget has room for them, the rest
+// of the 2 MiB piece the next page is in, a whole piece being faulted in as one transparent huge
+// page (one page fault, and on a virtual machine one trap to the hypervisor, for 512 pages);
+// otherwise 32 pages (MADV_POPULATE_WRITE: one system call instead of one fault per page). A
+// page released from a huge page is unmapped at once (the resident set drops), and its memory
+// goes back to the system when the kernel splits the huge page: at once when all 512 pages are
+// released, otherwise when memory runs short (the kernel's deferred split). A mapping none of
 // whose pages is held is unmapped by purge() (with its free-list entries, so that the free list's
 // own memory returns after mass deletion), the others when the source is destroyed. A page that
-// was never touched or was released reads as zeros. Fresh pages are faulted in a few at a time
-// (MADV_POPULATE_WRITE, under the mutex): one system call instead of one page fault per page.
-// A thread with a core to spare may fault in more ahead of a burst of allocations
-// (populate_ahead(), outside the mutex), never more than the budget's free room.
+// was never touched or was released reads as zeros. A thread with a core to spare may fault in
+// more ahead of a burst of allocations (populate_ahead(), outside the mutex), never more than
+// the budget's free room.
 //
 // Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
-// carved page is on the free list, not resident (of the pages not yet carved, fewer than 32 are
-// resident, the rest of the last populated batch, or as many as populate_ahead() found room for
-// in the budget); a page is out at most once (a bitmap per mapping catches a double or foreign
-// release).
+// carved page is on the free list, not resident (of the pages not yet carved, fewer than 512 are
+// resident, the rest of the last 2 MiB piece faulted in, and only when the budget had room for
+// them, or as many as populate_ahead() found room for in the budget); a page is out at most once
+// (a bitmap per mapping catches a double or foreign release).
 //
 // Thread-safe: one mutex guards the mappings and the free list; releases' madvise and munmap run
 // outside it. Callers may hold their own locks (the pool calls in with a class lock held); the

@@ -8,8 +8,12 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -311,6 +315,85 @@ TEST(PageSource, PopulateAheadFaultsInTheNextPagesWithinTheBudgetsRoom) {
   EXPECT_EQ(budget.used_bytes(), 0u);
   EXPECT_EQ(source.populate_ahead(500), 0u);
   EXPECT_FALSE(resident(base + 100 * kPage));
+}
+
+// The lines of /proc/self/smaps that describe the mapping holding `address`.
+std::string smaps_of(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto target = reinterpret_cast<uintptr_t>(address);
+  std::string line, block;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t from = 0, to = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &from, &to) == 2 && line.find(':') > line.find(' ')) {
+      if (inside) break;
+      inside = from <= target && target < to;
+    }
+    if (inside) block += line + "\n";
+  }
+  return block;
+}
+
+uint64_t smaps_kib(const std::string& block, const std::string& field) {
+  const size_t at = block.find("\n" + field + ":");
+  return at == std::string::npos
+             ? 0
+             : std::strtoull(block.c_str() + at + field.size() + 2, nullptr, 10);
+}
+
+uint64_t vmstat(const std::string& name) {
+  std::ifstream in("/proc/vmstat");
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == name) return value;
+  }
+  return 0;
+}
+
+bool huge_pages_possible() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(in, modes);
+  return kernel_populates() && !modes.empty() && modes.find("[never]") == std::string::npos;
+}
+
+TEST(PageSource, FreshPiecesAreFaultedInAsHugePagesOfAMappingKhugepagedLeavesAlone) {
+  if (!huge_pages_possible()) GTEST_SKIP() << "no transparent huge pages or MADV_POPULATE_WRITE";
+  MemoryBudget budget(uint64_t{1} << 30);
+  PageSource source(&budget, uncached());
+  const uint64_t fallbacks = vmstat("thp_fault_fallback");
+  Result<std::byte*> first = source.allocate();
+  ASSERT_TRUE(first.ok());
+  std::byte* const base = *first;
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(base) % (uint64_t{2} << 20), 0u)
+      << "a mapping of whole 2 MiB pieces starts on a 2 MiB boundary";
+  // The whole piece (the first mapping) is resident, ahead of its pages being handed out and
+  // charged.
+  EXPECT_TRUE(resident(base + 511 * kPage));
+  EXPECT_EQ(budget.used_bytes(), kPage);
+  const std::string block = smaps_of(base);
+  ASSERT_FALSE(block.empty());
+  if (smaps_kib(block, "AnonHugePages") == 0 && vmstat("thp_fault_fallback") > fallbacks) {
+    source.release(base);
+    GTEST_SKIP() << "the kernel had no huge page free";
+  }
+  EXPECT_EQ(smaps_kib(block, "AnonHugePages"), 2048u) << block;
+  // The advice is back to "no huge pages", so khugepaged never collapses the mapping again.
+  const size_t flags = block.find("VmFlags:");
+  ASSERT_NE(flags, std::string::npos) << block;
+  EXPECT_NE(block.find(" nh", flags), std::string::npos) << block;
+  EXPECT_EQ(block.find(" hg", flags), std::string::npos) << block;
+  // A page released from the huge page leaves the resident set at once and comes back zeroed.
+  std::memset(base, 0x5a, kPage);
+  source.release(base);
+  EXPECT_FALSE(resident(base));
+  EXPECT_TRUE(resident(base + kPage));
+  Result<std::byte*> again = source.allocate();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, base);
+  EXPECT_TRUE(all_zero(*again));
+  source.release(*again);
 }
 
 TEST(PageSource, BudgetRefusalIsEnospcAndChangesNothing) {
