@@ -160,8 +160,13 @@ Filesystem::Impl::Impl(const Config& config, const pool::PoolConfig& pool_config
     // background compactor's threshold (after settling the Linux tree: 13.7 MB of 279 MB, 4.9%
     // where it waits for 12.5%): compacting then gave back 1,570 pages (6.1 MiB). With
     // auto_compact off (tests), compaction stays the caller's.
-    std::function<void()> after_pass;
-    if (config.auto_compact) after_pass = [this] { compact(); };
+    // Smaller payloads are a change for the image too: without it, a mount settled after its
+    // last save would unmount without saving, and the next would start from the larger image
+    // and recompress it all again.
+    std::function<void()> after_pass = [this, compact_too = config.auto_compact] {
+      note_change();
+      if (compact_too) compact();
+    };
     recompressor_ = std::make_unique<Recompressor>(&store_, &dicts_, &budget_, &quiesce_mu_,
                                                    recompress, std::move(after_pass), &foreground_);
   }

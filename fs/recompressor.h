@@ -108,7 +108,8 @@ class Recompressor {
 
   // store, dicts, budget, quiesce and foreground (if not null) must outlive the recompressor.
   // after_pass, if given, is called (on the recompressor's thread) after a pass that replaced
-  // payloads, which leaves the pool's zspages full of holes: the filesystem compacts it then.
+  // payloads, which leaves the pool's zspages full of holes: the filesystem compacts it then,
+  // and counts the change for the image.
   // foreground counts the requests the passes and trainings give way to. Starts the thread.
   Recompressor(DedupStore* store, DictionarySet* dicts, MemoryBudget* budget, RwLock* quiesce,
                const RecompressConfig& config, std::function<void()> after_pass = {},

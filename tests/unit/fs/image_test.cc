@@ -317,6 +317,37 @@ TEST(FsImage, DictionariesAndSettledBlocksComeBackAsTheyWere) {
   EXPECT_FS_CONSISTENT(*loaded);
 }
 
+// A pass that kept smaller encodings changes what an image holds: the next save (at unmount,
+// every save_interval) is not skipped. A pass that kept nothing changes nothing.
+TEST(FsImage, APassThatShrankBlocksIsAChangeToSave) {
+  ScratchDir dir;
+  const std::string path = dir.file("fs.img");
+  Config config = small_config(128 << 20);
+  config.recompress_after_seconds = -1;  // on request only
+  std::unique_ptr<Filesystem> fs = make_fs(config);
+  const Ino a = make(*fs, kRootIno, "a", S_IFREG | 0644);
+  for (uint64_t i = 0; i < 64; ++i)
+    write_str(*fs, a, i * 4096, text_block(i));
+  fs->settle();
+  ASSERT_FALSE(fs->save_image(path));
+  ASSERT_FALSE(fs->changed_since_saved());
+  auto pass = [&] {
+    ASSERT_TRUE(fs->recompress(0, false).ok());
+    while (!fs->recompress_idle())
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  pass();
+  ASSERT_GT(fs->stats().recompressor.kept, 0u);
+  EXPECT_TRUE(fs->changed_since_saved());
+  ImageSaveStats first;
+  ASSERT_FALSE(fs->save_image(path, &first));
+  ASSERT_FALSE(fs->changed_since_saved());
+  const uint64_t kept = fs->stats().recompressor.kept;
+  pass();  // every block is settled: nothing to keep
+  EXPECT_EQ(fs->stats().recompressor.kept, kept);
+  EXPECT_FALSE(fs->changed_since_saved());
+}
+
 // A writer rewrites files 0..N-1 in turn, each with the round number; a save taken meanwhile must
 // find them as they were at one moment: files 0..i at round r+1, the rest at round r.
 TEST(FsImage, ASaveWhileWritersRunIsOnePointInTime) {
