@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -195,10 +196,19 @@ Turn serve_turn(fuse_session* session, PollGovernor& governor, BacklogDetector& 
   fuse_buf buf{};  // libfuse allocates buf.mem on first use
   HelperThread helper(session);
   bool after_request = false;  // the last thing this thread did was serve a request
+  // The gap before the next request (PollGovernor): open from when the thread, done with a
+  // request, found nothing waiting, until a request comes.
+  using Clock = std::chrono::steady_clock;
+  bool gap_open = false;
+  Clock::time_point gap_start;
   Turn turn = Turn::kEnded;
   while (!fuse_session_exited(session)) {
     Received got = receive(session, &buf, error);
     if (got == Received::kRequest) {
+      if (gap_open) {  // it came while this thread slept
+        governor.record_gap(Clock::now() - gap_start);
+        gap_open = false;
+      }
       // A streak of requests found waiting may be one fast client that asks again before this
       // thread is back (its reply woke it on the other core): only when yet another request is
       // waiting behind the one just taken are there clients to serve in parallel.
@@ -214,14 +224,20 @@ Turn serve_turn(fuse_session* session, PollGovernor& governor, BacklogDetector& 
     if (after_request) {
       backlog.next(false, false);
       after_request = false;
-      if (governor.should_poll()) {
-        const auto until = std::chrono::steady_clock::now() + PollGovernor::kWindow;
+      gap_start = Clock::now();
+      gap_open = true;
+      const std::chrono::microseconds window = governor.window();
+      if (window.count() > 0) {
+        const Clock::time_point until = gap_start + window;
+        Clock::time_point now;
         do {
           cpu_relax();
           got = receive(session, &buf, error);
-        } while (got == Received::kNothing && std::chrono::steady_clock::now() < until);
-        governor.record(got == Received::kRequest);
+          now = Clock::now();
+        } while (got == Received::kNothing && now < until);
         if (got == Received::kRequest) {
+          governor.record_gap(now - gap_start);
+          gap_open = false;
           fuse_session_process_buf(session, &buf);
           after_request = true;
           continue;

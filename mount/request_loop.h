@@ -7,8 +7,8 @@
 //   caught by polling the device, it costs this thread no sleep and wake-up, which dominate a
 //   metadata request. Each poll is a system call, though, and on hosts where system calls are
 //   dear (a hypervisor's trap on each) polling that rarely finds anything doubles the daemon's
-//   CPU time. The PollGovernor keeps polling only while polls find a request often enough to
-//   pay (it measures how often), and probes now and then when it has stopped.
+//   CPU time. The PollGovernor learns how long clients take to ask again (the gaps) and polls
+//   for the shortest of a few windows that catches at least half of them, or not at all.
 //
 // - A second request thread, on demand. One thread serves one request at a time, which caps
 //   concurrent clients (4 fio jobs reading at random) at one request per round trip. When the

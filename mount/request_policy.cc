@@ -3,17 +3,19 @@
 
 namespace zsfs::mount {
 
-bool PollGovernor::should_poll() {
-  if (hit_rate() >= kMinHitRate) return true;
-  if (++since_probe_ < kProbeEvery) return false;
-  since_probe_ = 0;
-  return true;
+std::chrono::microseconds PollGovernor::window() const {
+  for (size_t i = 0; i < kNumWindows; ++i) {
+    if (hit_rate(i) >= kMinHitRate) return kWindows[i];
+  }
+  return std::chrono::microseconds(0);
 }
 
-void PollGovernor::record(bool hit) {
-  // rate += (outcome - rate) / 16, in fixed point.
-  const uint32_t outcome = hit ? kOne : 0;
-  rate_ = rate_ - rate_ / 16 + outcome / 16;
+void PollGovernor::record_gap(std::chrono::nanoseconds gap) {
+  // rate += (caught - rate) / 16, in fixed point, for every window.
+  for (size_t i = 0; i < kNumWindows; ++i) {
+    const uint32_t caught = gap <= kWindows[i] ? kOne : 0;
+    rates_[i] = rates_[i] - rates_[i] / 16 + caught / 16;
+  }
 }
 
 bool BacklogDetector::next(bool found, bool one_way) {

@@ -1,62 +1,78 @@
-// The request loop's decisions: polling continues while polls find requests often enough, stops
-// when they rarely do (probing now and then), and resumes when they find requests again; a
-// second thread is asked for only after a run of requests found waiting, which one-way messages
-// neither make nor break.
+// The request loop's decisions: the poll window follows the gaps between a reply and the next
+// request (the shortest window that catches at least half of them; none when even the longest
+// would not), and comes back when the gaps shorten again; a second thread is asked for only
+// after a run of requests found waiting, which one-way messages neither make nor break.
 #include "mount/request_policy.h"
+
+#include <chrono>
 
 #include <gtest/gtest.h>
 
 namespace zsfs::mount {
 namespace {
 
-// Runs n rounds of "should I poll? here is the outcome" where polls hit with the given period
-// (every hit_every-th poll hits; 0: never); returns how many rounds polled.
-int polls(PollGovernor& governor, int n, int hit_every) {
-  int polled = 0;
-  for (int i = 0; i < n; ++i) {
-    if (!governor.should_poll()) continue;
-    ++polled;
-    governor.record(hit_every > 0 && polled % hit_every == 0);
+using std::chrono::microseconds;
+
+// Records n gaps; gap(i) gives the i-th.
+template <typename Gap>
+void gaps(PollGovernor& governor, int n, Gap gap) {
+  for (int i = 0; i < n; ++i)
+    governor.record_gap(gap(i));
+}
+
+TEST(PollGovernor, StartsWithTheShortestWindow) {
+  PollGovernor governor;
+  EXPECT_EQ(governor.window(), PollGovernor::kWindows[0]);
+}
+
+TEST(PollGovernor, AClientThatAsksAgainAtOnceGetsTheShortestWindow) {
+  PollGovernor governor;
+  gaps(governor, 1000, [](int) { return microseconds(3); });
+  EXPECT_EQ(governor.window(), microseconds(10));
+  EXPECT_GT(governor.hit_rate(0), 0.99);
+}
+
+TEST(PollGovernor, LongerGapsGetTheWindowThatCatchesThem) {
+  PollGovernor governor;
+  gaps(governor, 1000, [](int) { return microseconds(20); });
+  EXPECT_EQ(governor.window(), microseconds(25));
+  gaps(governor, 1000, [](int) { return microseconds(30); });
+  EXPECT_EQ(governor.window(), microseconds(50));
+  gaps(governor, 1000, [](int) { return microseconds(100); });
+  EXPECT_EQ(governor.window(), microseconds(100));
+  EXPECT_LT(governor.hit_rate(2), 0.01);
+}
+
+TEST(PollGovernor, GapsLongerThanEveryWindowStopPolling) {
+  PollGovernor governor;
+  gaps(governor, 200, [](int) { return microseconds(1000); });
+  EXPECT_EQ(governor.window(), microseconds(0));
+  for (size_t i = 0; i < PollGovernor::kNumWindows; ++i)
+    EXPECT_LT(governor.hit_rate(i), PollGovernor::kMinHitRate) << i;
+}
+
+TEST(PollGovernor, HalfTheGapsCaughtIsTheBar) {
+  PollGovernor governor;
+  // Three short gaps in five: the shortest window catches 60%.
+  gaps(governor, 2000, [](int i) { return i % 5 < 3 ? microseconds(5) : microseconds(1000); });
+  EXPECT_EQ(governor.window(), microseconds(10));
+  // Two in five: no window catches half; polling would mostly burn its window.
+  gaps(governor, 2000, [](int i) { return i % 5 < 2 ? microseconds(5) : microseconds(1000); });
+  EXPECT_EQ(governor.window(), microseconds(0));
+}
+
+TEST(PollGovernor, PollingComesBackSoonAfterTheGapsShortenAgain) {
+  PollGovernor governor;
+  gaps(governor, 500, [](int) { return microseconds(5000); });
+  ASSERT_EQ(governor.window(), microseconds(0));
+  // The gaps are learned from sleeps too: no probe is needed, and a dozen short gaps will do.
+  int n = 0;
+  while (governor.window() == microseconds(0) && n < 1000) {
+    governor.record_gap(microseconds(2));
+    ++n;
   }
-  return polled;
-}
-
-TEST(PollGovernor, KeepsPollingWhilePollsFindRequests) {
-  PollGovernor governor;
-  EXPECT_EQ(polls(governor, 1000, 1), 1000);
-  EXPECT_GT(governor.hit_rate(), 0.99);
-  // One hit in two is well above the bar.
-  EXPECT_EQ(polls(governor, 1000, 2), 1000);
-}
-
-TEST(PollGovernor, StopsWhenPollsRarelyFindAnythingAndProbes) {
-  PollGovernor governor;
-  (void)polls(governor, 100, 0);  // misses bring the rate down
-  EXPECT_LT(governor.hit_rate(), PollGovernor::kMinHitRate);
-  const int polled = polls(governor, 3200, 0);
-  // Only the probes poll: one request in kProbeEvery.
-  EXPECT_EQ(polled, 3200 / static_cast<int>(PollGovernor::kProbeEvery));
-}
-
-TEST(PollGovernor, ResumesWhenProbesHitAgain) {
-  PollGovernor governor;
-  (void)polls(governor, 200, 0);
-  ASSERT_LT(governor.hit_rate(), PollGovernor::kMinHitRate);
-  // Every probe hits from now on: polling comes back after a few of them.
-  int rounds = 0;
-  while (governor.hit_rate() < PollGovernor::kMinHitRate && rounds < 100000) {
-    if (governor.should_poll()) governor.record(true);
-    ++rounds;
-  }
-  EXPECT_GE(governor.hit_rate(), PollGovernor::kMinHitRate);
-  EXPECT_LT(rounds, 20 * static_cast<int>(PollGovernor::kProbeEvery));
-  EXPECT_TRUE(governor.should_poll());
-}
-
-TEST(PollGovernor, OneHitInFiveIsNotEnough) {
-  PollGovernor governor;
-  (void)polls(governor, 2000, 5);
-  EXPECT_LT(governor.hit_rate(), PollGovernor::kMinHitRate);
+  EXPECT_EQ(governor.window(), microseconds(10));
+  EXPECT_LE(n, 12);
 }
 
 TEST(BacklogDetector, AsksForASecondThreadAfterAStreakOfWaitingRequests) {
