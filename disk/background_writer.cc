@@ -15,27 +15,36 @@ constexpr uint64_t kStartWritebackBytes = 32 << 20;
 
 }  // namespace
 
-BackgroundWriter::BackgroundWriter(int fd, uint64_t offset, std::string point, std::string path)
+BackgroundWriter::BackgroundWriter(int fd, uint64_t offset, std::string point, std::string path,
+                                   SyncAhead sync_ahead)
     : fd_(fd),
       point_(std::move(point)),
       path_(std::move(path)),
+      sync_ahead_(std::move(sync_ahead)),
       written_(offset),
-      started_writeback_(offset) {
+      started_writeback_(offset),
+      synced_(offset) {
   try {
     thread_ = std::thread([this] { run(); });
   } catch (const std::system_error&) {
-    // No thread: submit() writes on the caller's thread.
+    return;  // no thread: submit() writes on the caller's thread, nothing is synced ahead
+  }
+  if (sync_ahead_.every == 0) return;
+  try {
+    syncer_ = std::thread([this] { run_syncer(); });
+  } catch (const std::system_error&) {
+    // Nothing is synced ahead: the caller's fsync does it all.
   }
 }
 
 BackgroundWriter::~BackgroundWriter() {
-  if (!thread_.joinable()) return;
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 Problem BackgroundWriter::write_now(std::span<const std::byte> bytes) {
@@ -74,13 +83,34 @@ void BackgroundWriter::run() {
     lock.lock();
     busy_ = false;
     pending_ = {};
-    changed_.notify_all();
+    changed_.notify_all();  // the caller's next buffer, and the syncer's count
+  }
+}
+
+void BackgroundWriter::run_syncer() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    changed_.wait(lock, [&] {
+      return stop_ || static_cast<bool>(failure_) || written_ - synced_ >= sync_ahead_.every;
+    });
+    if (stop_ || failure_) return;
+    const uint64_t target = written_;
+    syncing_ = true;
+    lock.unlock();
+    const Problem p = sync_file(fd_, sync_ahead_.point, path_);
+    lock.lock();
+    syncing_ = false;
+    ++syncs_;
+    if (p && !failure_) failure_ = p;
+    if (!p) synced_ = target;
+    changed_.notify_all();  // finish() may wait for this sync
+    if (p) return;
   }
 }
 
 Problem BackgroundWriter::submit(std::span<const std::byte> bytes) {
   if (!thread_.joinable()) {
-    if (Problem p = wait()) return p;
+    if (Problem p = finish()) return p;
     return write_now(bytes);
   }
   std::unique_lock lock(mu_);
@@ -92,15 +122,25 @@ Problem BackgroundWriter::submit(std::span<const std::byte> bytes) {
   return {};
 }
 
-Problem BackgroundWriter::wait() {
+Problem BackgroundWriter::finish() {
   std::unique_lock lock(mu_);
   changed_.wait(lock, [&] { return !busy_; });
+  if (thread_.joinable()) {
+    stop_ = true;  // the threads end; a sync in flight is waited for
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return !syncing_; });
+  }
   return failure_;
 }
 
 uint64_t BackgroundWriter::bytes_written() const {
   std::lock_guard lock(mu_);
   return written_;
+}
+
+uint64_t BackgroundWriter::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
 }
 
 }  // namespace zsfs::disk

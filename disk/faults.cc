@@ -15,10 +15,10 @@ namespace zsfs::disk::faults {
 namespace {
 
 constexpr std::string_view kPoints[] = {
-    "image.create",  "image.write",   "image.fsync",    "image.rename",
-    "image.dirsync", "image.created", "image.metadata", "image.blocks",
-    "image.written", "image.synced",  "image.renamed",  "image.done",
-    "image.read",    "backing.write", "backing.read",   "backing.punch",
+    "image.create",  "image.write",   "image.fsync_ahead", "image.fsync",  "image.rename",
+    "image.dirsync", "image.created", "image.metadata",    "image.blocks", "image.written",
+    "image.synced",  "image.renamed", "image.done",        "image.read",   "backing.write",
+    "backing.read",  "backing.punch",
 };
 
 struct Errname {

@@ -9,6 +9,7 @@
 // moment). @N acts on the N-th time the point is reached only (counting from 1); without it, on
 // every time. Points:
 //   image.create image.write image.fsync image.rename image.dirsync   system calls of a save
+//   image.fsync_ahead                    the syncs a save makes along the way (every 64 MiB)
 //   image.created image.metadata image.blocks image.written image.synced image.renamed
 //   image.done                                                         stages of a save (stop)
 //   image.read                                                         reads of a load

@@ -16,6 +16,11 @@ namespace zsfs::disk {
 namespace {
 
 constexpr size_t kRecordHeaderBytes = 1 + 3;  // type, and a body length below 2^21
+// How often a save syncs what it has written so far (BackgroundWriter's sync ahead). Measured on
+// a 2-core VM with a virtio disk (ext4), 250 MB written in 0.25 s: every 64 MiB left 0.04 s to
+// the final fsync (0.16 s without), every 32 MiB 0.025 s; every 16 MiB slowed the writes down
+// (0.65 s), the syncs then holding up the writes behind them.
+constexpr uint64_t kSyncAheadBytes = uint64_t{64} << 20;
 constexpr size_t kFrameBufferBytes =
     kFrameHeaderBytes + kMaxFramePayloadBytes + kFrameChecksumBytes;
 
@@ -81,9 +86,11 @@ Problem ImageWriter::create(const std::string& path, ImageTime saved_at,
   std::array<std::byte, kHeaderBytes> header;
   encode_header(writer->summary_, header);
   if (Problem p = writer->write(header)) return p;
-  // The frames go out from a thread of their own (see background_writer.h).
-  writer->writer_ = std::make_unique<BackgroundWriter>(writer->fd_.get(), writer->offset_,
-                                                       "image.write", temporary);
+  // The frames go out from a thread of their own, and are synced every kSyncAheadBytes along the
+  // way (see background_writer.h).
+  writer->writer_ = std::make_unique<BackgroundWriter>(
+      writer->fd_.get(), writer->offset_, "image.write", temporary,
+      SyncAhead{kSyncAheadBytes, "image.fsync_ahead"});
   if (Problem p = writer->stage("image.created")) return p;
   *out = std::move(writer);
   return {};
@@ -226,7 +233,7 @@ Problem ImageWriter::commit() {
   std::array<std::byte, kTrailerBytes> trailer;
   encode_trailer(summary_, trailer_offset, trailer);
   if (Problem p = write(trailer)) return p;
-  if (Problem p = writer_->wait()) {
+  if (Problem p = writer_->finish()) {
     broken_ = true;
     return p;
   }
