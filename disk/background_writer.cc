@@ -38,13 +38,7 @@ BackgroundWriter::BackgroundWriter(int fd, uint64_t offset, std::string point, s
 }
 
 BackgroundWriter::~BackgroundWriter() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  if (syncer_.joinable()) syncer_.join();
+  (void)finish();  // without a caller's finish(): a failure no one asks for any more
 }
 
 Problem BackgroundWriter::write_now(std::span<const std::byte> bytes) {
@@ -95,22 +89,25 @@ void BackgroundWriter::run_syncer() {
     });
     if (stop_ || failure_) return;
     const uint64_t target = written_;
-    syncing_ = true;
     lock.unlock();
     const Problem p = sync_file(fd_, sync_ahead_.point, path_);
     lock.lock();
-    syncing_ = false;
     ++syncs_;
-    if (p && !failure_) failure_ = p;
-    if (!p) synced_ = target;
-    changed_.notify_all();  // finish() may wait for this sync
-    if (p) return;
+    if (p) {
+      if (!failure_) failure_ = p;
+      changed_.notify_all();  // the caller's next submit() returns it at once
+      return;
+    }
+    synced_ = target;
   }
 }
 
 Problem BackgroundWriter::submit(std::span<const std::byte> bytes) {
   if (!thread_.joinable()) {
-    if (Problem p = finish()) return p;
+    {
+      std::lock_guard lock(mu_);
+      if (failure_) return failure_;
+    }
     return write_now(bytes);
   }
   std::unique_lock lock(mu_);
@@ -123,13 +120,16 @@ Problem BackgroundWriter::submit(std::span<const std::byte> bytes) {
 }
 
 Problem BackgroundWriter::finish() {
-  std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] { return !busy_; });
-  if (thread_.joinable()) {
-    stop_ = true;  // the threads end; a sync in flight is waited for
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return !syncing_; });
+  {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return !busy_; });
+    stop_ = true;
   }
+  // The threads end: the writer has nothing in flight, the syncer ends its sync, if any, first.
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (syncer_.joinable()) syncer_.join();
+  std::lock_guard lock(mu_);
   return failure_;
 }
 

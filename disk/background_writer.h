@@ -64,9 +64,9 @@ class BackgroundWriter {
   // failed: then it returns that failure and bytes are not written). bytes must stay untouched
   // until the next submit() or finish() returns.
   Problem submit(std::span<const std::byte> bytes);
-  // Waits until every buffer submitted is written and the sync in flight, if any, is done; then
-  // syncs no more. The first failure of a write or a sync, if any. Nothing may be submitted
-  // after it.
+  // Waits until every buffer submitted is written and the sync in flight, if any, is done, and
+  // ends the writer's threads. The first failure of a write or a sync, if any. Nothing may be
+  // submitted after it.
   Problem finish();
   // The file's offset after what was written so far.
   uint64_t bytes_written() const;
@@ -88,7 +88,6 @@ class BackgroundWriter {
   std::span<const std::byte> pending_;  // guarded by mu_: submitted, not yet written
   bool busy_ = false;                   // guarded by mu_: pending_ holds a buffer
   bool stop_ = false;                   // guarded by mu_: the threads end
-  bool syncing_ = false;                // guarded by mu_: a sync ahead is in flight
   Problem failure_;                     // guarded by mu_: the first failed write or sync
   uint64_t written_;                    // guarded by mu_: the file offset written up to
   uint64_t started_writeback_;          // guarded by mu_: where writeback was last started
