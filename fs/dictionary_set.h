@@ -18,7 +18,8 @@
 // - The current dictionary rests too: rest_current() (the recompressor calls it as a pass ends)
 //   drops its compression forms when no compression is in flight, and the next current() digests
 //   them again (0.2 s for 1 MiB at level 15, outside mu_, one caller at a time), so that a
-//   settled mount that only reads keeps the content and decompression form alone.
+//   settled mount that only reads keeps the content and decompression form alone. A current
+//   dictionary loaded from an image (install_in_slot) arrives resting.
 //
 // Invariants: a slot's dictionary is not null exactly while the slot's count is above zero; a
 // caller may use get(slot) only while it holds a reference on slot. Counts change with atomic
@@ -90,9 +91,10 @@ class DictionarySet {
   // (its memory is the caller's to charge meanwhile), then install() of what it gave.
   Result<std::unique_ptr<codec::Dictionary>> digest(std::span<const std::byte> bytes) const;
   Result<DictSlot> install(std::unique_ptr<codec::Dictionary> dict);
-  // For images (fs/image_load.cc): digests bytes for the set's levels and installs the result in
-  // slot, which must be free, as the current dictionary when current (as install() does), else
-  // retired at once (only the image's blocks will use it); returns a pin on it. EINVAL for a
+  // For images (fs/image_load.cc): digests bytes for decompression only and installs the result
+  // in slot, which must be free, as the current dictionary when current (as install() does, but
+  // resting: the first compression digests its compression forms), else retired at once (only
+  // the image's blocks will use it); returns a pin on it. EINVAL for a
   // slot out of 1..kMaxDictSlots or bytes zstd cannot load, EEXIST when the slot is taken,
   // ENOSPC/ENOMEM as install(); nothing changes then.
   Result<Pin> install_in_slot(DictSlot slot, std::span<const std::byte> bytes, bool current);

@@ -2,8 +2,9 @@
 // keep a dictionary alive after it is replaced, the last reference frees it and gives the memory
 // back; a dictionary no block uses can be retired, and the current one is when its last block
 // goes unless a compression with it is in flight; the current one rests without its compression
-// forms and the next compression digests them again; slots and the budget run out with ENOSPC and
-// nothing changed; bytes zstd cannot load are EINVAL; the check compares block counts.
+// forms and the next compression digests them again, and one installed from an image arrives so;
+// slots and the budget run out with ENOSPC and nothing changed; bytes zstd cannot load are EINVAL;
+// the check compares block counts.
 #include "fs/dictionary_set.h"
 
 #include <atomic>
@@ -133,6 +134,42 @@ TEST_F(DictionarySetTest, TheCurrentDictionaryRestsWithoutItsCompressionFormsUnt
   EXPECT_EQ(budget_.used_bytes(), whole);
   compressing.reset();
   dicts_.drop_block(slot, 10);
+}
+
+TEST_F(DictionarySetTest, OneInstalledInASlotArrivesWithoutCompressionFormsAndWakesWhenNeeded) {
+  DictionarySet whole_set(&budget_, {3});
+  const DictSlot installed = *whole_set.install(bytes_);
+  whole_set.add_block(installed, 10);
+  const uint64_t whole = whole_set.memory_bytes();
+
+  const DictSlot slot = 7;
+  Result<DictionarySet::Pin> loaded = dicts_.install_in_slot(slot, bytes_, true);
+  ASSERT_TRUE(loaded.ok());
+  dicts_.add_block(slot, 10);
+  EXPECT_EQ(loaded->slot(), slot);
+  const codec::Dictionary* dict = loaded->get();
+  ASSERT_NE(dict, nullptr);
+  EXPECT_EQ(dict->cdict(3), nullptr);
+  EXPECT_EQ(dict->bytes().size(), bytes_.size());
+  EXPECT_LT(dicts_.memory_bytes(), whole / 2);
+  EXPECT_EQ(dicts_.current_slot(), slot);
+  // The first compression digests the forms, and they are charged.
+  DictionarySet::Pin compressing = dicts_.current();
+  EXPECT_EQ(compressing.slot(), slot);
+  EXPECT_NE(compressing.get()->cdict(3), nullptr);
+  EXPECT_EQ(dicts_.memory_bytes(), whole);
+  compressing.reset();
+  loaded->reset();
+
+  // Not current: it never gets them.
+  Result<DictionarySet::Pin> old = dicts_.install_in_slot(3, bytes_, false);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->get()->cdict(3), nullptr);
+  EXPECT_EQ(dicts_.current().slot(), slot);
+  EXPECT_EQ(budget_.used_bytes(), dicts_.memory_bytes() + whole);
+  old->reset();
+  dicts_.drop_block(slot, 10);
+  whole_set.drop_block(installed, 10);
 }
 
 TEST_F(DictionarySetTest, ThreadsThatFindItRestingWakeItOnceAndAllCompressWithIt) {
