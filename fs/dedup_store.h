@@ -236,7 +236,7 @@ class DedupStore {
   // stay as they are. On a failed write nothing moves, and the problem says why.
   MovedToBacking move_to_backing(std::span<const BlockRef> refs);
 
-  // --- For images (fs/image_save.cc, fs/image_load.cc) ----------------------------------------
+  // --- For images (fs/image_save.cc, fs/image_load.cc; the store's side is dedup_image.cc) -----
   // An entry as it is kept (besides its payload): what export_block() copies out and
   // import_block() puts back.
   struct StoredBlock {
