@@ -94,9 +94,9 @@ class DictionarySet {
   // For images (fs/image_load.cc): digests bytes for decompression only and installs the result
   // in slot, which must be free, as the current dictionary when current (as install() does, but
   // resting: the first compression digests its compression forms), else retired at once (only
-  // the image's blocks will use it); returns a pin on it. EINVAL for a
-  // slot out of 1..kMaxDictSlots or bytes zstd cannot load, EEXIST when the slot is taken,
-  // ENOSPC/ENOMEM as install(); nothing changes then.
+  // the image's blocks will use it); returns a pin on it. EINVAL for a slot out of
+  // 1..kMaxDictSlots or bytes zstd cannot load, EEXIST when the slot is taken, ENOSPC/ENOMEM as
+  // install(); nothing changes then.
   Result<Pin> install_in_slot(DictSlot slot, std::span<const std::byte> bytes, bool current);
   // Stops compressing with the current dictionary (blocks that use it keep it).
   void retire_current();
