@@ -24,50 +24,30 @@ constexpr uint64_t kBitsPerWord = 64;
 // Fresh pages are faulted in ahead of their first use with MADV_POPULATE_WRITE, instead of one
 // page fault each when the pool first writes them: on a virtual machine a fault's exception costs
 // as much as allocating and clearing the page (loading the Linux tree's image, 90,000 fresh pages,
-// spent 40% of its time in page faults). Where the budget has room, a whole 2 MiB piece (aligned)
-// is faulted in as one transparent huge page: on a host that shadows the guest's page tables the
-// first touch of each 4 KiB mapping traps to the hypervisor (about 6 us), and one 2 MiB mapping
-// traps once. Measured on the development host (2 cores, PVM), faulting in and filling 1 GiB:
-// of memory the kernel had just freed, 1.65 s as 4 KiB pages and 0.12 s as huge pages; of memory
-// the host had taken back (12 s idle), 1.5-1.9 s and 2.4-2.5 s. In the pool's own use the huge
-// pages win either way: a sequential write of 4 GiB on a fresh mount after 15 s idle ran at 293
-// MB/s on average with 4 KiB pages, 368 with huge pages. Otherwise kPopulatePages pages are faulted
-// in at a time. Either way, fewer than kHugePages pages are resident before they are handed out and
-// charged.
+// spent 40% of its time in page faults). allocate() faults in the next kAheadBytes when the budget
+// has room for them, else kPopulatePages pages: either way fewer than 512 pages are resident
+// before they are handed out and charged.
+//
+// As 4 KiB pages, never as a transparent huge page, as the kernel's zsmalloc takes order-0 pages:
+// the pool gives pages back a zspage at a time, and every release inside a huge page splits it.
+// On a host that shadows the guest's page tables (the development host, PVM), memory that was a
+// huge page and was split then reads 2-5 times slower than plain pages on its first pass (random
+// 700-byte copies over 400 MB: 0.33-0.65 s against 0.08-0.10 s), and in the daemon that cost came
+// back on every pass over a settled tree, whose blocks all moved once. Fresh 2 MiB pieces faulted
+// in as huge pages (d4904d7 to 0d881ef) against 4 KiB pages, the same binary alternated, two
+// rounds each on the Linux tree (untar, settle with `zsfsctl recompress --wait`, save, unmount,
+// load, then fio's 4 GiB sequential write and read on a fresh mount): reading the settled tree
+// back (tar -c) 11.3 and 23.4 s against 7.8 and 9.2 s; the same tree loaded from its image 9.8
+// and 11.7 s against 8.6 and 8.7 s; saving the settled tree 0.48-0.54 s against 0.37-0.48 s;
+// loading its image 0.65 and 0.58 s against 0.34 and 0.41 s; the write 331 and 317 MB/s against
+// 272 and 360, the read 1,628 and 1,657 MB/s against 1,711 and 2,042.
 constexpr size_t kPopulatePages = 32;
-constexpr size_t kHugeBytes = size_t{2} << 20;
-constexpr size_t kHugePages = kHugeBytes / kPageSize;
+constexpr size_t kAheadBytes = size_t{2} << 20;
 
-uintptr_t address(const std::byte* p) {
-  return reinterpret_cast<uintptr_t>(p);
-}
-
-// Faults in one 2 MiB-aligned piece of a MADV_NOHUGEPAGE mapping as a transparent huge page, and
-// leaves the piece MADV_NOHUGEPAGE again (the mapping's VMAs merge back into one): khugepaged never
-// collapses pages the pool has given back into a huge page, and a page faulted in after its
-// release is a 4 KiB page. Best effort: without transparent huge pages (or with them disabled, or
-// none free) the piece is faulted in as 4 KiB pages.
-void fault_in_huge(std::byte* piece) {
-  (void)madvise(piece, kHugeBytes, MADV_HUGEPAGE);
-  (void)madvise(piece, kHugeBytes, MADV_POPULATE_WRITE);
-  (void)madvise(piece, kHugeBytes, MADV_NOHUGEPAGE);
-}
-
-// Faults in the pages [from, to): each whole aligned 2 MiB piece as a huge page, the rest as
-// 4 KiB pages. Best effort: a kernel older than 5.14 refuses MADV_POPULATE_WRITE, and the pages
-// then fault in one by one when first written.
+// Faults in the pages [from, to). Best effort: a kernel older than 5.14 refuses
+// MADV_POPULATE_WRITE, and the pages then fault in one by one when first written.
 void fault_in(std::byte* from, std::byte* to) {
-  while (from < to) {
-    if (address(from) % kHugeBytes == 0 && static_cast<size_t>(to - from) >= kHugeBytes) {
-      fault_in_huge(from);
-      from += kHugeBytes;
-      continue;
-    }
-    const size_t to_boundary = kHugeBytes - address(from) % kHugeBytes;
-    std::byte* end = from + std::min(to_boundary, static_cast<size_t>(to - from));
-    (void)madvise(from, static_cast<size_t>(end - from), MADV_POPULATE_WRITE);
-    from = end;
-  }
+  (void)madvise(from, static_cast<size_t>(to - from), MADV_POPULATE_WRITE);
 }
 
 bool test_bit(const std::vector<uint64_t>& bitmap, size_t i) {
@@ -103,21 +83,11 @@ Status PageSource::map_region() {
   const uint64_t room = (config_.max_reserved_bytes - bytes_reserved_) / kPageSize * kPageSize;
   const size_t bytes = static_cast<size_t>(std::min<uint64_t>(next_region_bytes_, room));
   if (bytes == 0) return Errno{ENOMEM};
-  // A mapping of whole 2 MiB pieces starts on a 2 MiB boundary, so that its pieces can be huge
-  // pages: map a piece more, and unmap what lies outside the aligned part.
-  const size_t slack = bytes % kHugeBytes == 0 ? kHugeBytes : 0;
-  void* mapping = mmap(nullptr, bytes + slack, PROT_READ | PROT_WRITE,
+  void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mapping == MAP_FAILED) return Errno{ENOMEM};
   auto* base = static_cast<std::byte*>(mapping);
-  if (slack != 0) {
-    const size_t head = (kHugeBytes - address(base) % kHugeBytes) % kHugeBytes;
-    if (head != 0) ZSFS_CHECK(munmap(base, head) == 0);
-    if (slack - head != 0) ZSFS_CHECK(munmap(base + head + bytes, slack - head) == 0);
-    base += head;
-  }
   // Best effort: a kernel built without transparent huge pages rejects the advice, and has none.
-  // fault_in() makes fresh 2 MiB pieces huge pages itself, one at a time.
   (void)madvise(base, bytes, MADV_NOHUGEPAGE);
 
   const size_t nr_pages = bytes / kPageSize;
@@ -173,12 +143,10 @@ Result<std::byte*> PageSource::allocate() {
     }
     page = carve_next_;
     if (page >= populated_end_) {
-      // Fault the next pages in at once (see kPopulatePages): up to the next 2 MiB boundary when
-      // the budget has room for them, else a few.
-      const size_t to_boundary = kHugePages - address(page) % kHugeBytes / kPageSize;
-      const size_t ahead = budget_->available_bytes() >= to_boundary * kPageSize
-                               ? to_boundary
-                               : std::min(to_boundary, kPopulatePages);
+      // Fault the next pages in at once (see kPopulatePages): 2 MiB when the budget has room for
+      // them, else a few.
+      const size_t ahead =
+          budget_->available_bytes() >= kAheadBytes ? kAheadBytes / kPageSize : kPopulatePages;
       std::byte* end = std::min(carve_end_, page + ahead * kPageSize);
       fault_in(page, end);
       populated_end_ = end;

@@ -6,16 +6,13 @@
 // address stays reserved and is reused by a later allocate(). Each page held is charged to the
 // MemoryBudget.
 //
-// Mappings are MAP_NORESERVE (address space only: memory is committed as it is touched), start on
-// a 2 MiB boundary when they are whole 2 MiB pieces, and are MADV_NOHUGEPAGE: khugepaged never
-// collapses them, so a huge page never comes back to keep 2 MiB resident for one live 4 KiB page.
-// Fresh pages are faulted in ahead, under the mutex: where the budget has room for them, the rest
-// of the 2 MiB piece the next page is in, a whole piece being faulted in as one transparent huge
-// page (one page fault, and on a virtual machine one trap to the hypervisor, for 512 pages);
-// otherwise 32 pages (MADV_POPULATE_WRITE: one system call instead of one fault per page). A
-// page released from a huge page is unmapped at once (the resident set drops), and its memory
-// goes back to the system when the kernel splits the huge page: at once when all 512 pages are
-// released, otherwise when memory runs short (the kernel's deferred split). A mapping none of
+// Mappings are MAP_NORESERVE (address space only: memory is committed as it is touched) and
+// MADV_NOHUGEPAGE, whatever the system's transparent huge page setting: the pool's pages are 4 KiB
+// pages, as the kernel's zsmalloc takes order-0 pages (a huge page would keep 2 MiB resident for
+// one live 4 KiB page, and each release inside it splits it; see page_source.cc for what split
+// huge pages cost). Fresh pages are faulted in ahead, under the mutex: where the budget has room
+// for them, the next 2 MiB, otherwise 32 pages
+// (MADV_POPULATE_WRITE: one system call instead of one fault per page). A mapping none of
 // whose pages is held is unmapped by purge() (with its free-list entries, so that the free list's
 // own memory returns after mass deletion), the others when the source is destroyed. A page that
 // was never touched or was released reads as zeros. A thread with a core to spare may fault in
@@ -24,7 +21,7 @@
 //
 // Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
 // carved page is on the free list, not resident (of the pages not yet carved, fewer than 512 are
-// resident, the rest of the last 2 MiB piece faulted in, and only when the budget had room for
+// resident, the rest of the last 2 MiB faulted in, and only when the budget had room for
 // them, or as many as populate_ahead() found room for in the budget); a page is out at most once
 // (a bitmap per mapping catches a double or foreign release).
 //
