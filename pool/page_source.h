@@ -10,19 +10,18 @@
 // MADV_NOHUGEPAGE, whatever the system's transparent huge page setting: the pool's pages are 4 KiB
 // pages, as the kernel's zsmalloc takes order-0 pages (a huge page would keep 2 MiB resident for
 // one live 4 KiB page, and each release inside it splits it; see page_source.cc for what split
-// huge pages cost). Fresh pages are faulted in ahead, under the mutex: where the budget has room
-// for them, the next 2 MiB, otherwise 32 pages
-// (MADV_POPULATE_WRITE: one system call instead of one fault per page). A mapping none of
-// whose pages is held is unmapped by purge() (with its free-list entries, so that the free list's
-// own memory returns after mass deletion), the others when the source is destroyed. A page that
-// was never touched or was released reads as zeros. A thread with a core to spare may fault in
-// more ahead of a burst of allocations (populate_ahead(), outside the mutex), never more than
-// the budget's free room.
+// huge pages cost). Fresh pages are faulted in ahead, under the mutex: the next 2 MiB where the
+// budget has room for them, otherwise 32 pages (MADV_POPULATE_WRITE: one system call instead of
+// one fault per page). A mapping none of whose pages is held is unmapped by purge() (with its
+// free-list entries, so that the free list's own memory returns after mass deletion), the others
+// when the source is destroyed. A page that was never touched or was released reads as zeros. A
+// thread with a core to spare may fault in more ahead of a burst of allocations (populate_ahead(),
+// outside the mutex), never more than the budget's free room.
 //
 // Invariants: pages_held() pages are out, each charged kPageSize to the budget; every other
 // carved page is on the free list, not resident (of the pages not yet carved, fewer than 512 are
-// resident, the rest of the last 2 MiB faulted in, and only when the budget had room for
-// them, or as many as populate_ahead() found room for in the budget); a page is out at most once
+// resident, the rest of the last 2 MiB faulted in, and only when the budget had room for them,
+// or as many as populate_ahead() found room for in the budget); a page is out at most once
 // (a bitmap per mapping catches a double or foreign release).
 //
 // Thread-safe: one mutex guards the mappings and the free list; releases' madvise and munmap run
